@@ -1,0 +1,40 @@
+# callrec build and test entry points. `make test` is what CI runs (via .ci/run).
+GO ?= go
+# Debian packages the tests need, as command=package pairs; installed only when the command is missing.
+TEST_TOOLS := sipp=sip-tester
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all test deps vet bench fmt prompts
+
+all: test
+
+## test: install what the tests need, then vet and run every test with the race detector.
+test: deps vet
+	$(GO) test -race -count=1 ./...
+
+vet:
+	$(GO) vet ./...
+
+## deps: install missing Debian packages (apt-get update only runs when something is missing).
+deps:
+	@missing=""; for pair in $(TEST_TOOLS); do \
+		cmd=$${pair%%=*}; pkg=$${pair#*=}; \
+		command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	$(GO) mod download
+
+## bench: run every benchmark once, with memory figures.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+## prompts: regenerate the embedded guidance prompts with Open JTalk (needs Debian contrib; never run by CI).
+prompts:
+	bash guidance/prompts/generate.sh
