@@ -1,0 +1,52 @@
+// Package relay anchors the RTP and RTCP media of a call between two
+// parties, the caller and the callee, so that a B2BUA can record, filter and
+// inject audio without either party knowing.
+//
+// # Anchor and sessions
+//
+// An [Anchor] hands out [Session]s from a configurable range of even UDP
+// ports: each session owns one RTP socket on an even port and one RTCP socket
+// on the odd port above for each party, four sockets in all. When the range
+// is used up, [Anchor.Open] returns an error wrapping [ErrPortsExhausted];
+// [Session.Close] closes the sockets, waits for the session's goroutines and
+// returns the ports.
+//
+// Legs are told apart only by the socket a packet arrives on, never by SSRC:
+// two SIPp instances send with the same SSRC in both directions.
+//
+// # Latching
+//
+// [Session.SetRemote] gives the address a party declared in its SDP; that
+// is where packets toward the party go at first. The first packet the party
+// sends latches its actual source address (symmetric RTP, so parties behind
+// NAT work), and packets from any other source are rejected from then on.
+// A new SDP address (re-INVITE) re-arms latching.
+//
+// # Hooks
+//
+//   - [Session.SetTap] installs a [Tap] receiving every packet a party sends
+//     with its arrival time: the recorder plugs in here.
+//   - [Session.SetFilter] installs a [Filter] deciding on every packet
+//     forwarded toward a party: it drops it or rewrites its header. The
+//     guidance stream plugs in here, and [Session.Writer] is the writer it
+//     injects its prompt through.
+//   - [Session.Inactive] is closed when no RTP arrived for the configured
+//     timeout, measured on the injected [Clock].
+//   - [Session.Stats] returns packet and byte counters per party.
+//
+// Relaying a packet allocates nothing: buffers are per goroutine, the packet
+// is parsed only when a tap or filter is installed, and hooks are read
+// through atomic pointers, so they can be swapped while media flows.
+//
+// # Usage
+//
+//	anchor, err := relay.New(relay.Config{Addr: netip.MustParseAddr("192.0.2.10"), PortMin: 20000, PortMax: 29998})
+//	if err != nil { … }
+//	sess, err := anchor.Open()
+//	if err != nil { … } // errors.Is(err, relay.ErrPortsExhausted): answer 503
+//	defer sess.Close()
+//	sess.SetRemote(relay.Caller, callerSDPAddr)   // from the offer
+//	sess.SetRemote(relay.Callee, calleeSDPAddr)   // from the answer
+//	offerPort := sess.Local(relay.Callee).Port()  // goes in the offer sent to the callee
+//	sess.SetTap(relay.Caller, rec.Caller())       // record what the caller says
+package relay

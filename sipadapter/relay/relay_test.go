@@ -1,0 +1,442 @@
+package relay
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var loopback = netip.MustParseAddr("127.0.0.1")
+
+// fakeClock is a manual Clock: Advance runs the timers that fall due.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers []*fakeTimer
+}
+
+type fakeTimer struct {
+	c       *fakeClock
+	at      time.Time
+	f       func()
+	stopped bool
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1_700_000_000, 0)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) AfterFunc(d time.Duration, f func()) Timer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTimer{c: c, at: c.now.Add(d), f: f}
+	c.timers = append(c.timers, t)
+	return t
+}
+
+func (t *fakeTimer) Stop() bool {
+	t.c.mu.Lock()
+	defer t.c.mu.Unlock()
+	was := !t.stopped
+	t.stopped = true
+	return was
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	var due []*fakeTimer
+	keep := c.timers[:0]
+	for _, t := range c.timers {
+		switch {
+		case t.stopped:
+		case !t.at.After(c.now):
+			t.stopped = true
+			due = append(due, t)
+		default:
+			keep = append(keep, t)
+		}
+	}
+	c.timers = keep
+	c.mu.Unlock()
+	for _, t := range due {
+		t.f()
+	}
+}
+
+// peer is a UDP socket standing in for a party's RTP endpoint.
+type peer struct {
+	t    testing.TB
+	conn *net.UDPConn
+}
+
+func newPeer(t testing.TB) *peer {
+	t.Helper()
+	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback, 0)))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	return &peer{t: t, conn: conn}
+}
+
+func (p *peer) addr() netip.AddrPort { return p.conn.LocalAddr().(*net.UDPAddr).AddrPort() }
+
+func (p *peer) send(to netip.AddrPort, pkt *rtp.Packet) {
+	p.t.Helper()
+	b, err := pkt.Marshal()
+	require.NoError(p.t, err)
+	_, err = p.conn.WriteToUDPAddrPort(b, to)
+	require.NoError(p.t, err)
+}
+
+func (p *peer) recv() (*rtp.Packet, netip.AddrPort) {
+	p.t.Helper()
+	buf := make([]byte, 2048)
+	require.NoError(p.t, p.conn.SetReadDeadline(time.Now().Add(2*time.Second)))
+	n, src, err := p.conn.ReadFromUDPAddrPort(buf)
+	require.NoError(p.t, err)
+	var pkt rtp.Packet
+	require.NoError(p.t, pkt.Unmarshal(buf[:n]))
+	return &pkt, src
+}
+
+func (p *peer) expectNothing() {
+	p.t.Helper()
+	buf := make([]byte, 2048)
+	require.NoError(p.t, p.conn.SetReadDeadline(time.Now().Add(100*time.Millisecond)))
+	_, _, err := p.conn.ReadFromUDPAddrPort(buf)
+	var ne net.Error
+	require.True(p.t, errors.As(err, &ne) && ne.Timeout(), "expected no packet, got err=%v", err)
+}
+
+func packet(seq uint16, payload string) *rtp.Packet {
+	return &rtp.Packet{
+		Header:  rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: seq, Timestamp: uint32(seq) * 160, SSRC: 0xCA110000},
+		Payload: []byte(payload),
+	}
+}
+
+func freeEvenRange(t testing.TB, pairs int) (int, int) {
+	t.Helper()
+	// Probe for a run of free ports; the OS assigns ephemeral ports high, so
+	// pick from a randomised mid range and let allocate skip busy ports.
+	base := 30000 + 2*(int(time.Now().UnixNano()/1000)%5000)
+	return base, base + 2*(pairs-1)
+}
+
+func newTestAnchor(t testing.TB, pairs int, clock Clock) *Anchor {
+	t.Helper()
+	min, max := freeEvenRange(t, pairs)
+	a, err := New(Config{Addr: loopback, PortMin: min, PortMax: max, Clock: clock, InactivityTimeout: 5 * time.Second})
+	require.NoError(t, err)
+	return a
+}
+
+func TestConfigValidation(t *testing.T) {
+	tests := map[string]struct {
+		cfg   Config
+		field string
+	}{
+		"odd min":       {Config{PortMin: 20001, PortMax: 20010}, "PortMin"},
+		"negative min":  {Config{PortMin: -2, PortMax: 20010}, "PortMin"},
+		"odd max":       {Config{PortMin: 20000, PortMax: 20011}, "PortMax"},
+		"max below min": {Config{PortMin: 20010, PortMax: 20000}, "PortMax"},
+		"max too high":  {Config{PortMin: 20000, PortMax: 65536}, "PortMax"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			_, err := New(tc.cfg)
+			require.ErrorIs(t, err, ErrConfig)
+			assert.Contains(t, err.Error(), tc.field)
+		})
+	}
+	a, err := New(Config{})
+	require.NoError(t, err)
+	assert.Equal(t, DefaultPortMin, a.cfg.PortMin)
+	assert.Equal(t, DefaultInactivityTimeout, a.cfg.InactivityTimeout)
+}
+
+func TestRelayBothWaysWithLatching(t *testing.T) {
+	a := newTestAnchor(t, 4, nil)
+	s, err := a.Open()
+	require.NoError(t, err)
+	defer s.Close()
+
+	caller, callee := newPeer(t), newPeer(t)
+	// The callee's SDP address is known; the caller's is a NAT-private
+	// address it never sends from: latching must learn the real one.
+	s.SetRemote(Callee, callee.addr())
+	s.SetRemote(Caller, netip.MustParseAddrPort("10.255.255.1:4000"))
+
+	caller.send(s.Local(Caller), packet(1, "hello"))
+	got, src := callee.recv()
+	assert.Equal(t, "hello", string(got.Payload))
+	assert.Equal(t, s.Local(Callee), src, "media must come from the socket facing the callee")
+
+	// Same SSRC in the other direction: legs are kept apart by socket.
+	callee.send(s.Local(Callee), packet(7, "world"))
+	got, src = caller.recv()
+	assert.Equal(t, "world", string(got.Payload))
+	assert.Equal(t, s.Local(Caller), src)
+
+	remote, latched := s.Remote(Caller)
+	assert.True(t, latched)
+	assert.Equal(t, caller.addr(), remote)
+
+	// A third party spraying packets at the caller-facing port is rejected.
+	intruder := newPeer(t)
+	intruder.send(s.Local(Caller), packet(2, "evil"))
+	callee.expectNothing()
+
+	st := s.Stats()
+	assert.EqualValues(t, 1, st.Caller.Received)
+	assert.EqualValues(t, 1, st.Caller.Forwarded)
+	assert.EqualValues(t, 1, st.Caller.Rejected)
+	assert.EqualValues(t, 1, st.Callee.Forwarded)
+	assert.Equal(t, caller.addr(), st.Caller.Latched)
+}
+
+func TestRTCPRelayed(t *testing.T) {
+	a := newTestAnchor(t, 4, nil)
+	s, err := a.Open()
+	require.NoError(t, err)
+	defer s.Close()
+	caller, callee := newPeer(t), newPeer(t)
+	// The callee's RTCP port is its RTP port + 1: give it a socket there by
+	// declaring the RTCP peer's port minus one as the RTP address.
+	s.SetRemote(Callee, netip.AddrPortFrom(loopback, callee.addr().Port()-1))
+	rtcpLocal := netip.AddrPortFrom(loopback, s.Local(Caller).Port()+1)
+	_, err = caller.conn.WriteToUDPAddrPort([]byte{0x80, 200, 0, 1, 0, 0, 0, 1}, rtcpLocal)
+	require.NoError(t, err)
+	buf := make([]byte, 64)
+	require.NoError(t, callee.conn.SetReadDeadline(time.Now().Add(2*time.Second)))
+	n, src, err := callee.conn.ReadFromUDPAddrPort(buf)
+	require.NoError(t, err)
+	assert.Equal(t, []byte{0x80, 200, 0, 1, 0, 0, 0, 1}, buf[:n])
+	assert.Equal(t, s.Local(Callee).Port()+1, src.Port())
+	assert.EqualValues(t, 1, s.Stats().Caller.RTCPForwarded)
+}
+
+type recordingTap struct {
+	mu       sync.Mutex
+	payloads []string
+	arrivals []time.Time
+}
+
+func (r *recordingTap) WriteRTP(p *rtp.Packet, at time.Time) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.payloads = append(r.payloads, string(p.Payload))
+	r.arrivals = append(r.arrivals, at)
+	return nil
+}
+
+type dropAll struct{}
+
+func (dropAll) Relay(*rtp.Packet) bool { return false }
+
+type rewriteSSRC uint32
+
+func (r rewriteSSRC) Relay(p *rtp.Packet) bool { p.SSRC = uint32(r); p.SequenceNumber += 1000; return true }
+
+func TestHooks(t *testing.T) {
+	clock := newFakeClock()
+	a := newTestAnchor(t, 4, clock)
+	s, err := a.Open()
+	require.NoError(t, err)
+	defer s.Close()
+	caller, callee := newPeer(t), newPeer(t)
+	s.SetRemote(Caller, caller.addr())
+	s.SetRemote(Callee, callee.addr())
+
+	tap := &recordingTap{}
+	s.SetTap(Caller, tap)
+	s.SetFilter(Callee, dropAll{})
+	caller.send(s.Local(Caller), packet(1, "during-guidance"))
+	callee.expectNothing()
+
+	// Guidance injects toward the callee through the writer meanwhile.
+	require.NoError(t, s.Writer(Callee).WriteRTP(packet(50, "prompt")))
+	got, _ := callee.recv()
+	assert.Equal(t, "prompt", string(got.Payload))
+
+	s.SetFilter(Callee, rewriteSSRC(0x1234))
+	caller.send(s.Local(Caller), packet(2, "after"))
+	got, _ = callee.recv()
+	assert.Equal(t, "after", string(got.Payload))
+	assert.EqualValues(t, 0x1234, got.SSRC)
+	assert.EqualValues(t, 1002, got.SequenceNumber)
+
+	s.SetFilter(Callee, nil)
+	s.SetTap(Caller, nil)
+	caller.send(s.Local(Caller), packet(3, "plain"))
+	got, _ = callee.recv()
+	assert.EqualValues(t, 0xCA110000, got.SSRC)
+
+	tap.mu.Lock()
+	assert.Equal(t, []string{"during-guidance", "after"}, tap.payloads, "the tap sees packets before the filter")
+	assert.Equal(t, clock.Now(), tap.arrivals[0])
+	tap.mu.Unlock()
+	st := s.Stats()
+	assert.EqualValues(t, 1, st.Caller.Filtered)
+	assert.EqualValues(t, 1, st.Callee.Injected)
+	assert.EqualValues(t, 3, st.Caller.Received)
+}
+
+func TestWriterErrors(t *testing.T) {
+	a := newTestAnchor(t, 4, nil)
+	s, err := a.Open()
+	require.NoError(t, err)
+	require.ErrorIs(t, s.Writer(Caller).WriteRTP(packet(1, "x")), ErrNoTarget)
+	require.NoError(t, s.Close())
+	require.NoError(t, s.Close(), "Close is idempotent")
+	require.ErrorIs(t, s.Writer(Caller).WriteRTP(packet(1, "x")), ErrClosed)
+}
+
+func TestInactivity(t *testing.T) {
+	clock := newFakeClock()
+	a := newTestAnchor(t, 4, clock) // 5 s timeout
+	s, err := a.Open()
+	require.NoError(t, err)
+	defer s.Close()
+	caller, callee := newPeer(t), newPeer(t)
+	s.SetRemote(Callee, callee.addr())
+
+	clock.Advance(3 * time.Second)
+	caller.send(s.Local(Caller), packet(1, "x"))
+	callee.recv() // the packet was processed: lastRTP is now t0+3s
+	clock.Advance(3 * time.Second)
+	assertOpen(t, s.Inactive(), "6 s after start but only 3 s after the last packet")
+
+	s.SuspendInactivity(true)
+	clock.Advance(30 * time.Second)
+	assertOpen(t, s.Inactive(), "suspended for hold")
+	s.SuspendInactivity(false)
+	clock.Advance(4 * time.Second)
+	assertOpen(t, s.Inactive(), "resumed 4 s ago")
+	clock.Advance(2 * time.Second)
+	select {
+	case <-s.Inactive():
+	default:
+		t.Fatal("inactivity not signalled after 6 s without RTP")
+	}
+}
+
+func assertOpen(t *testing.T, ch <-chan struct{}, why string) {
+	t.Helper()
+	select {
+	case <-ch:
+		t.Fatalf("inactive too early: %s", why)
+	default:
+	}
+}
+
+func TestPortsExhaustedAndReleased(t *testing.T) {
+	a := newTestAnchor(t, 4, nil) // four pairs: two sessions
+	var sessions []*Session
+	seen := map[uint16]bool{}
+	for range 2 {
+		s, err := a.Open()
+		require.NoError(t, err)
+		sessions = append(sessions, s)
+		for _, p := range []Party{Caller, Callee} {
+			port := s.Local(p).Port()
+			assert.Zero(t, port%2, "RTP port must be even")
+			assert.False(t, seen[port], "port handed out twice")
+			seen[port] = true
+		}
+	}
+	assert.Equal(t, 4, a.PairsInUse())
+	_, err := a.Open()
+	require.ErrorIs(t, err, ErrPortsExhausted)
+	assert.Equal(t, 4, a.PairsInUse(), "a failed Open must not leak a pair")
+	require.NoError(t, sessions[0].Close())
+	assert.Equal(t, 2, a.PairsInUse())
+	s, err := a.Open()
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	require.NoError(t, sessions[1].Close())
+	assert.Zero(t, a.PairsInUse())
+}
+
+func TestPortBusyElsewhereIsSkipped(t *testing.T) {
+	min, _ := freeEvenRange(t, 2)
+	busy, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback, uint16(min+1))))
+	require.NoError(t, err)
+	defer busy.Close()
+	a, err := New(Config{Addr: loopback, PortMin: min, PortMax: min + 4})
+	require.NoError(t, err)
+	s, err := a.Open()
+	require.NoError(t, err)
+	defer s.Close()
+	assert.NotEqual(t, uint16(min), s.Local(Caller).Port())
+	assert.NotEqual(t, uint16(min), s.Local(Callee).Port())
+}
+
+func TestNoGoroutineLeak(t *testing.T) {
+	a := newTestAnchor(t, 4, nil)
+	before := runtime.NumGoroutine()
+	for range 50 {
+		s, err := a.Open()
+		require.NoError(t, err)
+		require.NoError(t, s.Close())
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<16)
+		t.Fatalf("%d goroutines before, %d after:\n%s", before, n, buf[:runtime.Stack(buf, true)])
+	}
+	assert.Zero(t, a.PairsInUse())
+}
+
+type nopTap struct{}
+
+func (nopTap) WriteRTP(*rtp.Packet, time.Time) error { return nil }
+
+type passFilter struct{}
+
+func (passFilter) Relay(p *rtp.Packet) bool { p.SequenceNumber++; return true }
+
+// BenchmarkRelay measures one packet caller→relay→callee with a tap and a
+// rewriting filter installed (the recording steady state). Allocations are
+// counted process-wide, so they include the relay goroutine.
+func BenchmarkRelay(b *testing.B) {
+	a := newTestAnchor(b, 4, nil)
+	s, err := a.Open()
+	require.NoError(b, err)
+	defer s.Close()
+	caller, callee := newPeer(b), newPeer(b)
+	s.SetRemote(Callee, callee.addr())
+	s.SetTap(Caller, nopTap{})
+	s.SetFilter(Callee, passFilter{})
+	raw, err := packet(1, string(make([]byte, 160))).Marshal()
+	require.NoError(b, err)
+	dst := s.Local(Caller)
+	buf := make([]byte, 2048)
+	require.NoError(b, callee.conn.SetReadDeadline(time.Time{}))
+	b.ReportAllocs()
+	b.SetBytes(int64(len(raw)))
+	b.ResetTimer()
+	for range b.N {
+		if _, err := caller.conn.WriteToUDPAddrPort(raw, dst); err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := callee.conn.ReadFromUDPAddrPort(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,427 @@
+package relay
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtp"
+)
+
+// Tap receives every RTP packet a party sends, before any [Filter] runs, with
+// the time it arrived. The recorder's per-leg writer plugs in here. The packet
+// and its payload point into the relay's read buffer and are only valid
+// during the call: copy what must outlive it. WriteRTP is called from one
+// goroutine per party; an error is counted in [LegStats].TapErrors and does
+// not stop the relay.
+type Tap interface {
+	WriteRTP(p *rtp.Packet, arrival time.Time) error
+}
+
+// Filter sees every RTP packet about to be forwarded toward a party. It
+// returns false to drop the packet, or true to forward it, possibly after
+// rewriting its header in place (SSRC, sequence number, timestamp). The
+// guidance stream plugs in here. Relay is called from one goroutine.
+type Filter interface {
+	Relay(p *rtp.Packet) bool
+}
+
+// LegStats counts the traffic of the leg facing one party.
+type LegStats struct {
+	// Received and ReceivedBytes count RTP packets the party sent.
+	Received, ReceivedBytes uint64
+	// Forwarded counts packets from the party sent on to the other party.
+	Forwarded uint64
+	// Filtered counts packets from the party a Filter dropped.
+	Filtered uint64
+	// NoTarget counts packets from the party that could not be forwarded
+	// because the other party's address is not known yet.
+	NoTarget uint64
+	// Rejected counts packets that arrived from an address other than the
+	// latched one.
+	Rejected uint64
+	// Malformed counts packets that did not parse as RTP.
+	Malformed uint64
+	// TapErrors counts packets the Tap returned an error for.
+	TapErrors uint64
+	// Injected counts packets written toward the party through its [Writer].
+	Injected uint64
+	// RTCPReceived and RTCPForwarded count RTCP packets from the party.
+	RTCPReceived, RTCPForwarded uint64
+	// Latched is the address RTP from the party was last latched to.
+	Latched netip.AddrPort
+}
+
+// Stats is a snapshot of a session's counters.
+type Stats struct {
+	Caller, Callee LegStats
+}
+
+// Session relays one call's media between the caller and the callee. It
+// owns four sockets and four reader goroutines. Every method is safe for
+// concurrent use.
+type Session struct {
+	anchor  *Anchor
+	clock   Clock
+	legs    [2]*leg
+	wg      sync.WaitGroup
+	closed  atomic.Bool
+	once    sync.Once
+	lastRTP atomic.Int64 // clock unix nanos of the last RTP packet from either party
+
+	timerMu   sync.Mutex
+	timer     Timer
+	suspended bool
+	inactive  chan struct{}
+	idleOnce  sync.Once
+	closeErr  error
+}
+
+type counters struct {
+	received, receivedBytes, forwarded, filtered, noTarget, rejected, malformed, tapErrors, injected,
+	rtcpReceived, rtcpForwarded atomic.Uint64
+}
+
+// endpoint is one socket's remote side: the address from SDP and the
+// address latched from the packets actually received.
+type endpoint struct {
+	target  atomic.Pointer[netip.AddrPort] // where packets toward the party go
+	latched atomic.Bool                    // target came from a received packet
+	mu      sync.Mutex                     // serialises SetRemote against latching
+	sdp     netip.AddrPort
+}
+
+type leg struct {
+	s       *Session
+	party   Party
+	pair    pair
+	local   netip.AddrPort
+	rtpEnd  endpoint
+	rtcpEnd endpoint
+	tap     atomic.Pointer[Tap]    // packets from this party
+	filter  atomic.Pointer[Filter] // packets toward this party
+	c       counters
+	writer  Writer
+	bufPool sync.Pool
+}
+
+func newSession(a *Anchor, callerPair, calleePair pair) *Session {
+	s := &Session{anchor: a, clock: a.cfg.Clock, inactive: make(chan struct{})}
+	for i, pr := range [2]pair{callerPair, calleePair} {
+		l := &leg{s: s, party: Party(i), pair: pr}
+		l.local = pr.rtp.LocalAddr().(*net.UDPAddr).AddrPort()
+		l.writer = Writer{l: l}
+		l.bufPool.New = func() any { b := make([]byte, maxPacket); return &b }
+		s.legs[i] = l
+	}
+	s.lastRTP.Store(s.clock.Now().UnixNano())
+	for _, l := range s.legs {
+		s.wg.Add(2)
+		go l.readRTP()
+		go l.readRTCP()
+	}
+	if a.cfg.InactivityTimeout > 0 {
+		s.timerMu.Lock()
+		s.timer = s.clock.AfterFunc(a.cfg.InactivityTimeout, s.checkIdle)
+		s.timerMu.Unlock()
+	}
+	return s
+}
+
+const maxPacket = 4096
+
+// Local returns the RTP address of the socket facing party p; its RTCP
+// socket is on the next port. Put it in the SDP sent to p.
+func (s *Session) Local(p Party) netip.AddrPort { return s.legs[p].local }
+
+// SetRemote sets the RTP address party p declared in its SDP; RTCP goes to
+// the next port. It is the initial target until a packet from p arrives, after
+// which the source address actually seen is used (symmetric latching, for
+// NAT). Setting a different address than the previous SDP's re-arms
+// latching; an unspecified address (c=0.0.0.0, old-style hold) is ignored.
+func (s *Session) SetRemote(p Party, addr netip.AddrPort) {
+	if !addr.IsValid() || addr.Addr().IsUnspecified() || addr.Port() == 0 {
+		return
+	}
+	l := s.legs[p]
+	l.rtpEnd.setSDP(addr)
+	l.rtcpEnd.setSDP(netip.AddrPortFrom(addr.Addr(), addr.Port()+1))
+}
+
+// Remote returns the current RTP target of party p and whether it was
+// latched from received packets; the zero AddrPort if neither SDP nor a
+// packet supplied one.
+func (s *Session) Remote(p Party) (addr netip.AddrPort, latched bool) {
+	e := &s.legs[p].rtpEnd
+	if t := e.target.Load(); t != nil {
+		return *t, e.latched.Load()
+	}
+	return netip.AddrPort{}, false
+}
+
+// SetTap installs t to receive the RTP party p sends; nil removes it.
+func (s *Session) SetTap(p Party, t Tap) { storeIface(&s.legs[p].tap, t) }
+
+// SetFilter installs f to decide on the RTP forwarded toward party p; nil
+// removes it.
+func (s *Session) SetFilter(p Party, f Filter) { storeIface(&s.legs[p].filter, f) }
+
+func storeIface[T comparable](ptr *atomic.Pointer[T], v T) {
+	var zero T
+	if v == zero {
+		ptr.Store(nil)
+		return
+	}
+	ptr.Store(&v)
+}
+
+// Writer returns the injection writer toward party p: packets written to it
+// are sent from the socket facing p to p's current target.
+func (s *Session) Writer(p Party) *Writer { return &s.legs[p].writer }
+
+// Inactive returns a channel closed once no RTP has arrived from either
+// party for the configured inactivity timeout.
+func (s *Session) Inactive() <-chan struct{} { return s.inactive }
+
+// SuspendInactivity stops (true) or restarts (false) the inactivity timer,
+// for a call on hold where silence is legitimate. Restarting counts the
+// timeout afresh from now.
+func (s *Session) SuspendInactivity(suspend bool) {
+	s.timerMu.Lock()
+	defer s.timerMu.Unlock()
+	s.suspended = suspend
+	if !suspend {
+		s.lastRTP.Store(s.clock.Now().UnixNano())
+	}
+}
+
+func (s *Session) checkIdle() {
+	if s.closed.Load() {
+		return
+	}
+	timeout := s.anchor.cfg.InactivityTimeout
+	now := s.clock.Now()
+	s.timerMu.Lock()
+	defer s.timerMu.Unlock()
+	if s.suspended {
+		s.lastRTP.Store(now.UnixNano())
+	}
+	idle := now.Sub(time.Unix(0, s.lastRTP.Load()))
+	if idle >= timeout {
+		s.idleOnce.Do(func() { close(s.inactive) })
+		return
+	}
+	if !s.closed.Load() {
+		s.timer = s.clock.AfterFunc(timeout-idle, s.checkIdle)
+	}
+}
+
+// LastRTP returns when the last RTP packet arrived from either party (the
+// session's opening time if none has).
+func (s *Session) LastRTP() time.Time { return time.Unix(0, s.lastRTP.Load()) }
+
+// Stats returns a snapshot of the counters.
+func (s *Session) Stats() Stats {
+	return Stats{Caller: s.legs[Caller].stats(), Callee: s.legs[Callee].stats()}
+}
+
+// Close stops relaying, closes the sockets, waits for the goroutines and
+// releases the ports. It is idempotent and returns the first call's result.
+func (s *Session) Close() error {
+	s.once.Do(func() {
+		s.closed.Store(true)
+		s.timerMu.Lock()
+		if s.timer != nil {
+			s.timer.Stop()
+		}
+		s.timerMu.Unlock()
+		var errs []error
+		for _, l := range s.legs {
+			if err := l.pair.rtp.Close(); err != nil {
+				errs = append(errs, err)
+			}
+			if err := l.pair.rtcp.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		s.wg.Wait()
+		for _, l := range s.legs {
+			s.anchor.ports.release(l.pair.port)
+		}
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}
+
+func (e *endpoint) setSDP(addr netip.AddrPort) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if addr == e.sdp && e.target.Load() != nil {
+		return
+	}
+	e.sdp = addr
+	e.latched.Store(false)
+	target := addr
+	e.target.Store(&target)
+}
+
+// latch accepts a packet from src: the first source seen after the SDP
+// address was set becomes the target; later packets from other sources are
+// rejected. The fast path (already latched to src) takes no lock.
+func (e *endpoint) latch(src netip.AddrPort) bool {
+	if e.latched.Load() {
+		return *e.target.Load() == src
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.latched.Load() {
+		return *e.target.Load() == src
+	}
+	if t := e.target.Load(); t == nil || *t != src {
+		addr := new(netip.AddrPort) // allocated here only, so src stays on the stack
+		*addr = src
+		e.target.Store(addr)
+	}
+	e.latched.Store(true)
+	return true
+}
+
+func (l *leg) other() *leg { return l.s.legs[l.party.Other()] }
+
+func (l *leg) readRTP() {
+	defer l.s.wg.Done()
+	in := make([]byte, maxPacket)
+	out := make([]byte, maxPacket)
+	var pkt rtp.Packet
+	conn := l.pair.rtp
+	for {
+		n, src, err := conn.ReadFromUDPAddrPort(in)
+		if err != nil {
+			if l.s.closed.Load() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		now := l.s.clock.Now()
+		if !l.rtpEnd.latch(src) {
+			l.c.rejected.Add(1)
+			continue
+		}
+		l.s.lastRTP.Store(now.UnixNano())
+		l.c.received.Add(1)
+		l.c.receivedBytes.Add(uint64(n))
+		dst := l.other()
+		buf := in[:n]
+		tap, filter := l.tap.Load(), dst.filter.Load()
+		if tap != nil || filter != nil {
+			if err := pkt.Unmarshal(buf); err != nil {
+				l.c.malformed.Add(1)
+				continue
+			}
+			if tap != nil {
+				if err := (*tap).WriteRTP(&pkt, now); err != nil {
+					l.c.tapErrors.Add(1)
+				}
+			}
+			if filter != nil {
+				if !(*filter).Relay(&pkt) {
+					l.c.filtered.Add(1)
+					continue
+				}
+				m, err := pkt.MarshalTo(out)
+				if err != nil {
+					l.c.malformed.Add(1)
+					continue
+				}
+				buf = out[:m]
+			}
+		}
+		target := dst.rtpEnd.target.Load()
+		if target == nil {
+			l.c.noTarget.Add(1)
+			continue
+		}
+		if _, err := dst.pair.rtp.WriteToUDPAddrPort(buf, *target); err == nil {
+			l.c.forwarded.Add(1)
+		}
+	}
+}
+
+func (l *leg) readRTCP() {
+	defer l.s.wg.Done()
+	in := make([]byte, maxPacket)
+	conn := l.pair.rtcp
+	for {
+		n, src, err := conn.ReadFromUDPAddrPort(in)
+		if err != nil {
+			if l.s.closed.Load() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		if !l.rtcpEnd.latch(src) {
+			l.c.rejected.Add(1)
+			continue
+		}
+		l.c.rtcpReceived.Add(1)
+		dst := l.other()
+		target := dst.rtcpEnd.target.Load()
+		if target == nil {
+			continue
+		}
+		if _, err := dst.pair.rtcp.WriteToUDPAddrPort(in[:n], *target); err == nil {
+			l.c.rtcpForwarded.Add(1)
+		}
+	}
+}
+
+func (l *leg) stats() LegStats {
+	st := LegStats{
+		Received: l.c.received.Load(), ReceivedBytes: l.c.receivedBytes.Load(),
+		Forwarded: l.c.forwarded.Load(), Filtered: l.c.filtered.Load(), NoTarget: l.c.noTarget.Load(),
+		Rejected: l.c.rejected.Load(), Malformed: l.c.malformed.Load(), TapErrors: l.c.tapErrors.Load(),
+		Injected: l.c.injected.Load(), RTCPReceived: l.c.rtcpReceived.Load(), RTCPForwarded: l.c.rtcpForwarded.Load(),
+	}
+	if l.rtpEnd.latched.Load() {
+		st.Latched = *l.rtpEnd.target.Load()
+	}
+	return st
+}
+
+// Writer injects RTP toward one party (guidance prompts). It is safe for
+// concurrent use; packets are sent from the socket facing the party, so the
+// party sees them from the same address as the relayed media.
+type Writer struct {
+	l *leg
+}
+
+// WriteRTP marshals p and sends it to the party's current target. It returns
+// [ErrClosed] after the session closed and [ErrNoTarget] when the party's
+// address is not known yet.
+func (w *Writer) WriteRTP(p *rtp.Packet) error {
+	l := w.l
+	if l.s.closed.Load() {
+		return ErrClosed
+	}
+	target := l.rtpEnd.target.Load()
+	if target == nil {
+		return ErrNoTarget
+	}
+	bp := l.bufPool.Get().(*[]byte)
+	defer l.bufPool.Put(bp)
+	n, err := p.MarshalTo(*bp)
+	if err != nil {
+		return err
+	}
+	if _, err := l.pair.rtp.WriteToUDPAddrPort((*bp)[:n], *target); err != nil {
+		if l.s.closed.Load() {
+			return ErrClosed
+		}
+		return err
+	}
+	l.c.injected.Add(1)
+	return nil
+}
