@@ -1,0 +1,168 @@
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// DirSinkConfig configures a [DirSink].
+type DirSinkConfig struct {
+	// Dir is the destination directory, local or mounted; created if
+	// missing. Required.
+	Dir string
+	// Location is the time zone of the date partition. Default UTC.
+	Location *time.Location
+}
+
+// DirSink delivers recordings into a directory tree partitioned by date:
+// Dir/2026/11/23/<call-id>.wav with <call-id>.json beside it. Each file is
+// written to a hidden temporary name, fsynced and renamed into place, the
+// audio before its sidecar, so a reader that waits for the .json always
+// finds complete audio. Redelivering a recording replaces its files; a
+// different recording with the same Call-ID is stored as
+// <call-id>~<id>.wav rather than overwriting it. DirSink is safe for
+// concurrent use.
+type DirSink struct {
+	cfg DirSinkConfig
+}
+
+// NewDirSink returns a DirSink writing under cfg.Dir, which it creates.
+func NewDirSink(cfg DirSinkConfig) (*DirSink, error) {
+	if cfg.Dir == "" {
+		return nil, configError("DirSinkConfig.Dir", "empty")
+	}
+	if cfg.Location == nil {
+		cfg.Location = time.UTC
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
+		return nil, fmt.Errorf("delivery: dir sink: %w", err)
+	}
+	return &DirSink{cfg: cfg}, nil
+}
+
+// Deliver stores item under the sink's directory. Failures to write are
+// retryable; audio that does not match its digest is a permanent failure.
+func (s *DirSink) Deliver(ctx context.Context, item Item) error {
+	md := item.Metadata
+	dir := filepath.Join(s.cfg.Dir, filepath.FromSlash(md.DatePath(s.cfg.Location)))
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return Retryable(fmt.Errorf("dir sink: %w", err), 0)
+	}
+	base, err := destBase(md, func(name string) ([]byte, error) {
+		return readSmall(os.Open(filepath.Join(dir, name)))
+	})
+	if err != nil {
+		return Retryable(fmt.Errorf("dir sink: %w", err), 0)
+	}
+	meta, err := item.MetadataJSON()
+	if err != nil {
+		return Permanent(err)
+	}
+	audio, err := item.OpenVerified()
+	if err != nil {
+		return Retryable(fmt.Errorf("dir sink: open audio: %w", err), 0)
+	}
+	defer audio.Close()
+	if err := writeLocalAtomic(dir, base+md.AudioExt, ctxReader{ctx, audio}); err != nil {
+		return classify("dir sink: ", err)
+	}
+	if err := writeLocalAtomic(dir, base+".json", ctxReader{ctx, bytes.NewReader(meta)}); err != nil {
+		return classify("dir sink: ", err)
+	}
+	if err := syncDir(dir); err != nil {
+		return Retryable(fmt.Errorf("dir sink: sync %s: %w", dir, err), 0)
+	}
+	return nil
+}
+
+// classify keeps a Permanent error permanent and makes any other error
+// retryable, adding prefix to the message.
+func classify(prefix string, err error) error {
+	if IsPermanent(err) {
+		return Permanent(fmt.Errorf("%s%w", prefix, err))
+	}
+	return Retryable(fmt.Errorf("%s%w", prefix, err), 0)
+}
+
+// writeLocalAtomic writes r to dir/name through a hidden temporary file,
+// fsynced and renamed into place.
+func writeLocalAtomic(dir, name string, r io.Reader) error {
+	f, err := os.CreateTemp(dir, "."+name+".part-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = io.Copy(f, r)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp, 0o640)
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, name))
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
+
+// destBase returns the base name under which md is stored at a destination
+// where read returns the contents of an existing file (fs.ErrNotExist when
+// absent): the Call-ID-based name, unless its sidecar belongs to another
+// recording, then <name>~<id>.
+func destBase(md Metadata, read func(name string) ([]byte, error)) (string, error) {
+	base := md.BaseName()
+	b, err := read(base + ".json")
+	if errors.Is(err, fs.ErrNotExist) {
+		return base, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	var other struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(b, &other) == nil && other.ID == md.ID {
+		return base, nil
+	}
+	return base + "~" + md.ID, nil
+}
+
+// readSmall reads at most 1 MiB from the file open returned, and closes it.
+func readSmall(f io.ReadCloser, err error) ([]byte, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, 1<<20))
+}
+
+// ctxReader fails reads once its context is done, so a copy stops promptly.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// tempSuffix returns a random suffix for temporary names.
+func tempSuffix() string { return hex.EncodeToString(randBytes(6)) }

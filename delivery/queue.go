@@ -1,0 +1,593 @@
+package delivery
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/binary"
+	"errors"
+	"io"
+	"io/fs"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"time"
+)
+
+// Config configures a [Queue]. The zero value of every field but Dir and
+// Sink means its default.
+type Config struct {
+	// Dir is the spool directory, created if missing. It should be on a
+	// local file system that honours fsync. Required.
+	Dir string
+	// Sink receives the recordings. Required.
+	Sink Sink
+	// Workers is the number of concurrent deliveries. Default 4.
+	Workers int
+	// Backoff spaces retries and bounds them.
+	Backoff Backoff
+	// Circuit stops the queue hammering a failing destination.
+	Circuit Circuit
+	// AttemptTimeout bounds one delivery attempt. Default 10m.
+	AttemptTimeout time.Duration
+	// RescanInterval is how often the queue looks in the spool for entries
+	// put there by another process, such as a requeue by an operator tool.
+	// Default 1m; negative disables.
+	RescanInterval time.Duration
+	// Clock paces retries and stamps recordings. Default: the system clock.
+	Clock Clock
+	// Rand draws the jitter of retries and cool-downs. Default: a PCG
+	// seeded from crypto/rand. The queue serialises its use.
+	Rand rand.Source
+	// Logger receives the queue's logs. Default: discard.
+	Logger *slog.Logger
+	// OnStats, when set, is called with a fresh snapshot after every change
+	// of the counters. Calls are serialised and in order; OnStats must return
+	// quickly and must not call the Queue.
+	OnStats func(Stats)
+
+	// hooks replaces file-system operations in tests.
+	hooks fsHooks
+}
+
+func (c Config) withDefaults() (Config, error) {
+	var err error
+	switch {
+	case c.Dir == "":
+		return c, configError("Dir", "empty")
+	case c.Sink == nil:
+		return c, configError("Sink", "nil")
+	case c.Workers < 0:
+		return c, configError("Workers", "negative %d", c.Workers)
+	case c.AttemptTimeout < 0:
+		return c, configError("AttemptTimeout", "negative %v", c.AttemptTimeout)
+	}
+	if c.Workers == 0 {
+		c.Workers = 4
+	}
+	if c.AttemptTimeout == 0 {
+		c.AttemptTimeout = 10 * time.Minute
+	}
+	if c.RescanInterval == 0 {
+		c.RescanInterval = time.Minute
+	}
+	if c.Backoff, err = c.Backoff.withDefaults(); err != nil {
+		return c, err
+	}
+	if c.Circuit, err = c.Circuit.withDefaults(); err != nil {
+		return c, err
+	}
+	if c.Clock == nil {
+		c.Clock = systemClock{}
+	}
+	if c.Rand == nil {
+		var seed [16]byte
+		_, _ = crand.Read(seed[:])
+		c.Rand = rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:]))
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.hooks.create == nil {
+		c.hooks = defaultHooks()
+	}
+	return c, nil
+}
+
+// Queue is a durable spool of recordings and the workers that deliver them
+// to a [Sink]. Create it with [New], add recordings with [Queue.Enqueue],
+// start delivering with [Queue.Start], and stop with [Queue.Shutdown] or
+// [Queue.Close]. All methods are safe for concurrent use.
+type Queue struct {
+	cfg   Config
+	spool *spool
+	log   *slog.Logger
+
+	mu       sync.Mutex
+	entries  map[string]*entry
+	ready    entryHeap // due, not in flight, oldest first
+	waiting  entryHeap // backing off, soonest first
+	byAge    entryHeap // every entry, oldest first
+	breaker  breaker
+	rnd      *rand.Rand
+	counters Stats
+	started  bool
+	closed   bool
+
+	statsMu sync.Mutex // serialises OnStats calls
+
+	wake           chan struct{}
+	stop           chan struct{}
+	jobs           chan *entry
+	attemptCtx     context.Context
+	cancelAttempts context.CancelFunc
+	enqueues       sync.WaitGroup
+	workers        sync.WaitGroup
+	stopOnce       sync.Once
+	closeOnce      sync.Once
+	closeErr       error
+}
+
+// New opens the spool in cfg.Dir, taking an exclusive lock on it
+// ([ErrSpoolLocked] if another queue holds it), and loads every recording
+// left there by an earlier run, oldest first. Entries the spool cannot read
+// are moved to the dead-letter directory with the reason. Delivery begins
+// with [Queue.Start]; Enqueue works before that.
+func New(cfg Config) (*Queue, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	sp, err := openSpool(cfg.Dir, cfg.hooks)
+	if err != nil {
+		return nil, err
+	}
+	q := &Queue{
+		cfg:     cfg,
+		spool:   sp,
+		log:     cfg.Logger.With("component", "delivery"),
+		entries: make(map[string]*entry),
+		ready:   entryHeap{less: older, idx: func(e *entry) *int { return &e.readyIdx }},
+		waiting: entryHeap{less: sooner, idx: func(e *entry) *int { return &e.waitIdx }},
+		byAge:   entryHeap{less: older, idx: func(e *entry) *int { return &e.ageIdx }},
+		breaker: breaker{cfg: cfg.Circuit},
+		rnd:     rand.New(cfg.Rand),
+		wake:    make(chan struct{}, 1),
+		stop:    make(chan struct{}),
+		jobs:    make(chan *entry),
+	}
+	q.attemptCtx, q.cancelAttempts = context.WithCancel(context.Background())
+	if err := q.rescan(); err != nil {
+		q.cancelAttempts()
+		return nil, errors.Join(err, sp.close())
+	}
+	return q, nil
+}
+
+// Enqueue makes rec durable in the spool and returns once it is: its audio
+// is hard-linked (or, across file systems, copied) into a staging entry with
+// the metadata sidecar, everything is fsynced, and the entry is renamed into
+// the queue in one atomic step. Only then is the caller's file removed.
+//
+// On error nothing was queued and the caller's file is where it was: errors
+// wrap [ErrSpoolFull] when the disk is full, [ErrSpoolReadOnly] when the spool
+// cannot be written, [ErrInvalidRecording], [ErrChecksumMismatch],
+// [ErrDuplicateID], or [ErrClosed]. Enqueue checks ctx before it starts; the
+// commit itself is not interrupted.
+func (q *Queue) Enqueue(ctx context.Context, rec Recording) error {
+	_, err := q.enqueue(ctx, rec)
+	return err
+}
+
+func (q *Queue) enqueue(ctx context.Context, rec Recording) (Metadata, error) {
+	if err := ctx.Err(); err != nil {
+		return Metadata{}, err
+	}
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return Metadata{}, ErrClosed
+	}
+	q.enqueues.Add(1)
+	q.mu.Unlock()
+	defer q.enqueues.Done()
+
+	md, srcErr, err := q.spool.put(rec, q.cfg.Clock.Now())
+	if err != nil {
+		return md, err
+	}
+	if srcErr != nil {
+		q.log.Warn("recording queued but source not removed", "id", md.ID, "path", rec.AudioPath, "err", srcErr)
+	}
+	q.log.Debug("recording queued", "id", md.ID, "call_id", md.CallID, "bytes", md.Size)
+	q.mu.Lock()
+	q.counters.Enqueued++
+	q.addLocked(newEntry(md, entryState{}))
+	q.mu.Unlock()
+	q.changed()
+	return md, nil
+}
+
+// Start launches the workers. It returns [ErrStarted] when called twice and
+// [ErrClosed] after Close.
+func (q *Queue) Start() error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	switch {
+	case q.closed:
+		return ErrClosed
+	case q.started:
+		return ErrStarted
+	}
+	q.started = true
+	q.workers.Add(q.cfg.Workers + 1)
+	go q.dispatch()
+	for range q.cfg.Workers {
+		go q.work()
+	}
+	return nil
+}
+
+// Shutdown stops taking recordings and starting deliveries, lets the
+// deliveries in flight finish until ctx is done, then interrupts the rest and
+// waits for them. Interrupted recordings stay in the spool for the next run;
+// nothing is lost. It returns ctx's error if it had to interrupt, and is safe
+// to call more than once.
+func (q *Queue) Shutdown(ctx context.Context) error {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	q.stopOnce.Do(func() { close(q.stop) })
+
+	done := make(chan struct{})
+	go func() {
+		q.workers.Wait()
+		q.enqueues.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+		q.cancelAttempts()
+		<-done
+	}
+	q.closeOnce.Do(func() {
+		q.cancelAttempts()
+		q.closeErr = q.spool.close()
+	})
+	return errors.Join(err, q.closeErr)
+}
+
+// Close interrupts the deliveries in flight, leaving them in the spool, and
+// waits for the workers to stop. It is safe to call more than once.
+func (q *Queue) Close() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := q.Shutdown(ctx)
+	if errors.Is(err, context.Canceled) {
+		err = q.closeErr
+	}
+	return err
+}
+
+// Stats returns a snapshot of the queue's counters.
+func (q *Queue) Stats() Stats {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.statsLocked()
+}
+
+func (q *Queue) statsLocked() Stats {
+	s := q.counters
+	s.Queued = len(q.entries)
+	s.Circuit = q.breaker.state
+	if e := q.byAge.peek(); e != nil {
+		s.OldestAge = max(0, q.cfg.Clock.Now().Sub(e.md.Enqueued))
+	}
+	return s
+}
+
+// DiskSpace returns the size and free space of the spool's file system, for
+// a caller that refuses new calls when the spool runs short.
+func (q *Queue) DiskSpace() (DiskSpace, error) {
+	return diskSpace(q.cfg.Dir)
+}
+
+// changed wakes the dispatcher and reports fresh stats.
+func (q *Queue) changed() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+	if q.cfg.OnStats == nil {
+		return
+	}
+	q.statsMu.Lock()
+	defer q.statsMu.Unlock()
+	q.cfg.OnStats(q.Stats())
+}
+
+// addLocked tracks e, ignoring an ID already tracked.
+func (q *Queue) addLocked(e *entry) {
+	if _, ok := q.entries[e.md.ID]; ok {
+		return
+	}
+	q.entries[e.md.ID] = e
+	q.byAge.add(e)
+	if e.notBefore.IsZero() {
+		q.ready.add(e)
+	} else {
+		q.waiting.add(e)
+	}
+}
+
+// forgetLocked stops tracking e.
+func (q *Queue) forgetLocked(e *entry) {
+	delete(q.entries, e.md.ID)
+	q.byAge.remove(e)
+	q.ready.remove(e)
+	q.waiting.remove(e)
+}
+
+// promoteLocked moves the entries due at now (all when everything is true)
+// from waiting to ready.
+func (q *Queue) promoteLocked(now time.Time, everything bool) {
+	for e := q.waiting.peek(); e != nil && (everything || !e.notBefore.After(now)); e = q.waiting.peek() {
+		q.waiting.remove(e)
+		q.ready.add(e)
+	}
+}
+
+// rescan loads spooled entries the queue does not track yet; unreadable ones
+// are dead-lettered.
+func (q *Queue) rescan() error {
+	found, err := q.spool.scan(dirQueue)
+	if err != nil {
+		return err
+	}
+	added := 0
+	for _, f := range found {
+		q.mu.Lock()
+		_, known := q.entries[f.id]
+		q.mu.Unlock()
+		if known {
+			continue
+		}
+		if f.err != nil {
+			if errors.Is(f.err, fs.ErrNotExist) {
+				continue // delivered or dead-lettered since the scan listed it
+			}
+			st := f.state
+			st.LastError = "unreadable spool entry: " + f.err.Error()
+			st.DeadLettered = q.cfg.Clock.Now().UTC()
+			if _, err := q.spool.bury(f.id, st); err != nil {
+				q.log.Error("cannot dead-letter unreadable entry", "id", f.id, "err", err)
+				continue
+			}
+			q.log.Error("unreadable spool entry dead-lettered", "id", f.id, "err", f.err)
+			q.mu.Lock()
+			q.counters.DeadLettered++
+			q.mu.Unlock()
+			continue
+		}
+		q.mu.Lock()
+		q.addLocked(newEntry(f.md, f.state))
+		q.mu.Unlock()
+		added++
+	}
+	if added > 0 {
+		q.log.Info("spooled recordings loaded", "count", added)
+		q.changed()
+	}
+	return nil
+}
+
+// dispatch hands due entries to the workers, oldest first, as the circuit
+// permits. It owns the choice of what runs next; workers report back through
+// finish.
+func (q *Queue) dispatch() {
+	defer q.workers.Done()
+	nextRescan := q.cfg.Clock.Now().Add(q.cfg.RescanInterval)
+	for {
+		now := q.cfg.Clock.Now()
+		if q.cfg.RescanInterval > 0 && !now.Before(nextRescan) {
+			if err := q.rescan(); err != nil {
+				q.log.Error("spool rescan failed", "err", err)
+			}
+			nextRescan = now.Add(q.cfg.RescanInterval)
+		}
+		job, wakeAt := q.next(now)
+		if job != nil {
+			select {
+			case q.jobs <- job:
+				continue
+			case <-q.stop:
+				q.mu.Lock()
+				q.breaker.abandon(job.probe)
+				job.inFlight, job.probe = false, false
+				q.ready.add(job)
+				q.mu.Unlock()
+				return
+			}
+		}
+		if q.cfg.RescanInterval > 0 && (wakeAt.IsZero() || nextRescan.Before(wakeAt)) {
+			wakeAt = nextRescan
+		}
+		var timer Timer
+		var fire <-chan time.Time
+		if !wakeAt.IsZero() {
+			timer = q.cfg.Clock.NewTimer(max(0, wakeAt.Sub(now)))
+			fire = timer.C()
+		}
+		select {
+		case <-q.wake:
+		case <-fire:
+		case <-q.stop:
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		select {
+		case <-q.stop:
+			return
+		default:
+		}
+	}
+}
+
+// next picks the entry to deliver now and marks it in flight, or returns
+// when to look again (zero: on the next wake-up).
+func (q *Queue) next(now time.Time) (job *entry, wakeAt time.Time) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.entries) == 0 {
+		return nil, time.Time{}
+	}
+	ok, probe, until := q.breaker.permit(now)
+	if !ok {
+		return nil, until
+	}
+	// While the circuit is not closed, per-recording backoff gives way to
+	// the circuit's pacing: the probe is the oldest recording of all.
+	q.promoteLocked(now, probe)
+	job = q.ready.peek()
+	if job == nil {
+		if w := q.waiting.peek(); w != nil {
+			return nil, w.notBefore
+		}
+		return nil, time.Time{}
+	}
+	q.ready.remove(job)
+	q.breaker.start(probe)
+	job.inFlight, job.probe = true, probe
+	q.counters.InFlight++
+	return job, time.Time{}
+}
+
+// work runs deliveries until the queue stops.
+func (q *Queue) work() {
+	defer q.workers.Done()
+	for {
+		select {
+		case e := <-q.jobs:
+			q.attempt(e)
+		case <-q.stop:
+			return
+		}
+	}
+}
+
+// attempt delivers one entry and settles its fate: removed when delivered,
+// dead-lettered when refused for good or out of attempts, otherwise
+// scheduled again. All file-system work happens outside the mutex.
+func (q *Queue) attempt(e *entry) {
+	md := e.md
+	item := Item{Metadata: md, Attempt: e.state.Attempts + 1, open: func() (io.ReadCloser, error) {
+		return os.Open(q.spool.audioPath(&md))
+	}}
+	ctx, cancel := context.WithTimeout(q.attemptCtx, q.cfg.AttemptTimeout)
+	err := q.cfg.Sink.Deliver(ctx, item)
+	cancel()
+	now := q.cfg.Clock.Now()
+	log := q.log.With("id", md.ID, "call_id", md.CallID, "attempt", item.Attempt)
+
+	if err == nil {
+		rmErr := q.spool.remove(md.ID)
+		if rmErr != nil && !errors.Is(rmErr, fs.ErrNotExist) {
+			log.Error("delivered but not removed from spool; it will be delivered again", "err", rmErr)
+		}
+		log.Info("recording delivered", "bytes", md.Size)
+		q.mu.Lock()
+		q.settleLocked(e)
+		q.forgetLocked(e)
+		q.counters.Delivered++
+		q.counters.Bytes += uint64(md.Size)
+		if q.breaker.success(e.probe) {
+			q.promoteLocked(now, true)
+			log.Info("destination recovered; draining backlog", "queued", len(q.entries))
+		}
+		q.mu.Unlock()
+		q.changed()
+		return
+	}
+
+	if q.attemptCtx.Err() != nil {
+		// Interrupted by shutdown: not the destination's fault, not counted.
+		log.Info("delivery interrupted by shutdown; left in spool", "err", err)
+		q.mu.Lock()
+		q.breaker.abandon(e.probe)
+		q.settleLocked(e)
+		q.ready.add(e)
+		q.mu.Unlock()
+		return
+	}
+	if _, serr := os.Stat(q.spool.path(dirQueue, md.ID)); errors.Is(serr, fs.ErrNotExist) {
+		log.Warn("spool entry vanished during delivery", "err", err)
+		q.mu.Lock()
+		q.settleLocked(e)
+		q.forgetLocked(e)
+		q.mu.Unlock()
+		q.changed()
+		return
+	}
+
+	q.mu.Lock()
+	st := e.state
+	r1, r2 := q.rnd.Float64(), q.rnd.Float64()
+	q.mu.Unlock()
+	st.Attempts++
+	st.LastAttempt = now.UTC()
+	st.LastError = err.Error()
+	permanent := IsPermanent(err)
+	since := md.Enqueued
+	if st.Requeued.After(since) {
+		since = st.Requeued
+	}
+	dead := permanent || q.cfg.Backoff.exhausted(st.Attempts, now.Sub(since))
+	if dead {
+		st.DeadLettered = now.UTC()
+		if _, berr := q.spool.bury(md.ID, st); berr != nil {
+			log.Error("cannot dead-letter; will retry", "err", berr)
+			dead = false
+		} else {
+			log.Warn("recording dead-lettered", "permanent", permanent, "err", err)
+		}
+	}
+	if !dead {
+		if serr := q.spool.saveState(md.ID, st); serr != nil {
+			log.Warn("cannot save attempt state", "err", serr)
+		}
+		log.Info("delivery failed; will retry", "err", err)
+	}
+
+	q.mu.Lock()
+	q.settleLocked(e)
+	e.state = st
+	if dead {
+		q.forgetLocked(e)
+		q.counters.DeadLettered++
+	} else {
+		q.counters.Retried++
+		delay := max(q.cfg.Backoff.delay(st.Attempts, r1), retryAfter(err))
+		e.notBefore = now.Add(delay)
+		q.waiting.add(e)
+	}
+	if permanent {
+		q.breaker.success(e.probe) // the destination answered
+	} else {
+		q.breaker.failure(now, e.probe, retryAfter(err), r2)
+	}
+	e.probe = false
+	q.mu.Unlock()
+	q.changed()
+}
+
+// settleLocked marks e no longer in flight.
+func (q *Queue) settleLocked(e *entry) {
+	if e.inFlight {
+		e.inFlight = false
+		q.counters.InFlight--
+	}
+}

@@ -1,0 +1,478 @@
+package delivery
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Spool layout under Config.Dir:
+//
+//	lock                  flock(2) held by the owning Queue
+//	tmp/                  entries being built or torn down; emptied on start
+//	queue/<id>/           committed recordings awaiting delivery
+//	dead/<id>/            recordings that exhausted their attempts
+//
+// An entry directory holds audio<ext>, metadata.json, and optionally
+// state.json (attempts, last error) and error.txt (dead letters). An entry
+// exists in queue/ only once complete: it is built in tmp/, every file and the
+// directory are fsynced, and it is renamed into queue/ in one step.
+const (
+	dirTmp    = "tmp"
+	dirQueue  = "queue"
+	dirDead   = "dead"
+	fileLock  = "lock"
+	fileMeta  = "metadata.json"
+	fileState = "state.json"
+	fileError = "error.txt"
+	audioBase = "audio"
+)
+
+// writeFile is the part of *os.File the spool writes through; tests replace
+// the constructor to inject ENOSPC and friends.
+type writeFile interface {
+	io.Writer
+	Sync() error
+	Close() error
+}
+
+// fsHooks are the file-system operations tests can replace.
+type fsHooks struct {
+	create func(name string) (writeFile, error)
+	link   func(oldname, newname string) error
+}
+
+func defaultHooks() fsHooks {
+	return fsHooks{
+		create: func(name string) (writeFile, error) {
+			return os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+		},
+		link: os.Link,
+	}
+}
+
+// entryState is the mutable part of an entry, rewritten after every failed
+// attempt. A missing state.json means a fresh entry.
+type entryState struct {
+	Attempts     int       `json:"attempts"`
+	LastAttempt  time.Time `json:"last_attempt,omitzero"`
+	LastError    string    `json:"last_error,omitempty"`
+	Requeued     time.Time `json:"requeued,omitzero"`
+	DeadLettered time.Time `json:"dead_lettered,omitzero"`
+}
+
+// spool is the on-disk half of a Queue. It holds no in-memory state besides
+// its configuration; every method is safe for concurrent use on different
+// IDs.
+type spool struct {
+	dir   string
+	hooks fsHooks
+	lock  io.Closer
+}
+
+// newSpool returns a spool rooted at dir without locking or cleaning it, for
+// offline tools working beside a running queue.
+func newSpool(dir string) *spool {
+	return &spool{dir: dir, hooks: defaultHooks()}
+}
+
+// openSpool creates the layout under dir, takes its lock and removes
+// leftovers of interrupted work from tmp/.
+func openSpool(dir string, hooks fsHooks) (*spool, error) {
+	s := &spool{dir: dir, hooks: hooks}
+	for _, d := range []string{dir, s.path(dirTmp), s.path(dirQueue), s.path(dirDead)} {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return nil, spoolError("create spool", err)
+		}
+	}
+	lock, err := lockFile(s.path(fileLock))
+	if err != nil {
+		return nil, err
+	}
+	s.lock = lock
+	ents, err := os.ReadDir(s.path(dirTmp))
+	if err != nil {
+		lock.Close()
+		return nil, spoolError("scan tmp", err)
+	}
+	var errs []error
+	for _, e := range ents {
+		errs = append(errs, os.RemoveAll(s.path(dirTmp, e.Name())))
+	}
+	if err := errors.Join(errs...); err != nil {
+		lock.Close()
+		return nil, spoolError("clean tmp", err)
+	}
+	return s, nil
+}
+
+func (s *spool) close() error {
+	if s.lock == nil {
+		return nil
+	}
+	return s.lock.Close()
+}
+
+func (s *spool) path(elem ...string) string {
+	return filepath.Join(append([]string{s.dir}, elem...)...)
+}
+
+// audioPath returns where the audio of a queued entry lives.
+func (s *spool) audioPath(md *Metadata) string {
+	return s.path(dirQueue, md.ID, audioBase+md.AudioExt)
+}
+
+// newID returns a fresh recording ID that sorts by enqueue time.
+func newID(now time.Time) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return now.UTC().Format("20060102T150405.000000000Z") + "-" + hex.EncodeToString(b[:])
+}
+
+// put commits rec durably into queue/ and returns its completed metadata.
+// On error the caller's file is untouched and nothing is left in queue/.
+// srcRemoveErr reports a failure to remove the caller's file after commit,
+// which does not undo the commit.
+func (s *spool) put(rec Recording, now time.Time) (md Metadata, srcRemoveErr error, err error) {
+	md = rec.Metadata.Clone()
+	if rec.AudioPath == "" {
+		return md, nil, fmt.Errorf("%w: empty audio path", ErrInvalidRecording)
+	}
+	fi, err := os.Stat(rec.AudioPath)
+	if err != nil {
+		return md, nil, fmt.Errorf("%w: %w", ErrInvalidRecording, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return md, nil, fmt.Errorf("%w: %s is not a regular file", ErrInvalidRecording, rec.AudioPath)
+	}
+	if md.ID == "" {
+		md.ID = newID(now)
+	} else if err := validateID(md.ID); err != nil {
+		return md, nil, err
+	}
+	if md.AudioExt == "" {
+		md.AudioExt = ".wav"
+		if ext := strings.ToLower(filepath.Ext(rec.AudioPath)); validateExt(ext) == nil {
+			md.AudioExt = ext
+		}
+	} else if err := validateExt(md.AudioExt); err != nil {
+		return md, nil, err
+	}
+	for _, d := range []string{dirQueue, dirDead} {
+		if _, err := os.Lstat(s.path(d, md.ID)); err == nil {
+			return md, nil, fmt.Errorf("%w: %s", ErrDuplicateID, md.ID)
+		}
+	}
+	md.Enqueued = now.UTC()
+
+	stage := s.path(dirTmp, md.ID+"."+hex.EncodeToString(randBytes(4)))
+	if err := os.Mkdir(stage, 0o750); err != nil {
+		return md, nil, spoolError("stage "+md.ID, err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			os.RemoveAll(stage)
+		}
+	}()
+	sum, size, err := s.stageAudio(rec.AudioPath, filepath.Join(stage, audioBase+md.AudioExt))
+	if err != nil {
+		return md, nil, err
+	}
+	if md.SHA256 != "" && !strings.EqualFold(md.SHA256, sum) {
+		return md, nil, fmt.Errorf("%w: %s has sha256 %s, metadata says %s", ErrChecksumMismatch, rec.AudioPath, sum, md.SHA256)
+	}
+	md.SHA256, md.Size = sum, size
+	meta, err := json.Marshal(md)
+	if err != nil {
+		return md, nil, fmt.Errorf("%w: encode metadata: %w", ErrInvalidRecording, err)
+	}
+	if err := s.writeDurable(filepath.Join(stage, fileMeta), meta); err != nil {
+		return md, nil, err
+	}
+	if err := syncDir(stage); err != nil {
+		return md, nil, spoolError("sync "+stage, err)
+	}
+	if err := os.Rename(stage, s.path(dirQueue, md.ID)); err != nil {
+		if errors.Is(err, fs.ErrExist) || errors.Is(err, syscall.ENOTEMPTY) {
+			return md, nil, fmt.Errorf("%w: %s", ErrDuplicateID, md.ID)
+		}
+		return md, nil, spoolError("commit "+md.ID, err)
+	}
+	committed = true
+	if err := syncDir(s.path(dirQueue)); err != nil {
+		// The rename happened but may not survive a power cut: undo it so
+		// that the caller keeps ownership of a file it can retry with.
+		if rerr := os.Rename(s.path(dirQueue, md.ID), stage); rerr == nil {
+			committed = false
+			return md, nil, spoolError("sync queue", err)
+		}
+		// Could not undo: the entry is in queue/ and will be delivered.
+	}
+	if err := os.Remove(rec.AudioPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return md, err, nil
+	}
+	return md, syncDir(filepath.Dir(rec.AudioPath)), nil
+}
+
+// stageAudio places src at dst, by hard link when src is on the spool's file
+// system and by copy otherwise, makes dst durable, and returns its digest and
+// size.
+func (s *spool) stageAudio(src, dst string) (sum string, size int64, err error) {
+	h := sha256.New()
+	if s.hooks.link(src, dst) == nil {
+		f, err := os.Open(dst)
+		if err != nil {
+			return "", 0, spoolError("open staged audio", err)
+		}
+		defer f.Close()
+		if size, err = io.Copy(h, f); err != nil {
+			return "", 0, fmt.Errorf("delivery: read %s: %w", src, err)
+		}
+		if err := f.Sync(); err != nil {
+			return "", 0, spoolError("sync staged audio", err)
+		}
+		return hex.EncodeToString(h.Sum(nil)), size, nil
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return "", 0, fmt.Errorf("%w: %w", ErrInvalidRecording, err)
+	}
+	defer in.Close()
+	out, err := s.hooks.create(dst)
+	if err != nil {
+		return "", 0, spoolError("create staged audio", err)
+	}
+	size, err = io.Copy(io.MultiWriter(out, h), in)
+	if err == nil {
+		err = out.Sync()
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", 0, spoolError("copy audio into spool", err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), size, nil
+}
+
+// writeDurable creates name with data and fsyncs it. name must not exist.
+func (s *spool) writeDurable(name string, data []byte) error {
+	f, err := s.hooks.create(name)
+	if err != nil {
+		return spoolError("create "+filepath.Base(name), err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(name)
+		return spoolError("write "+filepath.Base(name), err)
+	}
+	return nil
+}
+
+// replaceDurable atomically replaces name with data (temp file, fsync,
+// rename). The directory is not synced: losing the newest state after a
+// power cut only forgets an attempt count.
+func (s *spool) replaceDurable(name string, data []byte) error {
+	tmp := name + ".tmp"
+	os.Remove(tmp)
+	if err := s.writeDurable(tmp, data); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, name); err != nil {
+		os.Remove(tmp)
+		return spoolError("replace "+filepath.Base(name), err)
+	}
+	return nil
+}
+
+func randBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return b
+}
+
+// syncDir fsyncs a directory so that entries created or renamed in it are
+// durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// load reads a committed entry from dir (dirQueue or dirDead). In dead/ an
+// entry's name may carry a suffix after its ID (see bury).
+func (s *spool) load(dir, id string) (Metadata, entryState, error) {
+	var md Metadata
+	var st entryState
+	if err := validateID(id); err != nil {
+		return md, st, err
+	}
+	b, err := os.ReadFile(s.path(dir, id, fileMeta))
+	if err != nil {
+		return md, st, fmt.Errorf("delivery: entry %s: %w", id, err)
+	}
+	if err := json.Unmarshal(b, &md); err != nil {
+		return md, st, fmt.Errorf("%w: entry %s: metadata: %w", ErrInvalidRecording, id, err)
+	}
+	if (md.ID != id && dir == dirQueue) || validateID(md.ID) != nil || validateExt(md.AudioExt) != nil {
+		return md, st, fmt.Errorf("%w: entry %s: metadata names id %q ext %q", ErrInvalidRecording, id, md.ID, md.AudioExt)
+	}
+	fi, err := os.Stat(s.path(dir, id, audioBase+md.AudioExt))
+	if err != nil {
+		return md, st, fmt.Errorf("delivery: entry %s: %w", id, err)
+	}
+	if fi.Size() != md.Size {
+		return md, st, fmt.Errorf("%w: entry %s: audio is %d bytes, metadata says %d", ErrChecksumMismatch, id, fi.Size(), md.Size)
+	}
+	b, err = os.ReadFile(s.path(dir, id, fileState))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return md, st, fmt.Errorf("delivery: entry %s: %w", id, err)
+	default:
+		// A state file torn by a crash only loses an attempt count.
+		_ = json.Unmarshal(b, &st)
+	}
+	return md, st, nil
+}
+
+// scannedEntry is one entry found by scan, or the reason it is unusable.
+type scannedEntry struct {
+	id    string
+	md    Metadata
+	state entryState
+	err   error
+}
+
+// scan lists the entries of dir (dirQueue or dirDead), oldest first.
+func (s *spool) scan(dir string) ([]scannedEntry, error) {
+	ents, err := os.ReadDir(s.path(dir))
+	if err != nil {
+		return nil, spoolError("scan "+dir, err)
+	}
+	out := make([]scannedEntry, 0, len(ents))
+	for _, e := range ents {
+		if !e.IsDir() || validateID(e.Name()) != nil {
+			continue // not ours: leave foreign files alone
+		}
+		md, st, err := s.load(dir, e.Name())
+		out = append(out, scannedEntry{id: e.Name(), md: md, state: st, err: err})
+	}
+	slices.SortFunc(out, func(a, b scannedEntry) int {
+		if c := a.md.Enqueued.Compare(b.md.Enqueued); c != 0 {
+			return c
+		}
+		return strings.Compare(a.id, b.id)
+	})
+	return out, nil
+}
+
+// saveState records st for a queued entry.
+func (s *spool) saveState(id string, st entryState) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	return s.replaceDurable(s.path(dirQueue, id, fileState), b)
+}
+
+// remove deletes a delivered entry: one atomic rename out of queue/, then the
+// files. A crash in between leaves debris in tmp/, cleaned on next start.
+func (s *spool) remove(id string) error {
+	gone := s.path(dirTmp, id+".done."+hex.EncodeToString(randBytes(4)))
+	if err := os.Rename(s.path(dirQueue, id), gone); err != nil {
+		return spoolError("remove "+id, err)
+	}
+	if err := syncDir(s.path(dirQueue)); err != nil {
+		return spoolError("sync queue", err)
+	}
+	return os.RemoveAll(gone)
+}
+
+// bury moves a queued entry to dead/ with st and a readable error.txt, and
+// returns the ID it has there (suffixed if dead/ already held one).
+func (s *spool) bury(id string, st entryState) (string, error) {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return "", err
+	}
+	if err := s.replaceDurable(s.path(dirQueue, id, fileState), b); err != nil {
+		return "", err
+	}
+	text := fmt.Sprintf("id: %s\nattempts: %d\nlast attempt: %s\ndead-lettered: %s\nerror: %s\n",
+		id, st.Attempts, st.LastAttempt.Format(time.RFC3339Nano), st.DeadLettered.Format(time.RFC3339Nano), st.LastError)
+	if err := s.replaceDurable(s.path(dirQueue, id, fileError), []byte(text)); err != nil {
+		return "", err
+	}
+	deadID := id
+	for i := 0; ; i++ {
+		err = os.Rename(s.path(dirQueue, id), s.path(dirDead, deadID))
+		if err == nil || i == 3 || !(errors.Is(err, fs.ErrExist) || errors.Is(err, syscall.ENOTEMPTY)) {
+			break
+		}
+		deadID = fmt.Sprintf("%s.%d", id, i+1)
+	}
+	if err != nil {
+		return "", spoolError("dead-letter "+id, err)
+	}
+	if err := errors.Join(syncDir(s.path(dirDead)), syncDir(s.path(dirQueue))); err != nil {
+		return deadID, spoolError("sync dead-letter", err)
+	}
+	return deadID, nil
+}
+
+// requeue moves the dead letter named name back into queue/ with its
+// attempts reset and returns its metadata and state.
+func (s *spool) requeue(name string, now time.Time) (Metadata, entryState, error) {
+	md, st, err := s.load(dirDead, name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return md, st, fmt.Errorf("%w: dead letter %s", ErrNotFound, name)
+	}
+	if err != nil {
+		return md, st, err
+	}
+	id := md.ID
+	if _, err := os.Lstat(s.path(dirQueue, id)); err == nil {
+		return md, st, fmt.Errorf("%w: %s is already queued", ErrDuplicateID, id)
+	}
+	st = entryState{Requeued: now.UTC(), LastError: st.LastError}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return md, st, err
+	}
+	if err := s.replaceDurable(s.path(dirDead, name, fileState), b); err != nil {
+		return md, st, err
+	}
+	os.Remove(s.path(dirDead, name, fileError))
+	if err := os.Rename(s.path(dirDead, name), s.path(dirQueue, id)); err != nil {
+		return md, st, spoolError("requeue "+id, err)
+	}
+	if err := errors.Join(syncDir(s.path(dirQueue)), syncDir(s.path(dirDead))); err != nil {
+		return md, st, spoolError("sync requeue", err)
+	}
+	return md, st, nil
+}
