@@ -71,7 +71,7 @@ func TestDecideOutgoing(t *testing.T) {
 		"184 withhold":            {fixedLine, "0077-27-184-03-1234-5678", false, want{VerdictNotRecordable, ClassService, "1840312345678"}},
 		"186 send":                {fixedLine, "0077-27-186-03-1234-5678", false, want{VerdictNotRecordable, ClassService, "1860312345678"}},
 		"112 from fixed":          {fixedLine, "0077-27-112", false, want{VerdictNotRecordable, ClassService, "112"}},
-		"carrier 00XY":            {fixedLine, "0077-27-0077-12-03-1234-5678", false, want{VerdictNotRecordable, ClassCarrierCode, "007712031234567" + "8"}},
+		"carrier 00XY":            {fixedLine, "0077-27-0077-12-03-1234-5678", false, want{VerdictNotRecordable, ClassCarrierCode, "0077120312345678"}},
 		"carrier 002YZ":           {fixedLine, "0077-27-00212-03-1234-5678", false, want{VerdictNotRecordable, ClassCarrierCode, "002120312345678"}},
 		"carrier 0091XY":          {fixedLine, "0077-27-009121-03-1234-5678", false, want{VerdictNotRecordable, ClassCarrierCode, "0091210312345678"}},
 		"carrier 001":             {fixedLine, "0077-27-001-010-1-212-555-1234", false, want{VerdictNotRecordable, ClassCarrierCode, "00101012125551234"}},
