@@ -1,0 +1,118 @@
+package recorder_test
+
+import (
+	"context"
+	"encoding/binary"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/callrec/callrec/recorder"
+)
+
+// BenchmarkStereoG711 measures the per-packet cost of a stereo PCMU call:
+// parse, sequence tracking, timeline, decode, interleave and write to a
+// discarding writer. One op is one 20 ms packet; the legs alternate.
+func BenchmarkStereoG711(b *testing.B) {
+	benchmarkG711(b, recorder.Stereo)
+}
+
+// BenchmarkMonoG711 is BenchmarkStereoG711 with both legs mixed.
+func BenchmarkMonoG711(b *testing.B) {
+	benchmarkG711(b, recorder.Mono)
+}
+
+func benchmarkG711(b *testing.B, mode recorder.Mode) {
+	now := t0
+	rec, err := recorder.New(recorder.Config{Writer: &counter{}, Mode: mode, Clock: func() time.Time { return now }})
+	require.NoError(b, err)
+	raw := [2][]byte{marshal(b, newTone(440, 1).next()), marshal(b, newTone(1000, 1).next())}
+	legs := [2]*recorder.Leg{rec.Caller(), rec.Callee()}
+	b.ReportAllocs()
+	b.SetBytes(packetSamples)
+	b.ResetTimer()
+	for i := range b.N {
+		side := i & 1
+		n := uint32(i / 2)
+		p := raw[side]
+		binary.BigEndian.PutUint16(p[2:], uint16(n))
+		binary.BigEndian.PutUint32(p[4:], n*packetSamples)
+		if err := legs[side].Write(p, t0.Add(time.Duration(n)*20*time.Millisecond)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
+	now = t0.Add(time.Duration(b.N/2) * 20 * time.Millisecond)
+	res, err := rec.Close(context.Background())
+	require.NoError(b, err)
+	require.Equal(b, uint64((b.N+1)/2), res.Caller.Decoded)
+}
+
+// BenchmarkWriteRTP is BenchmarkStereoG711 through Leg.WriteRTP.
+func BenchmarkWriteRTP(b *testing.B) {
+	rec, err := recorder.New(recorder.Config{Writer: &counter{}, Clock: func() time.Time { return t0 }})
+	require.NoError(b, err)
+	pkts := [2]*rtp.Packet{newTone(440, 1).next(), newTone(1000, 1).next()}
+	legs := [2]*recorder.Leg{rec.Caller(), rec.Callee()}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		side := i & 1
+		n := uint32(i / 2)
+		p := pkts[side]
+		p.SequenceNumber, p.Timestamp = uint16(n), n*packetSamples
+		if err := legs[side].WriteRTP(p, t0.Add(time.Duration(n)*20*time.Millisecond)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
+}
+
+// BenchmarkRecordingMemory reports the memory of one active recording: one
+// op creates a recording and feeds it a second of audio on both legs;
+// B/op is what a recording allocates over its life, the heap-KiB/rec metric
+// what stays live while it is active.
+func BenchmarkRecordingMemory(b *testing.B) {
+	raw := [2][]byte{marshal(b, newTone(440, 1).next()), marshal(b, newTone(1000, 1).next())}
+	recs := make([]*recorder.Recording, 0, b.N)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		rec, err := recorder.New(recorder.Config{Writer: &counter{}, Clock: func() time.Time { return t0 }})
+		if err != nil {
+			b.Fatal(err)
+		}
+		feed(b, rec, raw, 50)
+		recs = append(recs, rec)
+	}
+	b.StopTimer()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(b.N)/1024, "heap-KiB/rec")
+	for _, rec := range recs {
+		_, err := rec.Close(context.Background())
+		require.NoError(b, err)
+	}
+}
+
+// feed writes n 20 ms packets on each leg of rec, reusing raw.
+func feed(t testing.TB, rec *recorder.Recording, raw [2][]byte, n int) {
+	for i := range n {
+		for side, leg := range []*recorder.Leg{rec.Caller(), rec.Callee()} {
+			p := raw[side]
+			binary.BigEndian.PutUint16(p[2:], uint16(i))
+			binary.BigEndian.PutUint32(p[4:], uint32(i)*packetSamples)
+			if err := leg.Write(p, t0.Add(time.Duration(i)*20*time.Millisecond)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}

@@ -1,0 +1,55 @@
+package recorder
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Errors returned by this package wrap one of these (with
+// details) so that callers branch with [errors.Is].
+var (
+	// ErrConfig reports an invalid [Config]; the wrapping [ConfigError] names
+	// the field.
+	ErrConfig = errors.New("recorder: invalid config")
+
+	// ErrMalformed reports a packet that is not valid RTP (too short, wrong
+	// version, inconsistent padding, CSRC or extension lengths). The packet
+	// is counted in [Stats.Malformed] and the recording continues.
+	ErrMalformed = errors.New("recorder: malformed rtp packet")
+
+	// ErrClosed reports a call on a [Recording] or [Leg] after
+	// [Recording.Close] began.
+	ErrClosed = errors.New("recorder: recording closed")
+
+	// ErrWrite reports that the output rejected a write or a seek. The error
+	// is sticky: once the output failed, every later Write and Close
+	// returns it, and the audio that could not be written is lost.
+	ErrWrite = errors.New("recorder: write output")
+
+	// ErrFileTooLarge reports that the WAV file reached the 4 GiB limit of
+	// its 32-bit size fields (about 74 hours of 8 kHz stereo). Audio past
+	// the limit is discarded; the file written so far stays valid.
+	ErrFileTooLarge = errors.New("recorder: wav file size limit reached")
+
+	// ErrInvalidWAV reports data that is not a PCM WAV file this package
+	// can parse or repair.
+	ErrInvalidWAV = errors.New("recorder: invalid wav")
+
+	// ErrSDP reports a session description without a usable audio stream.
+	ErrSDP = errors.New("recorder: unusable sdp")
+)
+
+// ConfigError reports the [Config] field that failed validation. It wraps
+// [ErrConfig].
+type ConfigError struct {
+	Field  string // name of the offending field, e.g. "JitterWindow"
+	Reason string // what is wrong with it
+}
+
+// Error implements the error interface.
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("recorder: invalid config: %s: %s", e.Field, e.Reason)
+}
+
+// Unwrap returns [ErrConfig].
+func (e *ConfigError) Unwrap() error { return ErrConfig }

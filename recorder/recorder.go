@@ -1,0 +1,704 @@
+package recorder
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Mode chooses how the two directions of a call share the file.
+type Mode uint8
+
+// Modes. The zero value is Stereo.
+const (
+	Stereo Mode = iota // two channels: caller left, callee right
+	Mono               // one channel: both directions mixed, saturating
+)
+
+// String returns "stereo" or "mono".
+func (m Mode) String() string {
+	if m == Mono {
+		return "mono"
+	}
+	return "stereo"
+}
+
+// PauseMode chooses what the file holds while a recording is paused.
+type PauseMode uint8
+
+// Pause modes. The zero value is PauseSilence.
+const (
+	PauseSilence PauseMode = iota // paused spans are silence of their length
+	PauseOmit                     // paused spans are left out of the file
+)
+
+// Defaults applied to zero fields of [Config].
+const (
+	DefaultJitterWindow   = 60 * time.Millisecond
+	DefaultHeaderInterval = time.Second
+	// MaxJitterWindow bounds Config.JitterWindow; memory per recording grows
+	// with the window (32 KiB per second of window).
+	MaxJitterWindow = 5 * time.Second
+)
+
+// writeBuffer is the size of each of a recording's two output buffers.
+const writeBuffer = 8 << 10
+
+// Config configures a [Recording]. The zero value of every field but the
+// output means its default; exactly one of Path and Writer must be set.
+type Config struct {
+	// Path is the file to create. It must not exist: a recording never
+	// overwrites a file. Created with mode 0640.
+	Path string
+	// Writer receives the WAV file instead of Path, starting at offset 0.
+	// When it also implements io.Reader (an *os.File opened for reading and
+	// writing does), Close reads the file back for Result.SHA256.
+	Writer io.WriteSeeker
+
+	// Mode is Stereo (default) or Mono.
+	Mode Mode
+
+	// CallerPayloadTypes and CalleePayloadTypes map the payload types of the
+	// packets each party sends; nil means [DefaultPayloadTypes]. Build them
+	// with [PayloadTypesFromSDP].
+	CallerPayloadTypes PayloadTypes
+	CalleePayloadTypes PayloadTypes
+
+	// JitterWindow is how late a packet may arrive, relative to the newest
+	// arrival on either leg, and still be played: reordered and delayed
+	// packets within it are put in place, older ones are dropped and counted
+	// as late. Default 60 ms, at most MaxJitterWindow.
+	JitterWindow time.Duration
+
+	// HeaderInterval is how much audio may be written before the WAV
+	// header's sizes are brought up to date, so that a process killed
+	// mid-call leaves a playable file. Default 1 s.
+	HeaderInterval time.Duration
+
+	// PauseMode is what paused spans become; default PauseSilence.
+	PauseMode PauseMode
+
+	// Start is the instant the timeline starts (the file's first frame);
+	// default Clock() when New is called.
+	Start time.Time
+
+	// Clock tells the time for Start, Pause, Resume, Close and packets
+	// written with a zero arrival; default time.Now.
+	Clock func() time.Time
+
+	// Logger receives debug records of re-anchors and SSRC changes and
+	// errors of the output; default discards.
+	Logger *slog.Logger
+}
+
+// Interval is a span of the call's timeline, as offsets from its start.
+type Interval struct {
+	Start, End time.Duration
+}
+
+// Result describes a finished recording.
+type Result struct {
+	Path       string    // Config.Path, empty when writing to Config.Writer
+	Mode       Mode      // Stereo or Mono
+	Channels   int       // 2 for Stereo, 1 for Mono
+	SampleRate int       // always SampleRate
+	Start      time.Time // start of the timeline
+	// Frames is the number of frames in the file, Duration their length.
+	Frames   int64
+	Duration time.Duration
+	Size     int64 // file size in bytes, header included
+	// SHA256 is the hex SHA-256 of the whole file; empty when the output is
+	// a Writer that cannot be read back.
+	SHA256         string
+	Caller, Callee Stats
+	// Pauses are the paused spans on the call's timeline.
+	Pauses []Interval
+	// DTMF are the telephone events of both legs in time order, except
+	// those pressed while paused (the reason to pause is often a card
+	// number); Stats.DTMFEvents counts them all.
+	DTMF []DTMFEvent
+}
+
+// Recording records the two directions of one call into a WAV file.
+//
+// Packets go to its two legs, [Recording.Caller] and [Recording.Callee].
+// Each leg places its packets on the call's timeline in a ring of frames
+// that still may change (the jitter window); frames older than the newest
+// arrival minus the window are final, and are mixed or interleaved into an
+// output buffer. A full buffer is written to the output by the goroutine
+// that filled it, without holding the recording's lock, while the other
+// buffer takes new frames. Memory is therefore fixed at construction.
+//
+// All methods are safe for concurrent use.
+type Recording struct {
+	log        *slog.Logger
+	clock      func() time.Time
+	start      time.Time
+	mode       Mode
+	pauseMode  PauseMode
+	window     int64 // jitter window in frames
+	headerSize int64 // HeaderInterval in data bytes
+	frameBytes int64
+	path       string
+	file       *os.File // set when Path was given; closed by Close
+	out        io.WriteSeeker
+	legs       [2]Leg
+	done       chan struct{} // closed when Close finished
+
+	mu       sync.Mutex
+	cond     sync.Cond // signals !busy and inflight == 0; L is &mu
+	closing  bool
+	inflight int // accepts that may release mu while writing
+	mix      mixer
+	paused   bool
+	pauses   []span
+	pauseIdx int // first pause not entirely before mix.flushed
+	events   []DTMFEvent
+	fill     []byte // encoded frames not yet handed to the output
+	spare    []byte // the other buffer; nil while busy
+	busy     bool   // a goroutine is writing to out
+	hdr      [HeaderSize]byte
+	frames   int64 // frames emitted into the file
+	written  int64 // data bytes written to out
+	headerAt int64 // data bytes described by the header on out
+	full     bool  // the file reached its size limit
+	err      error // sticky output error
+	result   Result
+	closeErr error
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.Path == "" && c.Writer == nil:
+		return &ConfigError{Field: "Path", Reason: "neither Path nor Writer is set"}
+	case c.Path != "" && c.Writer != nil:
+		return &ConfigError{Field: "Writer", Reason: "both Path and Writer are set"}
+	case c.Mode > Mono:
+		return &ConfigError{Field: "Mode", Reason: fmt.Sprintf("unknown mode %d", c.Mode)}
+	case c.PauseMode > PauseOmit:
+		return &ConfigError{Field: "PauseMode", Reason: fmt.Sprintf("unknown pause mode %d", c.PauseMode)}
+	case c.JitterWindow < 0 || c.JitterWindow > MaxJitterWindow:
+		return &ConfigError{Field: "JitterWindow", Reason: fmt.Sprintf("%v is outside [0, %v]", c.JitterWindow, MaxJitterWindow)}
+	case c.JitterWindow > 0 && c.JitterWindow < frameDuration:
+		return &ConfigError{Field: "JitterWindow", Reason: fmt.Sprintf("%v is shorter than one frame", c.JitterWindow)}
+	case c.HeaderInterval < 0:
+		return &ConfigError{Field: "HeaderInterval", Reason: "negative"}
+	}
+	return nil
+}
+
+// New starts a recording. It validates cfg, creates the output file when
+// cfg.Path is set, and writes a WAV header describing no audio yet.
+// Errors wrap [ErrConfig] (see [ConfigError]) or [ErrWrite].
+func New(cfg Config) (*Recording, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	callerPTs, err := newPayloadTable(cfg.CallerPayloadTypes, "CallerPayloadTypes")
+	if err != nil {
+		return nil, err
+	}
+	calleePTs, err := newPayloadTable(cfg.CalleePayloadTypes, "CalleePayloadTypes")
+	if err != nil {
+		return nil, err
+	}
+	r := &Recording{
+		log:        cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)).With("component", "recorder"),
+		clock:      cfg.Clock,
+		mode:       cfg.Mode,
+		pauseMode:  cfg.PauseMode,
+		window:     framesOf(cmp.Or(cfg.JitterWindow, DefaultJitterWindow)),
+		frameBytes: 4,
+		path:       cfg.Path,
+		out:        cfg.Writer,
+		done:       make(chan struct{}),
+		fill:       make([]byte, 0, writeBuffer),
+		spare:      make([]byte, 0, writeBuffer),
+	}
+	if r.clock == nil {
+		r.clock = time.Now
+	}
+	if r.mode == Mono {
+		r.frameBytes = 2
+	}
+	r.headerSize = max(framesOf(cmp.Or(cfg.HeaderInterval, DefaultHeaderInterval)), 1) * r.frameBytes
+	r.start = cfg.Start
+	if r.start.IsZero() {
+		r.start = r.clock()
+	}
+	r.cond.L = &r.mu
+	// The ring holds the window behind the newest arrival, as much ahead of
+	// it (a sender whose clock runs fast) and a 40 ms packet.
+	r.mix = newMixer(2*r.window + 320)
+	r.legs[SideCaller] = Leg{r: r, side: SideCaller, pts: callerPTs}
+	r.legs[SideCallee] = Leg{r: r, side: SideCallee, pts: calleePTs}
+
+	if cfg.Path != "" {
+		f, err := os.OpenFile(cfg.Path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o640)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrWrite, err)
+		}
+		r.file, r.out = f, f
+	}
+	if err := r.writeOut(nil, 0, true); err != nil {
+		if r.file != nil {
+			err = errors.Join(err, r.file.Close(), os.Remove(cfg.Path))
+		}
+		return nil, err
+	}
+	return r, nil
+}
+
+// Caller returns the leg of the packets the caller sends.
+func (r *Recording) Caller() *Leg { return &r.legs[SideCaller] }
+
+// Callee returns the leg of the packets the callee sends.
+func (r *Recording) Callee() *Leg { return &r.legs[SideCallee] }
+
+// Start returns the instant of the file's first frame.
+func (r *Recording) Start() time.Time { return r.start }
+
+// Done returns a channel closed when Close has finished.
+func (r *Recording) Done() <-chan struct{} { return r.done }
+
+// Pause starts keeping audio out of the file from the Clock's now on, until
+// [Recording.Resume]: the span becomes silence or is omitted, according to
+// Config.PauseMode. Audio already final (older than the jitter window) is
+// not affected. Pausing a paused recording does nothing.
+func (r *Recording) Pause() error {
+	now := r.clock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closing {
+		return ErrClosed
+	}
+	if r.paused {
+		return nil
+	}
+	pos := max(framesOf(now.Sub(r.start)), r.mix.flushed)
+	if n := len(r.pauses); n > 0 {
+		pos = max(pos, r.pauses[n-1].end)
+	}
+	r.pauses = append(r.pauses, span{start: pos, end: -1})
+	r.paused = true
+	return nil
+}
+
+// Resume ends a pause at the Clock's now. Resuming a recording that is not
+// paused does nothing.
+func (r *Recording) Resume() error {
+	now := r.clock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closing {
+		return ErrClosed
+	}
+	if !r.paused {
+		return nil
+	}
+	p := &r.pauses[len(r.pauses)-1]
+	p.end = max(framesOf(now.Sub(r.start)), p.start)
+	r.paused = false
+	return nil
+}
+
+// Close finishes the recording at the Clock's now (or at the end of the
+// last audio placed, when later): it writes the remaining frames, the final
+// header, closes the file it created, and returns the result. The file's
+// SHA-256 is computed by reading it back; ctx bounds that, and the result
+// is returned complete but for SHA256 when ctx ends first.
+//
+// Close is idempotent: later calls wait for the first and return its result.
+// Writes on the legs return [ErrClosed] once Close began.
+func (r *Recording) Close(ctx context.Context) (Result, error) {
+	end := r.clock()
+	r.mu.Lock()
+	if r.closing {
+		r.mu.Unlock()
+		<-r.done
+		return r.result, r.closeErr
+	}
+	r.closing = true
+	for r.inflight > 0 || r.busy {
+		r.cond.Wait()
+	}
+	for i := range r.legs {
+		if e := &r.legs[i].event; e.active && !e.done {
+			e.done = true
+			r.reportEvent(&r.legs[i], e)
+		}
+	}
+	endPos := max(framesOf(end.Sub(r.start)), r.mix.end, r.mix.flushed)
+	if r.paused {
+		r.pauses[len(r.pauses)-1].end = max(endPos, r.pauses[len(r.pauses)-1].start)
+		r.paused = false
+	}
+	r.flushLocked(endPos)
+	r.drainLocked(true)
+	res := Result{
+		Path:       r.path,
+		Mode:       r.mode,
+		Channels:   int(r.frameBytes / 2),
+		SampleRate: SampleRate,
+		Start:      r.start,
+		Frames:     r.frames,
+		Duration:   durationOf(r.frames),
+		Size:       HeaderSize + r.written,
+		Caller:     r.legs[SideCaller].statsLocked(),
+		Callee:     r.legs[SideCallee].statsLocked(),
+		DTMF:       slices.Clone(r.events),
+	}
+	for _, p := range r.pauses {
+		res.Pauses = append(res.Pauses, Interval{Start: durationOf(p.start), End: durationOf(p.end)})
+	}
+	slices.SortStableFunc(res.DTMF, func(a, b DTMFEvent) int { return cmp.Compare(a.At, b.At) })
+	err := r.err
+	if r.full {
+		err = errors.Join(err, ErrFileTooLarge)
+	}
+	buf := r.fill[:cap(r.fill)]
+	r.mu.Unlock()
+
+	if err == nil {
+		sum, herr := r.hash(ctx, buf)
+		res.SHA256 = sum
+		err = herr
+	}
+	if r.file != nil {
+		if serr := r.file.Sync(); serr != nil {
+			err = errors.Join(err, fmt.Errorf("%w: %w", ErrWrite, serr))
+		}
+		if cerr := r.file.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("%w: %w", ErrWrite, cerr))
+		}
+	}
+	r.result, r.closeErr = res, err
+	close(r.done)
+	return res, err
+}
+
+// hash returns the hex SHA-256 of the output, read back from the start,
+// or "" when the output cannot be read.
+func (r *Recording) hash(ctx context.Context, buf []byte) (string, error) {
+	rd, ok := r.out.(io.Reader)
+	if !ok {
+		return "", nil
+	}
+	if _, err := r.out.Seek(0, io.SeekStart); err != nil {
+		return "", fmt.Errorf("recorder: hash: %w", err)
+	}
+	h := sha256.New()
+	if _, err := io.CopyBuffer(h, ctxReader{ctx, rd}, buf); err != nil {
+		return "", fmt.Errorf("recorder: hash: %w", err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// ctxReader stops reading when its context ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// accept records a packet with a valid header on leg l.
+func (r *Recording) accept(l *Leg, h header, payload []byte, arrival time.Time) error {
+	if arrival.IsZero() {
+		arrival = r.clock()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closing {
+		return ErrClosed
+	}
+	r.inflight++
+	defer r.leave()
+
+	st := &l.stats
+	st.Received++
+	if st.First.IsZero() {
+		st.First = arrival
+	}
+	st.Last = arrival
+	arr := framesOf(arrival.Sub(r.start))
+	r.mix.now = max(r.mix.now, arr)
+
+	class := l.classify(h)
+	switch class {
+	case seqDuplicate:
+		st.Duplicated++
+		return r.outputErr()
+	case seqStale:
+		st.Late++
+		return r.outputErr()
+	case seqReordered:
+		st.Reordered++
+	}
+
+	var err error
+	codec := l.pts[h.pt]
+	switch codec {
+	case CodecPCMU, CodecPCMA:
+		pos := l.place(h, class, arr, 0, int64(len(payload)))
+		if r.writeAudio(l.side, codec, pos, payload) {
+			st.Decoded++
+		} else {
+			st.Late++
+		}
+	case CodecTelephoneEvent:
+		var ev telephoneEvent
+		if !ev.unmarshal(payload) {
+			l.place(h, class, arr, 0, 0)
+			st.Skipped++
+			err = errEvent
+			break
+		}
+		pos := l.place(h, class, arr, int64(ev.duration), 0)
+		st.EventPackets++
+		l.receiveEvent(ev, h.ts, pos)
+	case CodecComfortNoise:
+		l.place(h, class, arr, 0, 0)
+		st.ComfortNoise++
+	default:
+		l.place(h, class, arr, 0, 0)
+		st.Skipped++
+	}
+	r.flushLocked(r.mix.now - r.window)
+	return cmp.Or(err, r.outputErr())
+}
+
+// leave ends an accept; Close waits for all of them.
+func (r *Recording) leave() {
+	r.inflight--
+	if r.inflight == 0 && r.closing {
+		r.cond.Broadcast()
+	}
+}
+
+func (r *Recording) outputErr() error {
+	if r.err != nil {
+		return r.err
+	}
+	if r.full {
+		return ErrFileTooLarge
+	}
+	return nil
+}
+
+// writeAudio decodes payload into side's channel from frame pos on. It
+// reports whether any sample was late enough to still be played.
+func (r *Recording) writeAudio(side Side, codec Codec, pos int64, payload []byte) bool {
+	m := &r.mix
+	played := len(payload) == 0
+	for len(payload) > 0 {
+		chunk := min(int64(len(payload)), m.size()/2)
+		if end := pos + chunk; end > m.flushed+m.size() {
+			r.flushLocked(end - m.size()) // may release mu: recheck below
+		}
+		if skip := m.flushed - pos; skip > 0 {
+			skip = min(skip, chunk)
+			payload, pos, chunk = payload[skip:], pos+skip, chunk-skip
+			if chunk == 0 {
+				continue
+			}
+		}
+		for done := int64(0); done < chunk; {
+			n := m.contiguous(pos+done, chunk-done)
+			decodeG711(codec, m.frames(pos+done, n)[side:], payload[done:done+n])
+			done += n
+		}
+		payload, pos = payload[chunk:], pos+chunk
+		m.end = max(m.end, pos)
+		played = true
+	}
+	return played
+}
+
+// reportEvent records a finished or superseded telephone event.
+func (r *Recording) reportEvent(l *Leg, e *pendingEvent) {
+	l.stats.DTMFEvents++
+	for _, p := range r.pauses {
+		if p.contains(e.pos) {
+			return
+		}
+	}
+	if len(r.events) >= maxEvents {
+		return
+	}
+	r.events = append(r.events, DTMFEvent{
+		Side:     l.side,
+		Event:    e.code,
+		Digit:    eventDigit(e.code),
+		At:       durationOf(e.pos),
+		Duration: durationOf(int64(e.duration)),
+	})
+}
+
+// pauseAt reports whether frame pos is paused and the frame where that
+// changes next.
+func (r *Recording) pauseAt(pos int64) (bool, int64) {
+	for r.pauseIdx < len(r.pauses) {
+		if p := r.pauses[r.pauseIdx]; p.end < 0 || p.end > pos {
+			break
+		}
+		r.pauseIdx++
+	}
+	if r.pauseIdx == len(r.pauses) {
+		return false, math.MaxInt64
+	}
+	p := r.pauses[r.pauseIdx]
+	switch {
+	case pos < p.start:
+		return false, p.start
+	case p.end < 0:
+		return true, math.MaxInt64
+	default:
+		return true, p.end
+	}
+}
+
+// flushLocked makes the frames before target final: it emits them into the
+// output buffer (mixed or interleaved, silenced or left out while paused)
+// and clears their ring slots. It may release mu to write a full buffer.
+func (r *Recording) flushLocked(target int64) {
+	m := &r.mix
+	for m.flushed < target {
+		from := m.flushed
+		paused, change := r.pauseAt(from)
+		n := m.contiguous(from, min(target, change)-from)
+		frames := m.frames(from, n)
+		if !paused || r.pauseMode == PauseSilence {
+			room := int64(cap(r.fill)-len(r.fill)) / r.frameBytes
+			if room == 0 {
+				r.drainLocked(false)
+				continue
+			}
+			n = min(n, room)
+			frames = frames[:2*n]
+			if paused {
+				clear(frames)
+			}
+			r.emit(frames)
+		}
+		clear(frames)
+		m.flushed = from + n
+	}
+	if r.headerDue() {
+		r.drainLocked(false)
+	}
+}
+
+// emit appends frames (interleaved caller/callee samples) to the output
+// buffer, which has room for them.
+func (r *Recording) emit(frames []int16) {
+	n := int64(len(frames) / 2)
+	if r.full || r.err != nil {
+		return
+	}
+	if limit := maxDataSize / r.frameBytes; r.frames+n > limit {
+		n = limit - r.frames
+		frames = frames[:2*n]
+		r.full = true
+		r.log.Error("wav size limit reached: discarding audio")
+	}
+	le := binary.LittleEndian
+	at := len(r.fill)
+	buf := r.fill[at : at+int(n*r.frameBytes)]
+	if r.mode == Stereo {
+		for i, s := range frames {
+			le.PutUint16(buf[2*i:], uint16(s))
+		}
+	} else {
+		for i := range n {
+			s := int32(frames[2*i]) + int32(frames[2*i+1])
+			le.PutUint16(buf[2*i:], uint16(max(min(s, math.MaxInt16), math.MinInt16)))
+		}
+	}
+	r.fill = r.fill[:at+len(buf)]
+	r.frames += n
+}
+
+// headerDue reports whether the header lags the data by HeaderInterval.
+func (r *Recording) headerDue() bool {
+	return r.written+int64(len(r.fill))-r.headerAt >= r.headerSize
+}
+
+// drainLocked hands the output buffer to the output, and brings the header
+// up to date when it is due or force is set. It waits for a write in
+// progress and releases mu while writing.
+func (r *Recording) drainLocked(force bool) {
+	for r.busy {
+		r.cond.Wait()
+	}
+	if r.err != nil {
+		r.fill = r.fill[:0]
+		return
+	}
+	header := force || r.headerDue()
+	if len(r.fill) == 0 && !header {
+		return
+	}
+	buf := r.fill
+	r.fill, r.spare = r.spare[:0], nil
+	r.busy = true
+	dataEnd := r.written + int64(len(buf))
+	r.mu.Unlock()
+	err := r.writeOut(buf, dataEnd, header)
+	r.mu.Lock()
+	r.busy = false
+	r.spare = buf[:0]
+	r.cond.Broadcast()
+	if err != nil {
+		r.err = err
+		r.log.Error("output failed: discarding audio", "err", err)
+		return
+	}
+	r.written = dataEnd
+	if header {
+		r.headerAt = dataEnd
+	}
+}
+
+// writeOut appends data to the output and, when header is set, rewrites the
+// header for dataEnd bytes of data. Only the busy goroutine calls it.
+func (r *Recording) writeOut(data []byte, dataEnd int64, header bool) error {
+	if len(data) > 0 {
+		if _, err := r.out.Write(data); err != nil {
+			return fmt.Errorf("%w: %w", ErrWrite, err)
+		}
+	}
+	if !header {
+		return nil
+	}
+	h := Header{Channels: uint16(r.frameBytes / 2), SampleRate: SampleRate, BitsPerSample: 16, DataSize: uint32(dataEnd)}
+	if _, err := h.MarshalTo(r.hdr[:]); err != nil {
+		return err
+	}
+	if _, err := r.out.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("%w: %w", ErrWrite, err)
+	}
+	if _, err := r.out.Write(r.hdr[:]); err != nil {
+		return fmt.Errorf("%w: %w", ErrWrite, err)
+	}
+	if _, err := r.out.Seek(HeaderSize+dataEnd, io.SeekStart); err != nil {
+		return fmt.Errorf("%w: %w", ErrWrite, err)
+	}
+	return nil
+}

@@ -1,0 +1,101 @@
+package recorder
+
+import (
+	"math/bits"
+	"time"
+)
+
+// The timeline of a call counts frames (8 kHz sample instants) from the
+// recording's start. Arrival times map onto it directly; RTP timestamps map
+// onto it through each leg's rtpClock, which is anchored to the arrival time
+// of the leg's first packet and re-anchored on discontinuities.
+
+// frameDuration is the duration of one frame on the timeline.
+const frameDuration = time.Second / SampleRate
+
+// framesOf converts a duration to whole frames, rounding toward minus
+// infinity so that an arrival just before the start is before frame 0.
+func framesOf(d time.Duration) int64 {
+	f := int64(d / frameDuration)
+	if d < 0 && d%frameDuration != 0 {
+		f--
+	}
+	return f
+}
+
+// durationOf converts frames to a duration.
+func durationOf(frames int64) time.Duration { return time.Duration(frames) * frameDuration }
+
+// Re-anchoring rules (see rtpClock and Leg.place).
+const (
+	// resyncJump is the disagreement between a packet's RTP position and its
+	// arrival beyond which the timestamp is taken to have jumped (a sender
+	// restart, a splice, a corrupt timestamp): the leg re-anchors at once
+	// instead of writing hours of silence or dropping the stream as late.
+	resyncJump = 1 * SampleRate // 1 s in frames
+	// resyncRun is how many consecutive in-order packets must fall outside
+	// the jitter window (too late to play, or too far ahead of their arrival)
+	// before the leg re-anchors. One stray packet is jitter; a run is clock
+	// drift or a stall of the sender's clock.
+	resyncRun = 3
+)
+
+// rtpClock maps one leg's RTP timestamps onto the timeline.
+type rtpClock struct {
+	hi     int64 // extended (unwrapped) timestamp of the newest in-order packet
+	offset int64 // timeline frame = extended timestamp + offset
+}
+
+// anchor makes ts play at frame pos from now on.
+func (c *rtpClock) anchor(ts uint32, pos int64) {
+	c.hi = int64(ts)
+	c.offset = pos - int64(ts)
+}
+
+// extend unwraps ts relative to the newest in-order timestamp.
+func (c *rtpClock) extend(ts uint32) int64 {
+	return c.hi + int64(int32(ts-uint32(c.hi)))
+}
+
+// position returns the timeline frame of ts.
+func (c *rtpClock) position(ts uint32) int64 { return c.extend(ts) + c.offset }
+
+// advance records ts as the newest in-order timestamp.
+func (c *rtpClock) advance(ts uint32) { c.hi = c.extend(ts) }
+
+// span is an interval of timeline frames [start, end); end < 0 while open.
+type span struct{ start, end int64 }
+
+func (s span) contains(pos int64) bool {
+	return pos >= s.start && (s.end < 0 || pos < s.end)
+}
+
+// mixer holds the frames of the timeline that may still change: a ring of
+// interleaved caller/callee samples covering [flushed, flushed+size). Frames
+// before flushed have been emitted to the output and are final.
+type mixer struct {
+	ring    []int16 // 2 samples per frame: caller, callee
+	mask    int64   // size-1; size is a power of two
+	flushed int64   // first frame not yet emitted
+	now     int64   // latest arrival seen, in frames
+	end     int64   // end of the latest audio placed
+}
+
+func newMixer(minFrames int64) mixer {
+	size := int64(1) << bits.Len64(uint64(minFrames-1))
+	return mixer{ring: make([]int16, 2*size), mask: size - 1}
+}
+
+func (m *mixer) size() int64 { return m.mask + 1 }
+
+// contiguous returns how many frames from pos onward are contiguous in the
+// ring, at most n.
+func (m *mixer) contiguous(pos, n int64) int64 {
+	return min(n, m.size()-pos&m.mask)
+}
+
+// frames returns the ring slice for n contiguous frames starting at pos.
+func (m *mixer) frames(pos, n int64) []int16 {
+	i := 2 * (pos & m.mask)
+	return m.ring[i : i+2*n]
+}

@@ -1,0 +1,198 @@
+package recorder
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"time"
+)
+
+// HeaderSize is the size of the canonical PCM WAV header that
+// [Header.MarshalTo] writes: RIFF, a 16-byte fmt chunk and the data chunk
+// header.
+const HeaderSize = 44
+
+// maxDataSize is the largest data chunk whose RIFF size still fits 32 bits.
+const maxDataSize = math.MaxUint32 - (HeaderSize - 8)
+
+// formatPCM is the WAVE_FORMAT_PCM format tag.
+const formatPCM = 1
+
+// Header is the header of a 16-bit PCM WAV file.
+//
+// [Header.MarshalTo] writes the canonical 44-byte form; [Header.Unmarshal]
+// also reads files with other chunks (LIST, fact, an extensible fmt chunk)
+// before the data, as written by other tools.
+type Header struct {
+	Channels      uint16 // 1 mono, 2 stereo
+	SampleRate    uint32 // frames per second
+	BitsPerSample uint16 // 16 for the files this package writes
+	// DataSize is the size of the audio data in bytes, as recorded in the
+	// data chunk header.
+	DataSize uint32
+	// DataOffset is where the audio data starts in the file. Unmarshal sets
+	// it; MarshalTo ignores it and always writes HeaderSize-byte headers.
+	DataOffset int64
+}
+
+// BlockAlign returns the size of one frame (one sample of every channel) in
+// bytes.
+func (h *Header) BlockAlign() int {
+	return int(h.Channels) * int(h.BitsPerSample) / 8
+}
+
+// Duration returns the playing time of DataSize bytes of audio.
+func (h *Header) Duration() time.Duration {
+	if h.BlockAlign() == 0 || h.SampleRate == 0 {
+		return 0
+	}
+	frames := int64(h.DataSize) / int64(h.BlockAlign())
+	return time.Duration(frames * int64(time.Second) / int64(h.SampleRate))
+}
+
+// MarshalSize returns the size of the marshalled header: [HeaderSize].
+func (h *Header) MarshalSize() int { return HeaderSize }
+
+// Marshal returns the header in its canonical 44-byte form.
+func (h *Header) Marshal() ([]byte, error) {
+	buf := make([]byte, h.MarshalSize())
+	n, err := h.MarshalTo(buf)
+	return buf[:n], err
+}
+
+// MarshalTo writes the canonical 44-byte header into buf and returns the
+// number of bytes written, or [io.ErrShortBuffer] when buf is too small.
+func (h *Header) MarshalTo(buf []byte) (int, error) {
+	if len(buf) < HeaderSize {
+		return 0, io.ErrShortBuffer
+	}
+	le := binary.LittleEndian
+	blockAlign := uint16(h.BlockAlign())
+	riffSize := uint64(h.DataSize) + HeaderSize - 8
+	if riffSize > math.MaxUint32 {
+		riffSize = math.MaxUint32
+	}
+	copy(buf[0:4], "RIFF")
+	le.PutUint32(buf[4:8], uint32(riffSize))
+	copy(buf[8:12], "WAVE")
+	copy(buf[12:16], "fmt ")
+	le.PutUint32(buf[16:20], 16)
+	le.PutUint16(buf[20:22], formatPCM)
+	le.PutUint16(buf[22:24], h.Channels)
+	le.PutUint32(buf[24:28], h.SampleRate)
+	le.PutUint32(buf[28:32], h.SampleRate*uint32(blockAlign))
+	le.PutUint16(buf[32:34], blockAlign)
+	le.PutUint16(buf[34:36], h.BitsPerSample)
+	copy(buf[36:40], "data")
+	le.PutUint32(buf[40:44], h.DataSize)
+	return HeaderSize, nil
+}
+
+// Unmarshal parses the start of a WAV file: the RIFF header and every chunk
+// up to the header of the data chunk, which must lie within buf. Only 16-bit
+// integer PCM is accepted. The error wraps [ErrInvalidWAV], and also
+// [io.ErrUnexpectedEOF] when buf ends before the data chunk.
+func (h *Header) Unmarshal(buf []byte) error {
+	le := binary.LittleEndian
+	if len(buf) < 12 {
+		return fmt.Errorf("%w: %w: %d bytes", ErrInvalidWAV, io.ErrUnexpectedEOF, len(buf))
+	}
+	if string(buf[0:4]) != "RIFF" || string(buf[8:12]) != "WAVE" {
+		return fmt.Errorf("%w: no RIFF/WAVE signature", ErrInvalidWAV)
+	}
+	haveFmt := false
+	for off := 12; ; {
+		if len(buf)-off < 8 {
+			return fmt.Errorf("%w: %w: no data chunk in %d bytes", ErrInvalidWAV, io.ErrUnexpectedEOF, len(buf))
+		}
+		id := string(buf[off : off+4])
+		size := int64(le.Uint32(buf[off+4 : off+8]))
+		body := off + 8
+		switch id {
+		case "fmt ":
+			if size < 16 || int64(len(buf)-body) < 16 {
+				return fmt.Errorf("%w: fmt chunk of %d bytes", ErrInvalidWAV, size)
+			}
+			format := le.Uint16(buf[body:])
+			if format == 0xFFFE && size >= 40 && int64(len(buf)-body) >= 26 {
+				format = le.Uint16(buf[body+24:]) // WAVE_FORMAT_EXTENSIBLE sub-format
+			}
+			h.Channels = le.Uint16(buf[body+2:])
+			h.SampleRate = le.Uint32(buf[body+4:])
+			h.BitsPerSample = le.Uint16(buf[body+14:])
+			if format != formatPCM || h.BitsPerSample != 16 || h.Channels == 0 || h.SampleRate == 0 {
+				return fmt.Errorf("%w: format %d, %d channels, %d Hz, %d bits: want 16-bit PCM",
+					ErrInvalidWAV, format, h.Channels, h.SampleRate, h.BitsPerSample)
+			}
+			haveFmt = true
+		case "data":
+			if !haveFmt {
+				return fmt.Errorf("%w: data chunk before fmt chunk", ErrInvalidWAV)
+			}
+			h.DataSize = uint32(size)
+			h.DataOffset = int64(body)
+			return nil
+		}
+		next := int64(body) + size + size&1 // chunks are padded to even sizes
+		if next > int64(len(buf)) {
+			return fmt.Errorf("%w: %w: chunk %q runs past %d bytes", ErrInvalidWAV, io.ErrUnexpectedEOF, id, len(buf))
+		}
+		off = int(next)
+	}
+}
+
+// repairScan is how much of a file Repair reads to find the data chunk.
+const repairScan = 64 << 10
+
+// Repair fixes the size fields of a 16-bit PCM WAV file whose writer stopped
+// before finishing it, for example a [Recording] whose process was killed:
+// the RIFF and data chunk sizes are set from the file's actual length, and a
+// trailing partial frame is cut off. Repair of a complete file changes
+// nothing. The error wraps [ErrInvalidWAV] when path is not such a WAV file.
+func Repair(path string) (err error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("recorder: repair: %w", err)
+	}
+	defer func() {
+		if cerr := f.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("recorder: repair: %w", cerr))
+		}
+	}()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("recorder: repair: %w", err)
+	}
+	buf := make([]byte, min(fi.Size(), repairScan))
+	if _, err := io.ReadFull(f, buf); err != nil {
+		return fmt.Errorf("recorder: repair %s: %w", path, err)
+	}
+	var h Header
+	if err := h.Unmarshal(buf); err != nil {
+		return fmt.Errorf("recorder: repair %s: %w", path, err)
+	}
+	align := int64(h.BlockAlign())
+	data := fi.Size() - h.DataOffset
+	data -= data % align
+	if limit := maxDataSize - maxDataSize%align; data > limit {
+		data = limit // the rest cannot be described; leave it in place
+	} else if end := h.DataOffset + data; end != fi.Size() {
+		if err := f.Truncate(end); err != nil { // drop a partial frame
+			return fmt.Errorf("recorder: repair %s: %w", path, err)
+		}
+	}
+	le := binary.LittleEndian
+	var field [4]byte
+	le.PutUint32(field[:], uint32(min(h.DataOffset+data-8, math.MaxUint32)))
+	if _, err := f.WriteAt(field[:], 4); err != nil {
+		return fmt.Errorf("recorder: repair %s: %w", path, err)
+	}
+	le.PutUint32(field[:], uint32(data))
+	if _, err := f.WriteAt(field[:], h.DataOffset-4); err != nil {
+		return fmt.Errorf("recorder: repair %s: %w", path, err)
+	}
+	return nil
+}
