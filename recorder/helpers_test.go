@@ -242,6 +242,7 @@ type call struct {
 	caller *tone
 	callee *tone
 	path   string
+	held   *rtp.Packet // a packet a test delays
 }
 
 func newCall(t testing.TB, mutate func(*recorder.Config)) *call {

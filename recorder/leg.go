@@ -85,14 +85,13 @@ type Leg struct {
 	pts  payloadTable
 
 	// Guarded by r.mu.
-	stats    Stats
-	started  bool
-	ssrc     uint32
-	seq      seqTracker
-	clock    rtpClock
-	lateRun  int // consecutive in-order audio packets too late to play
-	aheadRun int // consecutive in-order packets too far ahead of their arrival
-	event    pendingEvent
+	stats   Stats
+	started bool
+	ssrc    uint32
+	seq     seqTracker
+	clock   rtpClock
+	lateRun int // consecutive in-order audio packets too late to play
+	event   pendingEvent
 }
 
 // Side returns which party sends this leg's packets.
@@ -375,24 +374,22 @@ func (l *Leg) place(h header, class seqClass, arrival, lead, n int64) int64 {
 	pos := l.clock.position(h.ts)
 	skew := pos + lead - arrival
 	switch {
-	case skew > resyncJump || skew < -resyncJump,
+	case skew > w || skew < -resyncJump,
 		h.marker && (skew > w/2 || skew < -w/2):
+		// A packet cannot arrive before it is sent, so being ahead of the
+		// arrival by more than the window is a timestamp jump or a sender
+		// clock running fast; far behind is a jump backwards.
 		l.reanchor(h.ts, arrival-lead, true)
 		return arrival - lead
 	case n > 0 && pos+n <= l.r.mix.flushed:
-		l.aheadRun = 0
+		// Too late to play: jitter if alone, a slow sender clock or a
+		// stall if it goes on.
 		if l.lateRun++; l.lateRun >= resyncRun {
 			l.reanchor(h.ts, arrival, true)
 			return arrival
 		}
-	case skew > w:
-		l.lateRun = 0
-		if l.aheadRun++; l.aheadRun >= resyncRun {
-			l.reanchor(h.ts, arrival-lead, true)
-			return arrival - lead
-		}
 	default:
-		l.lateRun, l.aheadRun = 0, 0
+		l.lateRun = 0
 	}
 	l.clock.advance(h.ts)
 	return pos
@@ -404,5 +401,5 @@ func (l *Leg) reanchor(ts uint32, arrival int64, count bool) {
 		l.r.log.Debug("re-anchor", "side", l.side, "ts", ts, "from", l.clock.position(ts), "to", arrival)
 	}
 	l.clock.anchor(ts, arrival)
-	l.lateRun, l.aheadRun = 0, 0
+	l.lateRun = 0
 }

@@ -28,15 +28,15 @@ func durationOf(frames int64) time.Duration { return time.Duration(frames) * fra
 
 // Re-anchoring rules (see rtpClock and Leg.place).
 const (
-	// resyncJump is the disagreement between a packet's RTP position and its
-	// arrival beyond which the timestamp is taken to have jumped (a sender
+	// resyncJump is how far behind its arrival a packet's RTP position may
+	// fall before its timestamp is taken to have jumped back (a sender
 	// restart, a splice, a corrupt timestamp): the leg re-anchors at once
-	// instead of writing hours of silence or dropping the stream as late.
+	// instead of dropping the rest of the stream as late. Ahead of the
+	// arrival, the limit is the jitter window.
 	resyncJump = 1 * SampleRate // 1 s in frames
-	// resyncRun is how many consecutive in-order packets must fall outside
-	// the jitter window (too late to play, or too far ahead of their arrival)
-	// before the leg re-anchors. One stray packet is jitter; a run is clock
-	// drift or a stall of the sender's clock.
+	// resyncRun is how many consecutive in-order audio packets must be too
+	// late to play before the leg re-anchors. One late packet is jitter; a
+	// run is a sender clock running slow or a stall.
 	resyncRun = 3
 )
 
