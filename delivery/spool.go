@@ -331,6 +331,11 @@ func (s *spool) load(dir, id string) (Metadata, entryState, error) {
 	if err := validateID(id); err != nil {
 		return md, st, err
 	}
+	// A missing state file means a fresh entry; one torn by a crash only
+	// loses an attempt count.
+	if b, err := os.ReadFile(s.path(dir, id, fileState)); err == nil {
+		_ = json.Unmarshal(b, &st)
+	}
 	b, err := os.ReadFile(s.path(dir, id, fileMeta))
 	if err != nil {
 		return md, st, fmt.Errorf("delivery: entry %s: %w", id, err)
@@ -347,15 +352,6 @@ func (s *spool) load(dir, id string) (Metadata, entryState, error) {
 	}
 	if fi.Size() != md.Size {
 		return md, st, fmt.Errorf("%w: entry %s: audio is %d bytes, metadata says %d", ErrChecksumMismatch, id, fi.Size(), md.Size)
-	}
-	b, err = os.ReadFile(s.path(dir, id, fileState))
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-	case err != nil:
-		return md, st, fmt.Errorf("delivery: entry %s: %w", id, err)
-	default:
-		// A state file torn by a crash only loses an attempt count.
-		_ = json.Unmarshal(b, &st)
 	}
 	return md, st, nil
 }
