@@ -308,7 +308,11 @@ func (r *Recording) Resume() error {
 		return nil
 	}
 	p := &r.pauses[len(r.pauses)-1]
-	p.end = max(framesOf(now.Sub(r.start)), p.start)
+	p.end = max(framesOf(now.Sub(r.start)), p.start, r.mix.flushed)
+	if p.end == p.start {
+		r.pauses = r.pauses[:len(r.pauses)-1] // nothing was paused
+		r.pauseIdx = min(r.pauseIdx, len(r.pauses))
+	}
 	r.paused = false
 	return nil
 }

@@ -1,0 +1,291 @@
+package recorder_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/callrec/callrec/recorder"
+)
+
+func TestPause(t *testing.T) {
+	tests := map[string]struct {
+		mode     recorder.PauseMode
+		duration time.Duration
+		check    func(t *testing.T, a audio)
+	}{
+		"silence": {
+			mode:     recorder.PauseSilence,
+			duration: 4 * time.Second,
+			check: func(t *testing.T, a audio) {
+				for ch, f := range []float64{440, 1000} {
+					assertTone(t, a, ch, 0, time.Second, f, 1440-f)
+					assertSilent(t, a, ch, time.Second, 2500*time.Millisecond)
+					assertTone(t, a, ch, 2500*time.Millisecond, 3900*time.Millisecond, f, 1440-f)
+					assertSilent(t, a, ch, 3900*time.Millisecond, 4*time.Second)
+				}
+			},
+		},
+		"omit": {
+			mode:     recorder.PauseOmit,
+			duration: 2400 * time.Millisecond,
+			check: func(t *testing.T, a audio) {
+				assertContinuousTone(t, a, left, 0, 2400*time.Millisecond, 440)
+				assertTone(t, a, right, 0, 2400*time.Millisecond, 1000, 440)
+			},
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			c := newCall(t, func(cfg *recorder.Config) {
+				cfg.PauseMode = tt.mode
+				cfg.CalleePayloadTypes = recorder.PayloadTypes{0: recorder.CodecPCMU, 101: recorder.CodecTelephoneEvent}
+			})
+			for i := range 200 {
+				d := time.Duration(i) * 20 * time.Millisecond
+				c.clk.Set(at(d))
+				switch i {
+				case 50, 195:
+					require.NoError(t, c.rec.Pause())
+					require.NoError(t, c.rec.Pause(), "pausing twice is harmless")
+				case 125:
+					require.NoError(t, c.rec.Resume())
+					require.NoError(t, c.rec.Resume(), "resuming twice is harmless")
+				}
+				c.send(c.rec.Caller(), c.caller.next(), d)
+				p := c.callee.next()
+				switch i {
+				case 100: // key 9 while paused: counted, not reported
+					p.PayloadType, p.Payload = 101, []byte{9, 0x80 | 10, 0, 160}
+				case 150:
+					p.PayloadType, p.Payload = 101, []byte{1, 0x80 | 10, 0, 160}
+				}
+				c.send(c.rec.Callee(), p, d)
+			}
+			res, a := c.close(4 * time.Second) // closes the open pause
+
+			assert.Equal(t, []recorder.Interval{
+				{Start: time.Second, End: 2500 * time.Millisecond},
+				{Start: 3900 * time.Millisecond, End: 4 * time.Second},
+			}, res.Pauses)
+			assert.Equal(t, tt.duration, a.duration())
+			assert.Equal(t, tt.duration, res.Duration)
+			tt.check(t, a)
+			assert.EqualValues(t, 2, res.Callee.DTMFEvents)
+			require.Len(t, res.DTMF, 1)
+			assert.Equal(t, '1', res.DTMF[0].Digit)
+			assert.Equal(t, 3*time.Second, res.DTMF[0].At)
+		})
+	}
+}
+
+// assertContinuousTone checks that channel ch has freq in every 20 ms slot.
+func assertContinuousTone(t *testing.T, a audio, ch int, from, to time.Duration, freq float64) {
+	t.Helper()
+	assertTone(t, a, ch, from, to, freq, 1440-freq)
+	for d := from; d+20*time.Millisecond <= to; d += 20 * time.Millisecond {
+		require.Greater(t, rms(a.segment(ch, d, d+20*time.Millisecond)), 1000.0, "channel %d has a gap at %v", ch, d)
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	dir := t.TempDir()
+	tests := map[string]struct {
+		cfg   recorder.Config
+		field string
+	}{
+		"no output":           {cfg: recorder.Config{}, field: "Path"},
+		"two outputs":         {cfg: recorder.Config{Path: dir + "/a.wav", Writer: &counter{}}, field: "Writer"},
+		"mode":                {cfg: recorder.Config{Writer: &counter{}, Mode: 7}, field: "Mode"},
+		"pause mode":          {cfg: recorder.Config{Writer: &counter{}, PauseMode: 3}, field: "PauseMode"},
+		"negative window":     {cfg: recorder.Config{Writer: &counter{}, JitterWindow: -time.Millisecond}, field: "JitterWindow"},
+		"huge window":         {cfg: recorder.Config{Writer: &counter{}, JitterWindow: time.Minute}, field: "JitterWindow"},
+		"tiny window":         {cfg: recorder.Config{Writer: &counter{}, JitterWindow: time.Microsecond}, field: "JitterWindow"},
+		"negative interval":   {cfg: recorder.Config{Writer: &counter{}, HeaderInterval: -time.Second}, field: "HeaderInterval"},
+		"caller pt above 127": {cfg: recorder.Config{Writer: &counter{}, CallerPayloadTypes: recorder.PayloadTypes{200: recorder.CodecPCMU}}, field: "CallerPayloadTypes"},
+		"callee codec":        {cfg: recorder.Config{Writer: &counter{}, CalleePayloadTypes: recorder.PayloadTypes{96: 99}}, field: "CalleePayloadTypes"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			rec, err := recorder.New(tt.cfg)
+			require.ErrorIs(t, err, recorder.ErrConfig)
+			assert.Nil(t, rec)
+			var ce *recorder.ConfigError
+			require.ErrorAs(t, err, &ce)
+			assert.Equal(t, tt.field, ce.Field)
+			assert.Contains(t, err.Error(), tt.field)
+		})
+	}
+}
+
+func TestNewNeverOverwrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "exists.wav")
+	require.NoError(t, os.WriteFile(path, []byte("precious"), 0o600))
+	_, err := recorder.New(recorder.Config{Path: path})
+	require.ErrorIs(t, err, recorder.ErrWrite)
+	require.ErrorIs(t, err, os.ErrExist)
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, "precious", string(data))
+}
+
+func TestCloseIsIdempotent(t *testing.T) {
+	c := newCall(t, nil)
+	c.talk(0, time.Second, true, true)
+	c.clk.Set(at(time.Second))
+
+	var wg sync.WaitGroup
+	results := make([]recorder.Result, 4)
+	for i := range results {
+		wg.Go(func() {
+			res, err := c.rec.Close(context.Background())
+			assert.NoError(t, err)
+			results[i] = res
+		})
+	}
+	wg.Wait()
+	<-c.rec.Done()
+	for _, res := range results[1:] {
+		assert.Equal(t, results[0], res)
+	}
+	raw := marshal(t, c.caller.next())
+	assert.ErrorIs(t, c.rec.Caller().Write(raw, at(time.Second)), recorder.ErrClosed)
+	assert.ErrorIs(t, c.rec.Callee().Write(raw[:3], at(time.Second)), recorder.ErrClosed)
+	assert.ErrorIs(t, c.rec.Pause(), recorder.ErrClosed)
+	assert.ErrorIs(t, c.rec.Resume(), recorder.ErrClosed)
+	assert.Equal(t, time.Second, results[0].Duration)
+}
+
+// TestConcurrentLegs feeds both legs from their own goroutines while a third
+// pauses and resumes; run with -race.
+func TestConcurrentLegs(t *testing.T) {
+	c := newCall(t, nil)
+	c.clk.Set(at(2 * time.Second))
+	var wg sync.WaitGroup
+	for _, side := range []struct {
+		leg *recorder.Leg
+		g   *tone
+	}{{c.rec.Caller(), c.caller}, {c.rec.Callee(), c.callee}} {
+		wg.Go(func() {
+			for i := range 250 {
+				assert.NoError(t, side.leg.Write(marshal(t, side.g.next()), at(time.Duration(i)*20*time.Millisecond)))
+				_ = side.leg.Stats()
+			}
+		})
+	}
+	wg.Go(func() {
+		for range 50 {
+			assert.NoError(t, c.rec.Pause())
+			assert.NoError(t, c.rec.Resume())
+		}
+	})
+	wg.Wait()
+	c.clk.Set(at(5 * time.Second))
+	res, err := c.rec.Close(context.Background())
+	require.NoError(t, err)
+	assert.Empty(t, res.Pauses, "pauses of no length are dropped")
+	assert.EqualValues(t, 250, res.Caller.Decoded+res.Caller.Late)
+	assert.EqualValues(t, 250, res.Callee.Decoded+res.Callee.Late)
+	assert.InDelta(t, 5*time.Second, res.Duration, float64(20*time.Millisecond), "%+v", res)
+}
+
+func TestWriterOutput(t *testing.T) {
+	t.Run("readable writer gets a hash", func(t *testing.T) {
+		f := &memFile{}
+		c := newCall(t, func(cfg *recorder.Config) { cfg.Path, cfg.Writer = "", f })
+		c.talk(0, time.Second, true, true)
+		res, _ := c.close(time.Second)
+		sum := sha256.Sum256(f.buf)
+		assert.Equal(t, hex.EncodeToString(sum[:]), res.SHA256)
+		assert.EqualValues(t, len(f.buf), res.Size)
+		assert.Empty(t, res.Path)
+		a := decodeWAV(t, f.buf)
+		assertTone(t, a, left, 0, time.Second, 440, 1000)
+	})
+	t.Run("write-only writer has no hash", func(t *testing.T) {
+		w := &counter{}
+		c := newCall(t, func(cfg *recorder.Config) { cfg.Path, cfg.Writer = "", w })
+		c.talk(0, time.Second, true, true)
+		res, _ := c.close(time.Second)
+		assert.Empty(t, res.SHA256)
+		assert.Equal(t, w.size, res.Size)
+		assert.EqualValues(t, recorder.HeaderSize+8000*4, w.size)
+	})
+	t.Run("cancelled hash", func(t *testing.T) {
+		c := newCall(t, nil)
+		c.talk(0, time.Second, true, true)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		res, err := c.rec.Close(ctx)
+		require.ErrorIs(t, err, context.Canceled)
+		assert.Empty(t, res.SHA256)
+		assert.Equal(t, time.Second, res.Duration, "the file is complete without its hash")
+		assertTone(t, readWAV(t, c.path), left, 0, time.Second, 440, 1000)
+	})
+}
+
+// failingWriter accepts limit bytes, then fails every write.
+type failingWriter struct {
+	counter
+	limit int64
+}
+
+var errDiskFull = errors.New("disk full")
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if w.off+int64(len(p)) > w.limit {
+		return 0, errDiskFull
+	}
+	return w.counter.Write(p)
+}
+
+func TestOutputFailure(t *testing.T) {
+	w := &failingWriter{limit: 20000}
+	c := newCall(t, func(cfg *recorder.Config) { cfg.Path, cfg.Writer = "", w })
+	var writeErr error
+	for i := 0; i < 150 && writeErr == nil; i++ {
+		writeErr = c.rec.Caller().Write(marshal(t, c.caller.next()), at(time.Duration(i)*20*time.Millisecond))
+	}
+	require.ErrorIs(t, writeErr, recorder.ErrWrite)
+	require.ErrorIs(t, writeErr, errDiskFull)
+	c.clk.Set(at(3 * time.Second))
+	_, err := c.rec.Close(context.Background())
+	require.ErrorIs(t, err, recorder.ErrWrite)
+	require.ErrorIs(t, err, errDiskFull)
+}
+
+func TestLegStatsSnapshot(t *testing.T) {
+	c := newCall(t, nil)
+	c.talk(0, 200*time.Millisecond, true, false)
+	c.caller.skip()
+	c.talk(220*time.Millisecond, 300*time.Millisecond, true, false)
+	s := c.rec.Caller().Stats()
+	assert.EqualValues(t, 14, s.Received)
+	assert.EqualValues(t, 1, s.Lost)
+	assert.Equal(t, recorder.SideCaller, c.rec.Caller().Side())
+	assert.Equal(t, "callee", c.rec.Callee().Side().String())
+	assert.Equal(t, at(0), c.rec.Start())
+	_, err := c.rec.Close(context.Background())
+	require.NoError(t, err)
+}
+
+// readAll is io.ReadAll for a path.
+func readAll(t *testing.T, path string) []byte {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	data, err := io.ReadAll(f)
+	require.NoError(t, err)
+	return data
+}
