@@ -86,16 +86,16 @@ var announcements = [NumAnnouncements]Announcement{
 		"This call will be recorded using {carrier}'s call recording service."},
 	{2, PurposeTransactionConfirmation,
 		"この通話はお取引内容確認のため、{carrier}のサービスを利用して録音させていただきます。",
-		"To confirm the details of your transaction, this call will be recorded using a {carrier} service."},
+		"To confirm the details of your transaction, this call will be recorded using {carrier}'s service."},
 	{3, PurposeAccuracy,
 		"この通話は内容を正確に承るため、{carrier}のサービスを利用して録音させていただきます。",
-		"So that we take your request accurately, this call will be recorded using a {carrier} service."},
+		"So that we take your request accurately, this call will be recorded using {carrier}'s service."},
 	{4, PurposeDisputePrevention,
 		"この通話はトラブル防止のため、{carrier}のサービスを利用して録音させていただきます。",
-		"To prevent disputes, this call will be recorded using a {carrier} service."},
+		"To prevent disputes, this call will be recorded using {carrier}'s service."},
 	{5, PurposeServiceImprovement,
 		"この通話はサービスの向上を目的とし、{carrier}のサービスを利用して録音させていただきます。",
-		"To improve our service, this call will be recorded using a {carrier} service."},
+		"To improve our service, this call will be recorded using {carrier}'s service."},
 }
 
 // Announcements returns the five announcements in ID order. The slice is a
