@@ -248,7 +248,11 @@ func (dropAll) Relay(*rtp.Packet) bool { return false }
 
 type rewriteSSRC uint32
 
-func (r rewriteSSRC) Relay(p *rtp.Packet) bool { p.SSRC = uint32(r); p.SequenceNumber += 1000; return true }
+func (r rewriteSSRC) Relay(p *rtp.Packet) bool {
+	p.SSRC = uint32(r)
+	p.SequenceNumber += 1000
+	return true
+}
 
 func TestHooks(t *testing.T) {
 	clock := newFakeClock()

@@ -1,0 +1,462 @@
+package sipadapter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/callrec/callrec/sipadapter/relay"
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+)
+
+// B2BUA is the recording back-to-back user agent. It is created with [New],
+// runs with [B2BUA.Serve] and stops with [B2BUA.Close].
+type B2BUA struct {
+	cfg    Config
+	log    *slog.Logger
+	anchor *relay.Anchor
+	sides  [2]*side
+
+	ctx    context.Context // cancelled by Close: ends every call
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // serve loops and calls
+
+	mu       sync.Mutex
+	calls    map[string]*call // by legKey of each leg
+	active   int              // calls in the table
+	recorded int              // calls holding a recording slot
+	closed   bool
+
+	cdrMu     sync.Mutex
+	closeOnce sync.Once
+	closeErr  error
+	served    chan struct{}
+}
+
+// side is one SIP endpoint: its own user agent (transport and transaction
+// layers), server and client, so that requests toward a side leave from
+// that side's socket.
+type side struct {
+	which  Side
+	cfg    SideConfig
+	ua     *sipgo.UserAgent
+	srv    *sipgo.Server
+	cli    *sipgo.Client
+	dua    *sipgo.DialogUA
+	udp    net.PacketConn
+	tcp    net.Listener
+	addr   netip.AddrPort
+	laddr  sip.Addr
+	allow  []netip.Prefix
+	nextTr string
+}
+
+// New validates cfg, binds both sides' UDP and TCP listeners and returns
+// the B2BUA. Nothing is served until [B2BUA.Serve].
+func New(cfg Config) (*B2BUA, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	anchor, err := relay.New(relay.Config{
+		Addr: cfg.MediaAddr, PortMin: cfg.MediaPortMin, PortMax: cfg.MediaPortMax,
+		InactivityTimeout: cfg.InactivityTimeout, Clock: cfg.Clock, Logger: cfg.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: media: %w", ErrConfig, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b := &B2BUA{
+		cfg: cfg, log: cfg.Logger.With("component", "sipadapter"), anchor: anchor,
+		ctx: ctx, cancel: cancel, calls: make(map[string]*call), served: make(chan struct{}),
+	}
+	for _, w := range []Side{Inside, Outside} {
+		sc := cfg.Inside
+		if w == Outside {
+			sc = cfg.Outside
+		}
+		s, err := b.newSide(w, sc)
+		if err != nil {
+			b.closeSides()
+			cancel()
+			return nil, err
+		}
+		b.sides[w] = s
+	}
+	return b, nil
+}
+
+func (b *B2BUA) newSide(w Side, sc SideConfig) (*side, error) {
+	udp, tcp, err := listenBoth(sc.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("sipadapter: %s listen %s: %w", w, sc.Listen, err)
+	}
+	addr := udp.LocalAddr().(*net.UDPAddr).AddrPort()
+	parser := sip.NewParser()
+	parser.MaxMessageLength = b.cfg.MaxMessageSize
+	host := addr.Addr().String()
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("callrec"), sipgo.WithUserAgentHostname(host), sipgo.WithUserAgentParser(parser))
+	if err != nil {
+		_ = udp.Close()
+		_ = tcp.Close()
+		return nil, err
+	}
+	log := b.log.With("side", w.String())
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(log))
+	if err != nil {
+		_ = ua.Close()
+		_ = udp.Close()
+		_ = tcp.Close()
+		return nil, err
+	}
+	cli, err := sipgo.NewClient(ua, sipgo.WithClientHostname(host), sipgo.WithClientPort(int(addr.Port())), sipgo.WithClientLogger(log))
+	if err != nil {
+		_ = ua.Close()
+		_ = udp.Close()
+		_ = tcp.Close()
+		return nil, err
+	}
+	s := &side{
+		which: w, cfg: sc, ua: ua, srv: srv, cli: cli, udp: udp, tcp: tcp, addr: addr,
+		laddr: sip.Addr{IP: net.IP(addr.Addr().AsSlice()), Port: int(addr.Port())},
+		allow: sc.Networks, nextTr: sc.Transport,
+	}
+	s.dua = &sipgo.DialogUA{Client: cli, ContactHDR: s.contact(sc.Transport)}
+	srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) { b.onInvite(s, req, tx) })
+	srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) { b.onAck(s, req, tx) })
+	srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) { b.onBye(s, req, tx) })
+	srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) { b.onOptions(s, req, tx) })
+	srv.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {
+		// The transaction layer answers a CANCEL that matches an INVITE; one
+		// that reaches us matches nothing.
+		respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+	})
+	srv.OnNoRoute(func(req *sip.Request, tx sip.ServerTransaction) {
+		res := sip.NewResponseFromRequest(req, sip.StatusMethodNotAllowed, "Method Not Allowed", nil)
+		res.AppendHeader(sip.NewHeader("Allow", allowedMethods))
+		_ = tx.Respond(res)
+	})
+	return s, nil
+}
+
+const allowedMethods = "INVITE, ACK, BYE, CANCEL, OPTIONS"
+
+// listenBoth binds UDP and TCP on the same address; with port 0 it retries
+// until the UDP port it got is free for TCP too.
+func listenBoth(addr string) (net.PacketConn, net.Listener, error) {
+	var lastErr error
+	for range 20 {
+		udp, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return nil, nil, err
+		}
+		tcp, err := net.Listen("tcp", udp.LocalAddr().String())
+		if err == nil {
+			return udp, tcp, nil
+		}
+		_ = udp.Close()
+		lastErr = err
+		if ap, perr := netip.ParseAddrPort(addr); perr != nil || ap.Port() != 0 {
+			break
+		}
+	}
+	return nil, nil, lastErr
+}
+
+func (s *side) contact(transport string) sip.ContactHeader {
+	uri := sip.Uri{Scheme: "sip", Host: s.addr.Addr().String(), Port: int(s.addr.Port())}
+	if transport == "tcp" {
+		uri.UriParams = sip.NewParams()
+		uri.UriParams.Add("transport", "tcp")
+	}
+	return sip.ContactHeader{Address: uri}
+}
+
+// setLaddr makes a UDP request leave from the side's listening socket, so
+// that the peer sees one address for everything this side sends.
+func (s *side) setLaddr(req *sip.Request) {
+	if sip.NetworkToLower(req.Transport()) == "udp" {
+		s.laddr.Copy(&req.Laddr)
+	}
+}
+
+// Addr returns the address side w listens on (UDP and TCP).
+func (b *B2BUA) Addr(w Side) netip.AddrPort { return b.sides[w].addr }
+
+// Serve repairs and enqueues recordings a previous run left behind, then
+// serves both sides until ctx is done or [B2BUA.Close] is called, and
+// returns after every call has ended. It returns [ErrClosed] when called
+// after Close, and nil on a normal stop.
+func (b *B2BUA) Serve(ctx context.Context) error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return ErrClosed
+	}
+	b.wg.Add(1) // Close waits for Serve's listeners to stop
+	b.mu.Unlock()
+	defer close(b.served)
+	defer b.wg.Done()
+	if err := b.recover(ctx); err != nil {
+		b.log.Error("recovering partial recordings", "error", err)
+	}
+	var wg sync.WaitGroup
+	for _, s := range b.sides {
+		wg.Add(2)
+		go func() { defer wg.Done(); _ = s.srv.ServeUDP(s.udp) }()
+		go func() { defer wg.Done(); _ = s.srv.ServeTCP(s.tcp) }()
+	}
+	select {
+	case <-ctx.Done():
+	case <-b.ctx.Done():
+	}
+	b.shutdown()
+	b.closeSides()
+	wg.Wait()
+	return nil
+}
+
+// Close ends every call (BYE to both parties, recordings closed and
+// enqueued), stops serving and waits. It is idempotent.
+func (b *B2BUA) Close() error {
+	b.closeOnce.Do(func() {
+		b.mu.Lock()
+		b.closed = true
+		b.mu.Unlock()
+		b.cancel()
+		b.shutdown()
+		b.wg.Wait()
+		b.closeSides()
+	})
+	return b.closeErr
+}
+
+// shutdown ends every call and waits for them.
+func (b *B2BUA) shutdown() {
+	b.mu.Lock()
+	b.closed = true
+	calls := make([]*call, 0, len(b.calls))
+	seen := map[*call]bool{}
+	for _, c := range b.calls {
+		if !seen[c] {
+			seen[c] = true
+			calls = append(calls, c)
+		}
+	}
+	b.mu.Unlock()
+	for _, c := range calls {
+		c.hangup(CauseShutdown, PartyB2BUA)
+	}
+	b.cancel()
+}
+
+func (b *B2BUA) closeSides() {
+	for _, s := range b.sides {
+		if s == nil {
+			continue
+		}
+		_ = s.udp.Close()
+		_ = s.tcp.Close()
+		_ = s.ua.Close()
+	}
+}
+
+// ActiveCalls returns the number of calls in progress and how many of them
+// are recorded.
+func (b *B2BUA) ActiveCalls() (calls, recorded int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.active, b.recorded
+}
+
+func legKey(w Side, callID string) string { return w.String() + "|" + callID }
+
+func (b *B2BUA) lookup(w Side, req *sip.Request) *call {
+	cid := req.CallID()
+	if cid == nil {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.calls[legKey(w, cid.Value())]
+}
+
+func (b *B2BUA) emit(e Event) {
+	if b.cfg.Events != nil {
+		b.cfg.Events(e)
+	}
+}
+
+func (b *B2BUA) writeCDR(c CDR) {
+	if b.cfg.CDR == nil {
+		return
+	}
+	line, err := c.line()
+	if err != nil {
+		b.log.Error("encoding cdr", "error", err)
+		return
+	}
+	// One Write per line, serialised so that lines never interleave (as
+	// slog's handlers do).
+	b.cdrMu.Lock()
+	defer b.cdrMu.Unlock()
+	if _, err := b.cfg.CDR.Write(line); err != nil {
+		b.log.Error("writing cdr", "error", err)
+	}
+}
+
+func (s *side) allowed(req *sip.Request) bool {
+	if len(s.allow) == 0 {
+		return true
+	}
+	ap, err := netip.ParseAddrPort(req.Source())
+	if err != nil {
+		return false
+	}
+	ip := ap.Addr().Unmap()
+	for _, p := range s.allow {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+func respond(tx sip.ServerTransaction, req *sip.Request, code int, reason string, hdrs ...sip.Header) {
+	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	for _, h := range hdrs {
+		res.AppendHeader(h)
+	}
+	_ = tx.Respond(res)
+}
+
+func retryAfter(d time.Duration) sip.Header {
+	return sip.NewHeader("Retry-After", strconv.Itoa(int((d+time.Second-1)/time.Second)))
+}
+
+func (b *B2BUA) onOptions(s *side, req *sip.Request, tx sip.ServerTransaction) {
+	if !s.allowed(req) {
+		respond(tx, req, sip.StatusForbidden, "Forbidden")
+		return
+	}
+	respond(tx, req, sip.StatusOK, "OK",
+		sip.NewHeader("Allow", allowedMethods), sip.NewHeader("Accept", "application/sdp"))
+}
+
+func (b *B2BUA) onAck(s *side, req *sip.Request, tx sip.ServerTransaction) {
+	if c := b.lookup(s.which, req); c != nil {
+		c.readAck(s.which, req, tx)
+	}
+}
+
+func (b *B2BUA) onBye(s *side, req *sip.Request, tx sip.ServerTransaction) {
+	c := b.lookup(s.which, req)
+	if c == nil {
+		respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+		return
+	}
+	c.readBye(s.which, req, tx)
+}
+
+func (b *B2BUA) onInvite(s *side, req *sip.Request, tx sip.ServerTransaction) {
+	if to := req.To(); to != nil {
+		if _, ok := to.Params.Get("tag"); ok {
+			if c := b.lookup(s.which, req); c != nil {
+				c.reinvite(s.which, req, tx)
+				return
+			}
+			respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+			return
+		}
+	}
+	if !s.allowed(req) {
+		b.log.Warn("INVITE from a source outside the allowed networks", "source", req.Source())
+		respond(tx, req, sip.StatusForbidden, "Forbidden", warning(s, "source not allowed"))
+		return
+	}
+	cid := req.CallID()
+	if cid == nil || req.From() == nil || req.To() == nil || req.CSeq() == nil || req.Contact() == nil {
+		respond(tx, req, sip.StatusBadRequest, "Bad Request", warning(s, "missing mandatory header"))
+		return
+	}
+	b.mu.Lock()
+	switch {
+	case b.closed:
+		b.mu.Unlock()
+		respond(tx, req, sip.StatusServiceUnavailable, "Service Unavailable", retryAfter(b.cfg.RetryAfter))
+		return
+	case b.active >= b.cfg.MaxDialogs:
+		b.mu.Unlock()
+		respond(tx, req, sip.StatusServiceUnavailable, "Service Unavailable", retryAfter(b.cfg.RetryAfter),
+			warning(s, "too many calls"))
+		return
+	case b.calls[legKey(s.which, cid.Value())] != nil:
+		b.mu.Unlock()
+		respond(tx, req, sip.StatusLoopDetected, "Loop Detected")
+		return
+	}
+	c := newCall(b, s, req)
+	b.calls[legKey(s.which, cid.Value())] = c
+	b.active++
+	b.wg.Add(1)
+	b.mu.Unlock()
+	c.setup(req, tx)
+}
+
+// register adds the callee leg's key; it reports false when the B2BUA is
+// closing.
+func (b *B2BUA) register(w Side, callID string, c *call) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.calls[legKey(w, callID)] = c
+}
+
+func (b *B2BUA) unregister(c *call) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for k, v := range b.calls {
+		if v == c {
+			delete(b.calls, k)
+		}
+	}
+	b.active--
+	if c.slot {
+		b.recorded--
+	}
+}
+
+// errCongested reports why recording is congested, nil when it is not.
+func (b *B2BUA) takeRecordingSlot() error {
+	if b.cfg.MinSpoolFree > 0 {
+		free, err := b.cfg.SpoolFree()
+		if err != nil {
+			return fmt.Errorf("spool free space: %w", err)
+		}
+		if free < b.cfg.MinSpoolFree {
+			return fmt.Errorf("spool free space %d below %d", free, b.cfg.MinSpoolFree)
+		}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cfg.MaxRecordedCalls > 0 && b.recorded >= b.cfg.MaxRecordedCalls {
+		return fmt.Errorf("%d recorded calls in progress", b.recorded)
+	}
+	b.recorded++
+	return nil
+}
+
+func (b *B2BUA) isPriority(req *sip.Request) bool {
+	if req.GetHeader("Resource-Priority") != nil {
+		return true
+	}
+	return b.cfg.Priority != nil && b.cfg.Priority(req)
+}
+
+var errNoAnswer = errors.New("no answer")

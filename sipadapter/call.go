@@ -1,0 +1,617 @@
+package sipadapter
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/callrec/callrec/dialplan"
+	"github.com/callrec/callrec/recorder"
+	"github.com/callrec/callrec/sipadapter/relay"
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+)
+
+// byeTimeout bounds a BYE (or re-INVITE) transaction the B2BUA sends.
+const byeTimeout = 5 * time.Second
+
+// call is one call through the B2BUA: the caller's dialog (we are its UAS),
+// the callee's dialog (we are its UAC), the media session and, when
+// recorded, the guidance and the recording.
+type call struct {
+	b      *B2BUA
+	in     *side // the caller's side
+	out    *side // the callee's side
+	callID string
+	id     string // recording ID: time-ordered, [0-9A-Za-z-], safe in paths
+	src    netip.AddrPort
+	start  time.Time
+	caller string // From user of the caller's INVITE
+	called string // Request-URI user of the caller's INVITE
+
+	ctx    context.Context // cancelled when the call ends
+	cancel context.CancelFunc
+
+	// Set during setup, read-only once established.
+	a        *sipgo.DialogServerSession
+	bdlg     *sipgo.DialogClientSession
+	bCallID  string
+	media    *relay.Session
+	offer    mediaInfo // as forwarded to the callee
+	answer   mediaInfo // as returned to the caller
+	decision dialplan.Decision
+	line     Line
+	record   bool // recording wanted
+	slot     bool // holds a recording slot
+	priority bool
+
+	reinvite1 chan struct{} // one re-INVITE at a time; others get 491
+	endOnce   sync.Once
+	endCh     chan struct{}
+	mediaDone chan struct{}
+
+	mu            sync.Mutex // guards the fields below; never held during I/O
+	established   bool
+	cause         string
+	hungUp        Party
+	code          int
+	errText       string
+	answerAt      time.Time
+	guidanceStart time.Time
+	rec           *recorder.Recording
+	recPath       string
+	lastSDP       [2][]byte // the last SDP sent to the caller and the callee
+	packets       [2]uint64 // RTP packets received from the caller and the callee
+}
+
+func newCall(b *B2BUA, s *side, req *sip.Request) *call {
+	ctx, cancel := context.WithCancel(b.ctx)
+	src, _ := netip.ParseAddrPort(req.Source())
+	start := b.cfg.Clock.Now()
+	return &call{
+		b: b, in: s, out: b.sides[s.which.other()], callID: req.CallID().Value(),
+		id: recordingID(start), src: src, start: start, ctx: ctx, cancel: cancel,
+		caller: req.From().Address.User, called: req.Recipient.User,
+		reinvite1: make(chan struct{}, 1), endCh: make(chan struct{}), mediaDone: make(chan struct{}),
+	}
+}
+
+func recordingID(t time.Time) string {
+	var r [6]byte
+	_, _ = rand.Read(r[:])
+	return t.UTC().Format("20060102T150405.000Z") + "-" + hex.EncodeToString(r[:])
+}
+
+func randomToken() string {
+	var r [12]byte
+	_, _ = rand.Read(r[:])
+	return hex.EncodeToString(r[:])
+}
+
+// hangup asks the call to end; the first cause wins.
+func (c *call) hangup(cause string, who Party) {
+	c.endOnce.Do(func() {
+		c.mu.Lock()
+		if c.cause == "" {
+			c.cause, c.hungUp = cause, who
+		}
+		c.mu.Unlock()
+		close(c.endCh)
+		c.cancel()
+	})
+}
+
+// fail records a setup failure: the final response sent to the caller and
+// why.
+func (c *call) fail(cause string, code int, err error) {
+	c.mu.Lock()
+	if c.code == 0 {
+		c.code = code
+	}
+	if err != nil && c.errText == "" {
+		c.errText = err.Error()
+	}
+	c.mu.Unlock()
+	c.hangup(cause, PartyB2BUA)
+}
+
+func (c *call) emit(e Event) {
+	e.CallID = c.callID
+	if e.Time.IsZero() {
+		e.Time = c.b.cfg.Clock.Now()
+	}
+	c.b.emit(e)
+}
+
+// setup runs in the INVITE's handler: decide, forward, relay the callee's
+// responses and answer the caller. When the call is established it hands
+// over to run; otherwise it finishes the call.
+func (c *call) setup(req *sip.Request, tx sip.ServerTransaction) {
+	if c.establish(req, tx) {
+		go c.run()
+		return
+	}
+	c.finish()
+}
+
+func (c *call) establish(req *sip.Request, tx sip.ServerTransaction) bool {
+	b := c.b
+	dtx, err := c.in.dua.ReadInvite(req, tx)
+	if err != nil {
+		respond(tx, req, sip.StatusBadRequest, "Bad Request", warning(c.in, err.Error()))
+		c.fail(CauseBadRequest, sip.StatusBadRequest, err)
+		return false
+	}
+	c.a = dtx
+	_ = dtx.Respond(sip.StatusTrying, "Trying", nil)
+
+	offer, err := parseSDP(req.Body())
+	if err != nil {
+		code, reason := sip.StatusBadRequest, "Bad Request"
+		if errors.Is(err, ErrNoCodec) || len(req.Body()) == 0 {
+			code, reason = sip.StatusNotAcceptableHere, "Not Acceptable Here"
+		}
+		if len(req.Body()) == 0 {
+			err = fmt.Errorf("%w: INVITE without an SDP offer is not supported", ErrSDP)
+		}
+		_ = dtx.Respond(code, reason, nil, warning(c.in, err.Error()))
+		cause := CauseBadRequest
+		if code == sip.StatusNotAcceptableHere {
+			cause = CauseNotAcceptable
+		}
+		c.fail(cause, code, err)
+		return false
+	}
+
+	if !c.decide(req) {
+		return false
+	}
+
+	if c.record {
+		if err := b.takeRecordingSlot(); err != nil {
+			if !c.priority {
+				b.log.Warn("recording congested: refusing", "call_id", c.callID, "reason", err)
+				_ = dtx.Respond(sip.StatusServiceUnavailable, "Service Unavailable", nil,
+					retryAfter(b.cfg.RetryAfter), warning(c.in, "recording congested"),
+					reasonHeader(sip.StatusServiceUnavailable, "recording congested"))
+				c.fail(CauseCongested, sip.StatusServiceUnavailable, err)
+				return false
+			}
+			b.log.Warn("recording congested: priority call connected unrecorded", "call_id", c.callID, "reason", err)
+			c.record = false
+		} else {
+			c.mu.Lock()
+			c.slot = true
+			c.mu.Unlock()
+		}
+	}
+
+	media, err := b.anchor.Open()
+	if err != nil {
+		_ = dtx.Respond(sip.StatusServiceUnavailable, "Service Unavailable", nil, retryAfter(b.cfg.RetryAfter),
+			warning(c.in, "no media ports"))
+		c.fail(CauseError, sip.StatusServiceUnavailable, err)
+		return false
+	}
+	c.media = media
+	media.SetRemote(relay.Caller, offer.addr)
+
+	breq, err := c.calleeInvite(req, offer)
+	if err != nil {
+		_ = dtx.Respond(sip.StatusInternalServerError, "Server Internal Error", nil, warning(c.in, err.Error()))
+		c.fail(CauseError, sip.StatusInternalServerError, err)
+		return false
+	}
+	c.offer = offer
+	b.register(c.out.which, c.bCallID, c)
+
+	ringCtx, cancelRing := context.WithTimeout(c.ctx, b.cfg.RingTimeout)
+	defer cancelRing()
+	stop := context.AfterFunc(dtx.Context(), cancelRing) // CANCEL from the caller
+	defer stop()
+	bdlg, err := c.out.dua.WriteInvite(ringCtx, breq)
+	if err != nil {
+		_ = dtx.Respond(sip.StatusServiceUnavailable, "Service Unavailable", nil, warning(c.in, "next hop unreachable"))
+		c.fail(CauseError, sip.StatusServiceUnavailable, err)
+		return false
+	}
+	c.bdlg = bdlg
+	err = bdlg.WaitAnswer(ringCtx, sipgo.AnswerOptions{OnResponse: c.provisional})
+	if err != nil {
+		c.unanswered(ringCtx, err)
+		return false
+	}
+
+	res := bdlg.InviteResponse
+	answer, err := parseSDP(res.Body())
+	if err != nil {
+		_ = bdlg.Ack(context.Background())
+		c.byeCallee()
+		_ = dtx.Respond(sip.StatusNotAcceptableHere, "Not Acceptable Here", nil, warning(c.in, "callee answer: "+err.Error()))
+		c.fail(CauseNotAcceptable, sip.StatusNotAcceptableHere, err)
+		return false
+	}
+	media.SetRemote(relay.Callee, answer.addr)
+	media.SuspendInactivity(offer.held() || answer.held())
+	if err := bdlg.Ack(context.Background()); err != nil {
+		b.log.Warn("ACK to callee failed", "call_id", c.callID, "error", err)
+	}
+	toCaller, err := anchorSDP(answer, b.cfg.MediaAddr, media.Local(relay.Caller).Port())
+	if err != nil {
+		c.byeCallee()
+		_ = dtx.Respond(sip.StatusInternalServerError, "Server Internal Error", nil)
+		c.fail(CauseError, sip.StatusInternalServerError, err)
+		return false
+	}
+	c.answer = answer
+	c.mu.Lock()
+	c.lastSDP[relay.Caller] = toCaller
+	c.mu.Unlock()
+
+	ok := sip.NewResponseFromRequest(dtx.InviteRequest, sip.StatusOK, "OK", toCaller)
+	ok.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	ok.AppendHeader(sip.NewHeader("Allow", allowedMethods))
+	if err := dtx.WriteResponse(ok); err != nil { // returns once the caller ACKs
+		c.byeCallee()
+		cause := CauseError
+		if errors.Is(err, sip.ErrTransactionCanceled) {
+			cause = CauseCancelled
+		}
+		c.fail(cause, 0, fmt.Errorf("answering the caller: %w", err))
+		return false
+	}
+	now := b.cfg.Clock.Now()
+	c.mu.Lock()
+	c.established, c.answerAt = true, now
+	c.mu.Unlock()
+	c.emit(Event{Kind: EventAnswered, Time: now})
+	return true
+}
+
+// decide resolves the line, asks the dial plan and answers refusals.
+func (c *call) decide(req *sip.Request) bool {
+	b := c.b
+	var (
+		dec dialplan.Decision
+		err error
+	)
+	if c.in.which == Inside {
+		fromUser := req.From().Address.User
+		c.line, err = b.cfg.Lines.Line(c.ctx, fromUser, c.src)
+		if err != nil {
+			b.log.Info("unknown line", "call_id", c.callID, "from", fromUser, "error", err)
+			_ = c.a.Respond(sip.StatusForbidden, "Forbidden", nil, warning(c.in, "unknown line"),
+				reasonHeader(sip.StatusForbidden, "unknown line"))
+			c.fail(CauseRefused, sip.StatusForbidden, err)
+			return false
+		}
+		dec, err = b.cfg.Plan.DecideOutgoing(dialplan.OutgoingCall{
+			Line:    dialplan.Line{Kind: c.line.Kind, Number: c.line.Number},
+			Dialled: req.Recipient.User,
+		})
+	} else {
+		called := req.Recipient.User
+		if called == "" {
+			called = req.To().Address.User
+		}
+		dec, err = b.cfg.Plan.DecideIncoming(dialplan.IncomingCall{Called: called, Caller: req.From().Address.User})
+		if err == nil && dec.Record {
+			number := dec.Destination
+			if c.line, err = b.cfg.Lines.Line(c.ctx, number, c.src); err != nil {
+				c.line, err = Line{Kind: dialplan.LineFixed, Number: number}, nil
+			}
+		}
+	}
+	if err != nil && dec.Verdict != dialplan.VerdictInvalid {
+		dec.Verdict = dialplan.VerdictInvalid
+	}
+	if err != nil && dec.Reason == "" {
+		dec.Reason = err.Error()
+	}
+	c.decision = dec
+	c.record = dec.Record
+	c.priority = b.isPriority(req)
+	d := dec
+	c.emit(Event{Kind: EventDecided, Decision: &d})
+	if err == nil && !dec.Refused() {
+		return true
+	}
+	code, reason := refusal(dec.Verdict)
+	hdrs := []sip.Header{
+		reasonHeader(code, dec.Verdict.String()+": "+dec.Reason),
+		warning(c.in, dec.Verdict.String()+": "+dec.Reason),
+	}
+	if dec.Verdict == dialplan.VerdictEmergency && dec.Destination != "" {
+		// Point the PBX at the emergency number without the prefix.
+		alt := sip.Uri{Scheme: "sip", User: dec.Destination, Host: req.Recipient.Host, Port: req.Recipient.Port}
+		hdrs = append(hdrs, &sip.ContactHeader{Address: alt})
+	}
+	_ = c.a.Respond(code, reason, nil, hdrs...)
+	c.fail(CauseRefused, code, nil)
+	return false
+}
+
+// refusal maps a refused verdict to the final response sent to the caller.
+//
+//	not-recordable        403 Forbidden
+//	restricted-from-050   403 Forbidden
+//	prefix-line-mismatch  403 Forbidden
+//	emergency             380 Alternative Service, Contact: the number without the prefix
+//	invalid               484 Address Incomplete
+func refusal(v dialplan.Verdict) (int, string) {
+	switch v {
+	case dialplan.VerdictEmergency:
+		return 380, "Alternative Service"
+	case dialplan.VerdictInvalid:
+		return sip.StatusAddressIncomplete, "Address Incomplete"
+	default:
+		return sip.StatusForbidden, "Forbidden"
+	}
+}
+
+// calleeInvite builds the INVITE toward the callee: a new dialog (Call-ID,
+// tags) so that nothing of the caller's dialog leaks, the destination as
+// Request-URI user, and the offer pointed at the anchor.
+func (c *call) calleeInvite(req *sip.Request, offer mediaInfo) (*sip.Request, error) {
+	b := c.b
+	host, portText, _ := net.SplitHostPort(c.out.cfg.NextHop)
+	port, _ := strconv.Atoi(portText)
+	dest := c.decision.Destination
+	if dest == "" {
+		dest = req.Recipient.User
+	}
+	ruri := sip.Uri{Scheme: "sip", User: dest, Host: host, Port: port}
+	if c.out.nextTr == "tcp" {
+		ruri.UriParams = sip.NewParams()
+		ruri.UriParams.Add("transport", "tcp")
+	}
+	body, err := anchorSDP(offer, b.cfg.MediaAddr, c.media.Local(relay.Callee).Port())
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.lastSDP[relay.Callee] = body
+	c.mu.Unlock()
+
+	breq := sip.NewRequest(sip.INVITE, ruri)
+	from := req.From()
+	fromHdr := &sip.FromHeader{
+		DisplayName: from.DisplayName,
+		Address:     sip.Uri{Scheme: "sip", User: from.Address.User, Host: c.out.addr.Addr().String()},
+		Params:      sip.NewParams(),
+	}
+	fromHdr.Params.Add("tag", sip.GenerateTagN(16))
+	breq.AppendHeader(fromHdr)
+	breq.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: dest, Host: host}, Params: sip.NewParams()})
+	c.bCallID = randomToken() + "@" + c.out.addr.Addr().String()
+	cid := sip.CallIDHeader(c.bCallID)
+	breq.AppendHeader(&cid)
+	breq.AppendHeader(&sip.CSeqHeader{SeqNo: 1, MethodName: sip.INVITE})
+	maxFwd := sip.MaxForwardsHeader(70)
+	if mf := req.MaxForwards(); mf != nil {
+		if mf.Val() <= 1 {
+			return nil, errors.New("max-forwards exhausted")
+		}
+		maxFwd = sip.MaxForwardsHeader(mf.Val() - 1)
+	}
+	breq.AppendHeader(&maxFwd)
+	for _, name := range []string{"Resource-Priority", "P-Asserted-Identity", "Privacy"} {
+		for _, h := range req.GetHeaders(name) {
+			breq.AppendHeader(sip.NewHeader(name, h.Value()))
+		}
+	}
+	breq.AppendHeader(sip.NewHeader("Allow", allowedMethods))
+	breq.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	breq.SetBody(body)
+	breq.SetTransport(strings.ToUpper(c.out.nextTr))
+	breq.SetDestination(c.out.cfg.NextHop)
+	c.out.setLaddr(breq)
+	return breq, nil
+}
+
+// provisional relays the callee's 180/183 to the caller, with the early
+// media's SDP anchored; early media is relayed, not recorded.
+func (c *call) provisional(res *sip.Response) error {
+	if !res.IsProvisional() || res.StatusCode == sip.StatusTrying {
+		return nil
+	}
+	var body []byte
+	var hdrs []sip.Header
+	if len(res.Body()) > 0 {
+		if early, err := parseSDP(res.Body()); err == nil {
+			c.media.SetRemote(relay.Callee, early.addr)
+			if b, err := anchorSDP(early, c.b.cfg.MediaAddr, c.media.Local(relay.Caller).Port()); err == nil {
+				body = b
+				hdrs = append(hdrs, sip.NewHeader("Content-Type", "application/sdp"))
+			}
+		}
+	}
+	c.emit(Event{Kind: EventRinging, Code: res.StatusCode})
+	_ = c.a.Respond(res.StatusCode, res.Reason, body, hdrs...)
+	return nil
+}
+
+// unanswered handles an INVITE toward the callee that did not succeed:
+// a failure response is passed back with its cause, a CANCEL from the
+// caller was already answered 487 by the transaction layer.
+func (c *call) unanswered(ringCtx context.Context, err error) {
+	var dr *sipgo.ErrDialogResponse
+	switch {
+	case errors.As(err, &dr):
+		res := dr.Res
+		hdrs := []sip.Header{}
+		for _, h := range res.GetHeaders("Reason") {
+			hdrs = append(hdrs, sip.NewHeader("Reason", h.Value()))
+		}
+		if len(hdrs) == 0 {
+			hdrs = append(hdrs, reasonHeader(res.StatusCode, res.Reason))
+		}
+		for _, name := range []string{"Retry-After", "Warning"} {
+			for _, h := range res.GetHeaders(name) {
+				hdrs = append(hdrs, sip.NewHeader(name, h.Value()))
+			}
+		}
+		_ = c.a.Respond(res.StatusCode, res.Reason, nil, hdrs...)
+		c.fail(CauseRejected, res.StatusCode, nil)
+	case c.a.Context().Err() != nil:
+		c.fail(CauseCancelled, sip.StatusRequestTerminated, nil)
+		c.setHungUp(PartyCaller)
+	case c.b.ctx.Err() != nil:
+		_ = c.a.Respond(sip.StatusServiceUnavailable, "Service Unavailable", nil, retryAfter(c.b.cfg.RetryAfter))
+		c.fail(CauseShutdown, sip.StatusServiceUnavailable, nil)
+	case errors.Is(ringCtx.Err(), context.DeadlineExceeded):
+		_ = c.a.Respond(sip.StatusRequestTimeout, "Request Timeout", nil, reasonHeader(sip.StatusRequestTimeout, "no answer"))
+		c.fail(CauseRingTimeout, sip.StatusRequestTimeout, errNoAnswer)
+	default:
+		_ = c.a.Respond(sip.StatusRequestTimeout, "Request Timeout", nil, reasonHeader(sip.StatusRequestTimeout, "no response from next hop"))
+		c.fail(CauseError, sip.StatusRequestTimeout, err)
+	}
+}
+
+func (c *call) setHungUp(p Party) {
+	c.mu.Lock()
+	c.hungUp = p
+	c.mu.Unlock()
+}
+
+// run owns an established call until it ends.
+func (c *call) run() {
+	defer c.finish()
+	if c.record {
+		go c.runMedia()
+	} else {
+		close(c.mediaDone)
+	}
+	var maxTimer relay.Timer
+	if d := c.b.cfg.MaxCallDuration; d > 0 {
+		maxTimer = c.b.cfg.Clock.AfterFunc(d, func() { c.hangup(CauseMaxDuration, PartyB2BUA) })
+	}
+	select {
+	case <-c.endCh:
+	case <-c.media.Inactive():
+		c.hangup(CauseRTPTimeout, PartyB2BUA)
+	}
+	if maxTimer != nil {
+		maxTimer.Stop()
+	}
+	c.mu.Lock()
+	who := c.hungUp
+	c.mu.Unlock()
+	var wg sync.WaitGroup
+	if who != PartyCaller {
+		wg.Go(c.byeCaller)
+	}
+	if who != PartyCallee {
+		wg.Go(c.byeCallee)
+	}
+	wg.Wait()
+}
+
+func (c *call) byeCaller() {
+	ctx, cancel := context.WithTimeout(context.Background(), byeTimeout)
+	defer cancel()
+	bye := sip.NewRequest(sip.BYE, c.a.InviteRequest.Contact().Address)
+	bye.SetTransport(c.a.InviteRequest.Transport())
+	c.in.setLaddr(bye)
+	if err := c.a.WriteBye(ctx, bye); err != nil {
+		c.b.log.Debug("BYE to caller", "call_id", c.callID, "error", err)
+	}
+}
+
+func (c *call) byeCallee() {
+	if c.bdlg == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), byeTimeout)
+	defer cancel()
+	if err := c.bdlg.Bye(ctx); err != nil {
+		c.b.log.Debug("BYE to callee", "call_id", c.callID, "error", err)
+	}
+}
+
+func (c *call) readBye(w Side, req *sip.Request, tx sip.ServerTransaction) {
+	if w == c.in.which && c.a != nil {
+		if err := c.a.ReadBye(req, tx); err != nil {
+			respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+			return
+		}
+		c.hangup(CauseBye, PartyCaller)
+		return
+	}
+	if w == c.out.which && c.bdlg != nil {
+		if err := c.bdlg.ReadBye(req, tx); err != nil {
+			respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+			return
+		}
+		c.hangup(CauseBye, PartyCallee)
+		return
+	}
+	respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+}
+
+func (c *call) readAck(w Side, req *sip.Request, tx sip.ServerTransaction) {
+	if w == c.in.which && c.a != nil {
+		// An ACK for a re-INVITE's 2xx has another CSeq; it needs nothing.
+		_ = c.a.ReadAck(req, tx)
+	}
+}
+
+// finish releases everything the call holds, enqueues its recording,
+// reports the end and writes the CDR.
+func (c *call) finish() {
+	b := c.b
+	c.hangup(CauseError, PartyB2BUA) // no-op when a cause is set
+	<-c.waitMedia()
+	if c.media != nil {
+		st := c.media.Stats()
+		if err := c.media.Close(); err != nil {
+			b.log.Debug("closing media", "call_id", c.callID, "error", err)
+		}
+		c.mu.Lock()
+		c.packets = [2]uint64{st.Caller.Received, st.Callee.Received}
+		c.mu.Unlock()
+	}
+	end := b.cfg.Clock.Now()
+	recID := c.closeRecording(end)
+	c.mu.Lock()
+	cdr := CDR{
+		CallID: c.callID, Direction: c.decision.Direction.String(), Side: c.in.which.String(),
+		Caller: c.caller, Called: c.called, Verdict: c.decision.Verdict.String(), Reason: c.decision.Reason,
+		Destination: c.decision.Destination, LineNumber: c.line.Number, Recorded: c.rec != nil,
+		Priority: c.priority, Start: c.start, Answer: c.answerAt, End: end, Code: c.code,
+		Cause: c.cause, HungUp: c.hungUp, RecordingID: recID, Error: c.errText,
+		CallerPackets: c.packets[0], CalleePackets: c.packets[1],
+	}
+	cdr.BillingStart = c.guidanceStart
+	if cdr.BillingStart.IsZero() {
+		cdr.BillingStart = c.answerAt
+	}
+	c.mu.Unlock()
+	if recID != "" {
+		c.emit(Event{Kind: EventEnqueued, RecordingID: recID})
+	}
+	c.emit(Event{Kind: EventEnded, Time: end, Cause: cdr.Cause, HungUp: cdr.HungUp, Code: cdr.Code})
+	b.writeCDR(cdr)
+	b.unregister(c)
+	b.wg.Done()
+}
+
+func (c *call) waitMedia() <-chan struct{} {
+	c.mu.Lock()
+	est := c.established
+	c.mu.Unlock()
+	if !est {
+		done := make(chan struct{})
+		close(done)
+		return done
+	}
+	return c.mediaDone
+}

@@ -1,0 +1,267 @@
+package sipadapter
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/callrec/callrec/delivery"
+	"github.com/callrec/callrec/dialplan"
+	"github.com/callrec/callrec/guidance"
+	"github.com/callrec/callrec/sipadapter/relay"
+	"github.com/emiago/sipgo/sip"
+)
+
+// Side is one of the two networks the B2BUA sits between.
+type Side uint8
+
+const (
+	// Inside is the company's side: its PBX or mobile core. Calls arriving
+	// here are outgoing calls of the company's lines.
+	Inside Side = iota
+	// Outside is the network. Calls arriving here are incoming calls.
+	Outside
+)
+
+// String returns "inside" or "outside".
+func (s Side) String() string {
+	if s == Inside {
+		return "inside"
+	}
+	return "outside"
+}
+
+func (s Side) other() Side { return s ^ 1 }
+
+// SideConfig configures one side's SIP endpoint.
+type SideConfig struct {
+	// Listen is the host:port the side listens on, for UDP and TCP alike. The
+	// host must be an IP address; port 0 picks a free port (see
+	// [B2BUA.Addr]). Required.
+	Listen string
+	// NextHop is the host:port that calls arriving on the other side are
+	// sent to through this side. Required.
+	NextHop string
+	// Transport is the transport toward NextHop: "udp" (default) or "tcp".
+	Transport string
+	// Networks lists the source networks requests are accepted from; others
+	// get 403. Required for [Inside] (the PBX's addresses); empty on
+	// [Outside] accepts any source.
+	Networks []netip.Prefix
+}
+
+// Delivery is where finished recordings go; *delivery.Queue implements it.
+// Enqueue must be durable on return and take ownership of the audio file.
+type Delivery interface {
+	Enqueue(ctx context.Context, rec delivery.Recording) error
+}
+
+// Defaults applied by [New] to zero fields of [Config].
+const (
+	DefaultInactivityTimeout = 60 * time.Second
+	DefaultMaxCallDuration   = 4 * time.Hour
+	DefaultMaxDialogs        = 1000
+	DefaultMaxMessageSize    = 16 << 10
+	DefaultRetryAfter        = 30 * time.Second
+	DefaultRingTimeout       = 3 * time.Minute
+)
+
+// Config configures a [B2BUA]. Fields marked required have no default;
+// every other zero field means its documented default.
+type Config struct {
+	// Inside and Outside are the two SIP sides. Required.
+	Inside, Outside SideConfig
+
+	// MediaAddr is the IP address the RTP relay binds to and advertises in
+	// SDP. Default: the Inside listen address.
+	MediaAddr netip.Addr
+	// MediaPortMin and MediaPortMax bound the relay's even RTP ports (two
+	// pairs per call). Default 20000–29998.
+	MediaPortMin, MediaPortMax int
+
+	// Plan decides per call. Required.
+	Plan *dialplan.Plan
+	// Lines resolves an inside caller, or the called company number of an
+	// incoming call, to its contract line. Required.
+	Lines LineResolver
+
+	// RecordDir holds recordings while calls are in progress, and partial
+	// ones after a crash until they are repaired and enqueued. Required.
+	RecordDir string
+	// Delivery receives finished recordings. Required.
+	Delivery Delivery
+	// Announcer plays the recording announcement after answer. Default:
+	// the embedded prompts to both parties (guidance.NewAnnouncer with a
+	// zero Config).
+	Announcer *guidance.Announcer
+	// GuidanceClock is the clock the Announcer paces with; the per-call
+	// streams splice on it, so it must be the Announcer's. Default
+	// guidance.SystemClock.
+	GuidanceClock guidance.Clock
+	// JitterWindow is the recorder's reordering window; zero means the
+	// recorder's default.
+	JitterWindow time.Duration
+
+	// InactivityTimeout ends a call with BYE to both sides when no RTP has
+	// arrived from either party for this long. Default 60 s; negative
+	// disables.
+	InactivityTimeout time.Duration
+	// MaxCallDuration ends a call with BYE to both sides this long after it
+	// was answered. Default 4 h; negative disables.
+	MaxCallDuration time.Duration
+	// RingTimeout gives up on an unanswered call (CANCEL toward the callee,
+	// 408 to the caller). Default 3 min.
+	RingTimeout time.Duration
+
+	// MaxRecordedCalls is the number of concurrently recorded calls above
+	// which recording counts as congested. Zero means no limit.
+	MaxRecordedCalls int
+	// MinSpoolFree is the free space, in bytes, of the delivery spool below
+	// which recording counts as congested; SpoolFree reports it. Zero
+	// disables the check.
+	MinSpoolFree uint64
+	// SpoolFree reports the spool's free bytes. Default: Delivery's
+	// DiskSpace method when it has one (as *delivery.Queue does).
+	SpoolFree func() (uint64, error)
+	// Priority reports whether a call is a disaster-priority call, in
+	// addition to any carrying a Resource-Priority header (RFC 4412).
+	// Priority calls are connected unrecorded when recording is congested;
+	// other recorded calls get 503 with Retry-After.
+	Priority func(req *sip.Request) bool
+	// RetryAfter is the Retry-After of 503 answers. Default 30 s.
+	RetryAfter time.Duration
+
+	// MaxDialogs bounds concurrent calls; beyond it INVITEs get 503.
+	// Default 1000.
+	MaxDialogs int
+	// MaxMessageSize bounds a SIP message in bytes. Default 16 KiB.
+	MaxMessageSize int
+
+	// Events, when set, receives every call's events in order per call.
+	// It is called synchronously and must return quickly.
+	Events func(Event)
+	// CDR, when set, receives one JSON line per call when it ends.
+	CDR io.Writer
+
+	// Clock times calls, RTP arrivals and timeouts. Default: system clock.
+	Clock relay.Clock
+	// Logger receives the B2BUA's logs; nil discards.
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() (Config, error) {
+	for _, s := range []struct {
+		name string
+		cfg  *SideConfig
+	}{{"Inside", &c.Inside}, {"Outside", &c.Outside}} {
+		if err := s.cfg.validate(s.name); err != nil {
+			return c, err
+		}
+	}
+	if len(c.Inside.Networks) == 0 {
+		return c, fmt.Errorf("%w: Inside.Networks is empty: list the PBX's source networks", ErrConfig)
+	}
+	switch {
+	case c.Plan == nil:
+		return c, fmt.Errorf("%w: Plan is nil", ErrConfig)
+	case c.Lines == nil:
+		return c, fmt.Errorf("%w: Lines is nil", ErrConfig)
+	case c.RecordDir == "":
+		return c, fmt.Errorf("%w: RecordDir is empty", ErrConfig)
+	case c.Delivery == nil:
+		return c, fmt.Errorf("%w: Delivery is nil", ErrConfig)
+	case c.MaxRecordedCalls < 0:
+		return c, fmt.Errorf("%w: MaxRecordedCalls %d is negative", ErrConfig, c.MaxRecordedCalls)
+	case c.MaxDialogs < 0:
+		return c, fmt.Errorf("%w: MaxDialogs %d is negative", ErrConfig, c.MaxDialogs)
+	case c.MaxMessageSize < 0:
+		return c, fmt.Errorf("%w: MaxMessageSize %d is negative", ErrConfig, c.MaxMessageSize)
+	case c.RetryAfter < 0:
+		return c, fmt.Errorf("%w: RetryAfter %v is negative", ErrConfig, c.RetryAfter)
+	case c.RingTimeout < 0:
+		return c, fmt.Errorf("%w: RingTimeout %v is negative", ErrConfig, c.RingTimeout)
+	}
+	if c.Announcer == nil {
+		a, err := guidance.NewAnnouncer(guidance.Config{})
+		if err != nil {
+			return c, fmt.Errorf("%w: Announcer: %w", ErrConfig, err)
+		}
+		c.Announcer = a
+	}
+	if c.GuidanceClock == nil {
+		c.GuidanceClock = guidance.SystemClock{}
+	}
+	if !c.MediaAddr.IsValid() {
+		ap, _ := netip.ParseAddrPort(c.Inside.Listen)
+		c.MediaAddr = ap.Addr()
+	}
+	if c.MediaAddr.IsUnspecified() {
+		return c, fmt.Errorf("%w: MediaAddr must be a concrete address to advertise in SDP", ErrConfig)
+	}
+	if c.InactivityTimeout == 0 {
+		c.InactivityTimeout = DefaultInactivityTimeout
+	}
+	if c.MaxCallDuration == 0 {
+		c.MaxCallDuration = DefaultMaxCallDuration
+	}
+	if c.RingTimeout == 0 {
+		c.RingTimeout = DefaultRingTimeout
+	}
+	if c.RetryAfter == 0 {
+		c.RetryAfter = DefaultRetryAfter
+	}
+	if c.MaxDialogs == 0 {
+		c.MaxDialogs = DefaultMaxDialogs
+	}
+	if c.MaxMessageSize == 0 {
+		c.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if c.SpoolFree == nil {
+		if ds, ok := c.Delivery.(interface {
+			DiskSpace() (delivery.DiskSpace, error)
+		}); ok {
+			c.SpoolFree = func() (uint64, error) {
+				s, err := ds.DiskSpace()
+				return s.Free, err
+			}
+		}
+	}
+	if c.MinSpoolFree > 0 && c.SpoolFree == nil {
+		return c, fmt.Errorf("%w: MinSpoolFree is set but SpoolFree is nil", ErrConfig)
+	}
+	if c.Clock == nil {
+		c.Clock = relay.SystemClock{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c, nil
+}
+
+func (s *SideConfig) validate(name string) error {
+	if _, err := netip.ParseAddrPort(s.Listen); err != nil {
+		return fmt.Errorf("%w: %s.Listen %q: %v", ErrConfig, name, s.Listen, err)
+	}
+	if _, port, err := net.SplitHostPort(s.NextHop); err != nil || port == "" || port == "0" {
+		return fmt.Errorf("%w: %s.NextHop %q is not a host:port", ErrConfig, name, s.NextHop)
+	}
+	s.Transport = strings.ToLower(s.Transport)
+	switch s.Transport {
+	case "":
+		s.Transport = "udp"
+	case "udp", "tcp":
+	default:
+		return fmt.Errorf("%w: %s.Transport %q is not udp or tcp", ErrConfig, name, s.Transport)
+	}
+	for _, p := range s.Networks {
+		if !p.IsValid() {
+			return fmt.Errorf("%w: %s.Networks has an invalid prefix", ErrConfig, name)
+		}
+	}
+	return nil
+}

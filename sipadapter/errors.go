@@ -1,0 +1,23 @@
+package sipadapter
+
+import "errors"
+
+var (
+	// ErrConfig is wrapped by the error [New] returns for an invalid
+	// [Config]; the message names the offending field.
+	ErrConfig = errors.New("sipadapter: invalid config")
+
+	// ErrSDP is wrapped when a session description cannot be parsed or has
+	// no usable audio address; the call is answered 400.
+	ErrSDP = errors.New("sipadapter: malformed sdp")
+
+	// ErrNoCodec is wrapped when an offer or answer has no audio codec the
+	// recorder decodes (PCMU, PCMA); the call is answered 488.
+	ErrNoCodec = errors.New("sipadapter: no acceptable audio codec")
+
+	// ErrClosed is returned by [B2BUA.Serve] after [B2BUA.Close].
+	ErrClosed = errors.New("sipadapter: closed")
+)
+
+// ErrUnknownLine is wrapped by a [LineResolver] that does not know a line.
+var ErrUnknownLine = errors.New("sipadapter: unknown line")
