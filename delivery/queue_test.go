@@ -261,7 +261,7 @@ func TestQueueCircuitProbesOneAtATime(t *testing.T) {
 	require.NoError(t, q.Start())
 	waitFor(t, "circuit opens", 10*time.Second, func() bool { return q.Stats().Circuit != delivery.CircuitClosed })
 	time.Sleep(20 * time.Millisecond) // deliveries started before the circuit opened end
-	sink.set(errors.New("still 503"))  // resets the concurrency high-water mark
+	sink.set(errors.New("still 503")) // resets the concurrency high-water mark
 	waitFor(t, "probes", 10*time.Second, func() bool { return q.Stats().Retried >= 12 })
 	calls, maxFlight, _ := sink.snapshot()
 	assert.Equal(t, 1, maxFlight, "an open circuit lets one probe through at a time")
