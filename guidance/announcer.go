@@ -78,6 +78,9 @@ type Event struct {
 	// Interrupted reports, on GuidanceEnded, that the guidance was cut short
 	// because the Play context ended.
 	Interrupted bool
+	// ToCaller and ToCallee are the Streams passed to Play, which tell the
+	// calls of a shared Announcer apart.
+	ToCaller, ToCallee *Stream
 }
 
 // Result summarises one guidance.
@@ -245,12 +248,12 @@ func (a *Announcer) play(ctx context.Context, id int, p *Prompt, toCaller, toCal
 	if a.mode == ModeOff {
 		for _, s := range []*Stream{toCaller, toCallee} {
 			if s != nil {
-				s.setBeep(a.beep)
+				s.pass(a.beep)
 			}
 		}
 		res.Ended = res.Started
-		a.emit(Event{Type: GuidanceStarted, Time: res.Started, Announcement: id, Mode: a.mode})
-		a.emit(Event{Type: GuidanceEnded, Time: res.Ended, Announcement: id, Mode: a.mode})
+		a.emit(Event{Type: GuidanceStarted, Time: res.Started, Announcement: id, Mode: a.mode, ToCaller: toCaller, ToCallee: toCallee})
+		a.emit(Event{Type: GuidanceEnded, Time: res.Ended, Announcement: id, Mode: a.mode, ToCaller: toCaller, ToCallee: toCallee})
 		return res, nil
 	}
 
@@ -258,7 +261,7 @@ func (a *Announcer) play(ctx context.Context, id int, p *Prompt, toCaller, toCal
 	if err != nil {
 		return res, err
 	}
-	a.emit(Event{Type: GuidanceStarted, Time: res.Started, Announcement: id, Mode: a.mode})
+	a.emit(Event{Type: GuidanceStarted, Time: res.Started, Announcement: id, Mode: a.mode, ToCaller: toCaller, ToCallee: toCallee})
 	log.Info("guidance started", "duration", p.Duration())
 
 	sent, perr := pace(ctx, a.clock, res.Started, p.Packets(), func(int) bool {
@@ -289,7 +292,7 @@ func (a *Announcer) play(ctx context.Context, id int, p *Prompt, toCaller, toCal
 		}
 		l.s.end(l.cfg, injected, last, a.beep)
 	}
-	a.emit(Event{Type: GuidanceEnded, Time: res.Ended, Announcement: id, Mode: a.mode, Interrupted: res.Interrupted})
+	a.emit(Event{Type: GuidanceEnded, Time: res.Ended, Announcement: id, Mode: a.mode, Interrupted: res.Interrupted, ToCaller: toCaller, ToCallee: toCallee})
 	log.Info("guidance ended", "packets", sent, "interrupted", res.Interrupted, "write_errors", res.WriteErrors)
 	if perr != nil {
 		return res, fmt.Errorf("%w: %w", ErrInterrupted, perr)
@@ -328,7 +331,7 @@ func (a *Announcer) begin(p *Prompt, now time.Time, toCaller, toCallee *Stream) 
 		}
 		if err != nil {
 			for _, l := range legs {
-				l.s.end(l.cfg, 0, now, nil)
+				l.s.abort()
 			}
 			return nil, err
 		}

@@ -14,7 +14,7 @@ import (
 )
 
 // TestRecorderGetsNoGuidanceAudio simulates the relay and a recorder that
-// records what the relay forwards once the call is answered. While the
+// records what RelayRecord says to record. Early media is not recorded. While the
 // guidance plays, both parties keep talking: none of their audio may be
 // relayed or recorded, and no guidance audio may reach the recorder. The
 // GuidanceEnded event and Play's return come before the first recorded
@@ -37,8 +37,12 @@ func TestRecorderGetsNoGuidanceAudio(t *testing.T) {
 			}})
 			require.NoError(t, err)
 
-			// Answered: the recorder taps both directions from now on.
-			toCaller.record, toCallee.record = true, true
+			// Early media is relayed but not recorded.
+			for range 3 {
+				require.True(t, toCaller.forward(callee.next()))
+				clock.Advance(PacketDuration)
+			}
+			require.Empty(t, toCaller.recorded)
 			tick := 0
 			talk := func(*rtp.Packet) {
 				tick++
@@ -65,6 +69,9 @@ func TestRecorderGetsNoGuidanceAudio(t *testing.T) {
 			}
 			for _, d := range []*direction{toCaller, toCallee} {
 				require.Len(t, d.recorded, 10)
+				pkts := d.out.packets()
+				assert.Equal(t, pkts[len(pkts)-10].pkt.SequenceNumber, d.recorded[0].SequenceNumber,
+					"recording starts with the first packet after the guidance")
 				for _, p := range d.recorded {
 					code := p.Payload[0]
 					assert.True(t, code == 0x5A || code == 0x3C, "recorded non-party audio")
@@ -75,8 +82,8 @@ func TestRecorderGetsNoGuidanceAudio(t *testing.T) {
 				assert.Equal(t, uint64(tick), d.s.Stats().Dropped)
 			}
 			require.Len(t, events, 2)
-			assert.Equal(t, Event{Type: GuidanceStarted, Time: res.Started, Announcement: 4, Mode: mode}, events[0])
-			assert.Equal(t, Event{Type: GuidanceEnded, Time: res.Ended, Announcement: 4, Mode: mode}, events[1])
+			assert.Equal(t, Event{Type: GuidanceStarted, Time: res.Started, Announcement: 4, Mode: mode, ToCaller: toCaller.s, ToCallee: toCallee.s}, events[0])
+			assert.Equal(t, Event{Type: GuidanceEnded, Time: res.Ended, Announcement: 4, Mode: mode, ToCaller: toCaller.s, ToCallee: toCallee.s}, events[1])
 
 			// Only the parties the mode selects heard the prompt.
 			p, err := a.Prompt(4)
@@ -90,7 +97,21 @@ func TestRecorderGetsNoGuidanceAudio(t *testing.T) {
 					want = p.Packets()
 				}
 				assert.Equal(t, uint64(want), c.d.s.Stats().Injected)
-				checkContinuity(t, c.d.out.packets(), 0)
+				pkts := c.d.out.packets()
+				if c.hears {
+					checkContinuity(t, pkts, 0)
+					continue
+				}
+				// A muted direction sends nothing during the guidance: the
+				// sequence continues and the timestamp advances by the time
+				// elapsed, with the marker on the first packet after.
+				for i := 1; i < len(pkts); i++ {
+					prev, cur := pkts[i-1], pkts[i]
+					require.Equal(t, prev.pkt.SequenceNumber+1, cur.pkt.SequenceNumber)
+					elapsed := uint32(cur.at.Sub(prev.at) * SampleRate / time.Second)
+					require.Equal(t, prev.pkt.Timestamp+elapsed, cur.pkt.Timestamp, "packet %d", i)
+					require.Equal(t, elapsed > SamplesPerPacket, cur.pkt.Marker, "packet %d", i)
+				}
 			}
 		})
 	}

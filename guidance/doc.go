@@ -53,27 +53,33 @@
 //     that leg's SSRC, sequence numbers and timestamps, with the marker bit
 //     on the first packet), and returns when the prompt has played out or
 //     its context ends (a party hung up: [ErrInterrupted]).
-//   - The relay records exactly the packets for which Relay returned true
-//     once Play has returned: the recorder then receives neither the
-//     guidance nor the parties' audio during it, and starts at
-//     [Result].Ended.
+//   - Once the call is answered, the relay records exactly the packets for
+//     which Relay returns true: the recorder then receives neither the
+//     guidance nor the parties' audio during it, and its recording starts
+//     at [Result].Ended. (Relay rewrites the packet in place and mixes the
+//     beep into it; a recorder that wants the party's own numbering or no
+//     beep can instead be fed each inbound packet before Relay, from the
+//     moment Play returns.)
 //
 // A typical relay wiring, with one goroutine per direction:
 //
-//	toCaller, _ := guidance.NewStream(guidance.StreamConfig{Codec: guidance.PCMA, Writer: callerLeg})
-//	toCallee, _ := guidance.NewStream(guidance.StreamConfig{Codec: guidance.PCMU, Writer: calleeLeg})
+//	toCaller, _ := guidance.NewStream(guidance.StreamConfig{Codec: guidance.PCMA, Writer: callerLeg, Name: "to-caller"})
+//	toCallee, _ := guidance.NewStream(guidance.StreamConfig{Codec: guidance.PCMU, Writer: calleeLeg, Name: "to-callee"})
+//
 //	// relay goroutine, callee → caller:
-//	if toCaller.Relay(pkt) {
+//	if toCaller.Relay(pkt) { // false while guidance plays
 //		callerLeg.WriteRTP(pkt)
-//		if recording.Load() {
+//		if answered.Load() {
 //			rec.Callee().WriteRTP(pkt, arrival)
 //		}
 //	}
-//	// on answer:
+//
+//	// on answer (200 OK): billing from res.Started, recording from res.Ended
+//	answered.Store(true)
 //	res, err := announcer.Play(ctx, contract.Announcement, toCaller, toCallee)
-//	if err == nil {
-//		recording.Store(true) // billing from res.Started, recording from res.Ended
-//	}
+//
+// Streams rewrite RTP only; RTCP is left to the relay, which as a B2BUA
+// terminates it per leg.
 //
 // # Events
 //

@@ -65,6 +65,7 @@ type Stream struct {
 
 	mu       sync.Mutex
 	guidance bool // Relay withholds packets while true
+	guided   bool // a guidance has ended: relayed packets are recordable
 	ssrc     uint32
 	haveSSRC bool
 
@@ -129,11 +130,22 @@ func (s *Stream) Codec() Codec { return s.codec }
 //
 // Relay may modify p.Payload in place (beep mixing). It allocates nothing.
 func (s *Stream) Relay(p *rtp.Packet) bool {
+	relay, _ := s.RelayRecord(p)
+	return relay
+}
+
+// RelayRecord is [Stream.Relay] with an exact recording gate: record is
+// true for a relayed packet once a guidance has ended on this Stream (or an
+// [Announcer] in [ModeOff] has passed it), decided under the same lock as
+// the relaying, so that the recording starts with the first packet after
+// the guidance, not one packet earlier or later. A relay that records what
+// it relays records p when record is true.
+func (s *Stream) RelayRecord(p *rtp.Packet) (relay, record bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.guidance {
 		s.stats.Dropped++
-		return false
+		return false, false
 	}
 	now := s.clock.Now()
 	anchor := !s.anchored || p.SSRC != s.srcSSRC
@@ -144,7 +156,7 @@ func (s *Stream) Relay(p *rtp.Packet) bool {
 	ext := s.inMaxExt + int64(diff)
 	if ext < 0 {
 		s.stats.Stale++
-		return false
+		return false, false
 	}
 	newest := anchor || diff > 0
 	if newest {
@@ -172,7 +184,7 @@ func (s *Stream) Relay(p *rtp.Packet) bool {
 		}
 	}
 	s.stats.Relayed++
-	return true
+	return true, s.guided
 }
 
 // anchorTo splices the source of p into the output: its next packet
@@ -228,7 +240,7 @@ func (s *Stream) begin(now time.Time) (PlayerConfig, error) {
 func (s *Stream) end(cfg PlayerConfig, injected int, last time.Time, beep *beepTone) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.guidance = false
+	s.guidance, s.guided = false, true
 	s.anchored = false
 	if injected > 0 {
 		s.sent = true
@@ -241,6 +253,13 @@ func (s *Stream) end(cfg PlayerConfig, injected int, last time.Time, beep *beepT
 	if beep != nil {
 		s.beep = &beeper{tone: beep}
 	}
+}
+
+// abort undoes begin when the guidance could not start.
+func (s *Stream) abort() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.guidance = false
 }
 
 // Stats returns the stream's packet counters.
@@ -258,12 +277,13 @@ func nonZeroRandom() uint32 {
 	}
 }
 
-// setBeep enables beep mixing (when tone is non-nil) without a splice.
-func (s *Stream) setBeep(tone *beepTone) {
-	if tone == nil {
-		return
-	}
+// pass marks the Stream as past guidance without any (ModeOff), enabling
+// the beep when tone is non-nil, without a splice.
+func (s *Stream) pass(tone *beepTone) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.beep = &beeper{tone: tone}
+	s.guided = true
+	if tone != nil {
+		s.beep = &beeper{tone: tone}
+	}
 }

@@ -31,13 +31,12 @@ func (p *party) next() *rtp.Packet {
 	return pkt
 }
 
-// direction is the relay's path toward one party: Relay, then send. The
-// recorder tap records what the relay forwards once the call is answered.
+// direction is the relay's path toward one party: RelayRecord, then send,
+// and record what RelayRecord says to record.
 type direction struct {
 	s        *Stream
 	out      *capture
 	recorded []*rtp.Packet
-	record   bool
 }
 
 func newDirection(t *testing.T, clock Clock, codec Codec, ssrc uint32) *direction {
@@ -50,11 +49,12 @@ func newDirection(t *testing.T, clock Clock, codec Codec, ssrc uint32) *directio
 }
 
 func (d *direction) forward(p *rtp.Packet) bool {
-	if !d.s.Relay(p) {
+	relay, record := d.s.RelayRecord(p)
+	if !relay {
 		return false
 	}
 	d.out.add(p, "relayed")
-	if d.record {
+	if record {
 		d.recorded = append(d.recorded, p.Clone())
 	}
 	return true
@@ -154,9 +154,12 @@ func TestContinuityAcrossGuidance(t *testing.T) {
 				}
 				got := decodePayloads(d.s.Codec(), injected)
 				for i, w := range prompt.samples {
-					diff := int(got[i]) - int(w)
-					require.LessOrEqual(t, max(diff, -diff), g711Tolerance(w), "sample %d", i)
+					if diff := int(got[i]) - int(w); max(diff, -diff) > g711Tolerance(w) {
+						t.Fatalf("sample %d: got %d want %d", i, got[i], w)
+					}
 				}
+				require.Len(t, d.recorded, after, "recorded: the packets after the guidance")
+				assert.Equal(t, pkts[early+n].pkt.SequenceNumber, d.recorded[0].SequenceNumber)
 				stats := d.s.Stats()
 				assert.Equal(t, uint64(n), stats.Injected)
 				assert.Equal(t, uint64(early+after), stats.Relayed)
@@ -264,7 +267,7 @@ func TestRelayAllocatesNothing(t *testing.T) {
 	require.NoError(t, err)
 	s, err := NewStream(StreamConfig{Writer: WriterFunc(func(*rtp.Packet) error { return nil }), Clock: clock})
 	require.NoError(t, err)
-	s.setBeep(tone)
+	s.pass(tone)
 	src := &party{ssrc: 1, code: 0xFF}
 	p := src.next()
 	allocs := testing.AllocsPerRun(1000, func() {
@@ -290,7 +293,7 @@ func BenchmarkRelay(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			s.setBeep(beep)
+			s.pass(beep)
 			src := &party{ssrc: 1, code: 0xFF}
 			p := src.next()
 			for b.Loop() {
@@ -318,7 +321,7 @@ func FuzzRelay(f *testing.F) {
 		}
 		clock := newFakeClock()
 		d := newDirection(t, clock, PCMU, 0)
-		a, err := NewAnnouncer(Config{Clock: clock, Mode: ModeCallerOnly, Prompts: map[int]*Prompt{1: {samples: make([]int16, 3*SamplesPerPacket)}}})
+		a, err := NewAnnouncer(Config{Clock: clock, Mode: ModeCallerOnly, Carrier: "FuzzTel", Prompts: map[int]*Prompt{1: {samples: make([]int16, 3*SamplesPerPacket)}}})
 		if err != nil {
 			t.Fatal(err)
 		}
