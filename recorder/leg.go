@@ -356,19 +356,22 @@ func (l *Leg) classify(h header) seqClass {
 }
 
 // place positions a packet on the timeline, applying the re-anchor rules,
-// and returns the frame of its timestamp. lead is how far the packet's
-// timestamp precedes its sending (an event's duration so far), n the number
-// of audio samples it carries.
-func (l *Leg) place(h header, class seqClass, arrival, lead, n int64) int64 {
+// and returns the frame of its timestamp, or false when the packet cannot
+// be placed (a straggler whose timestamp lies beyond its arrival). lead is
+// how far the packet's timestamp precedes its sending (an event's duration
+// so far), n the number of audio samples it carries.
+func (l *Leg) place(h header, class seqClass, arrival, lead, n int64) (int64, bool) {
 	switch class {
 	case seqFirst:
 		l.reanchor(h.ts, arrival-lead, false)
-		return arrival - lead
+		return arrival - lead, true
 	case seqRestart:
 		l.reanchor(h.ts, arrival-lead, true)
-		return arrival - lead
+		return arrival - lead, true
 	case seqReordered:
-		return l.clock.position(h.ts) // stragglers have no say in the anchor
+		// Stragglers have no say in the anchor, and cannot be ahead.
+		pos := l.clock.position(h.ts)
+		return pos, pos+lead-arrival <= l.r.window
 	}
 	w := l.r.window
 	pos := l.clock.position(h.ts)
@@ -380,19 +383,19 @@ func (l *Leg) place(h header, class seqClass, arrival, lead, n int64) int64 {
 		// arrival by more than the window is a timestamp jump or a sender
 		// clock running fast; far behind is a jump backwards.
 		l.reanchor(h.ts, arrival-lead, true)
-		return arrival - lead
+		return arrival - lead, true
 	case n > 0 && pos+n <= l.r.mix.flushed:
 		// Too late to play: jitter if alone, a slow sender clock or a
 		// stall if it goes on.
 		if l.lateRun++; l.lateRun >= resyncRun {
 			l.reanchor(h.ts, arrival, true)
-			return arrival
+			return arrival, true
 		}
 	default:
 		l.lateRun = 0
 	}
 	l.clock.advance(h.ts)
-	return pos
+	return pos, true
 }
 
 func (l *Leg) reanchor(ts uint32, arrival int64, count bool) {

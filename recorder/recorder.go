@@ -456,32 +456,35 @@ func (r *Recording) accept(l *Leg, h header, payload []byte, arrival time.Time) 
 		st.Reordered++
 	}
 
-	var err error
 	codec := l.pts[h.pt]
-	switch codec {
-	case CodecPCMU, CodecPCMA:
-		pos := l.place(h, class, arr, 0, int64(len(payload)))
+	var ev telephoneEvent
+	var lead, n int64
+	switch {
+	case codec.audio():
+		n = int64(len(payload))
+	case codec == CodecTelephoneEvent && ev.unmarshal(payload):
+		lead = int64(ev.duration)
+	}
+	pos, ok := l.place(h, class, arr, lead, n)
+	var err error
+	switch {
+	case !ok:
+		st.Late++
+	case codec.audio():
 		if r.writeAudio(l.side, codec, pos, payload) {
 			st.Decoded++
 		} else {
 			st.Late++
 		}
-	case CodecTelephoneEvent:
-		var ev telephoneEvent
-		if !ev.unmarshal(payload) {
-			l.place(h, class, arr, 0, 0)
-			st.Skipped++
-			err = errEvent
-			break
-		}
-		pos := l.place(h, class, arr, int64(ev.duration), 0)
+	case codec == CodecTelephoneEvent && len(payload) >= telephoneEventSize:
 		st.EventPackets++
 		l.receiveEvent(ev, h.ts, pos)
-	case CodecComfortNoise:
-		l.place(h, class, arr, 0, 0)
+	case codec == CodecTelephoneEvent:
+		st.Skipped++
+		err = errEvent
+	case codec == CodecComfortNoise:
 		st.ComfortNoise++
 	default:
-		l.place(h, class, arr, 0, 0)
 		st.Skipped++
 	}
 	r.flushLocked(r.mix.now - r.window)
