@@ -1,0 +1,118 @@
+package sipua
+
+import (
+	"math"
+)
+
+// SampleRate is the sample rate of every [Source] and of received audio,
+// in Hz: G.711's 8 kHz.
+const SampleRate = 8000
+
+// Source is the audio a call sends: a pure function of the sample index
+// from the call's answer, so one Source serves any number of calls at once.
+// Implementations must be safe for concurrent use.
+type Source interface {
+	// Sample returns the 16-bit linear sample at index n (n/SampleRate
+	// seconds after the answer).
+	Sample(n int64) int16
+}
+
+// SourceFunc adapts a function to a [Source].
+type SourceFunc func(n int64) int16
+
+// Sample calls f(n).
+func (f SourceFunc) Sample(n int64) int16 { return f(n) }
+
+// Silence is a [Source] of digital silence.
+var Silence Source = SourceFunc(func(int64) int16 { return 0 })
+
+// Tone returns a [Source] of a sine wave of freq Hz at amplitude
+// (0 to 1 of full scale).
+func Tone(freq, amplitude float64) Source {
+	w := 2 * math.Pi * freq / SampleRate
+	a := clampAmplitude(amplitude) * math.MaxInt16
+	return SourceFunc(func(n int64) int16 { return int16(a * math.Sin(w*float64(n))) })
+}
+
+// Voice is a speech-like [Source]: voiced syllables of a harmonic tone at a
+// fixed pitch, shaped by vowel formants and a syllable envelope, grouped
+// into words separated by pauses. Two voices with different pitches are
+// easy to tell apart with [EstimatePitch], and their pauses make a
+// recording's waveform look like a conversation.
+type Voice struct {
+	// Pitch is the fundamental frequency in Hz, 60–400. Default 140.
+	Pitch float64
+	// Amplitude is the peak level, 0 to 1 of full scale. Default 0.5.
+	Amplitude float64
+	// Seed selects the sequence of syllables and pauses.
+	Seed uint64
+}
+
+// A syllable lasts 250 ms; one in four on average is a pause.
+const (
+	syllableSamples = SampleRate / 4
+	pauseOneIn      = 4
+)
+
+// vowels are the first three formant frequencies of /a i u e o/ in Hz.
+var vowels = [5][3]float64{
+	{800, 1200, 2500},
+	{300, 2300, 3000},
+	{350, 1300, 2400},
+	{500, 1900, 2600},
+	{500, 900, 2400},
+}
+
+// Sample returns the voice's sample at index n.
+func (v Voice) Sample(n int64) int16 {
+	if n < 0 {
+		return 0
+	}
+	pitch := v.Pitch
+	if pitch <= 0 {
+		pitch = 140
+	}
+	amp := v.Amplitude
+	if amp <= 0 {
+		amp = 0.5
+	}
+	cell := n / syllableSamples
+	h := mix64(v.Seed ^ uint64(cell)*0x9e3779b97f4a7c15)
+	if h%pauseOneIn == 0 || cell == 0 {
+		return 0 // a pause between words; the call opens with one
+	}
+	formants := vowels[(h>>8)%uint64(len(vowels))]
+	level := 0.6 + 0.4*float64((h>>16)%256)/255
+	// A raised-cosine envelope per syllable: no clicks at the edges.
+	pos := float64(n%syllableSamples) / syllableSamples
+	env := math.Sin(math.Pi * pos)
+	env *= env
+	t := float64(n) / SampleRate
+	var sum, norm float64
+	for k := 1; float64(k)*pitch < SampleRate/2-200; k++ {
+		f := float64(k) * pitch
+		g := 0.0
+		for i, fm := range formants {
+			bw := 80.0 * float64(i+1)
+			d := (f - fm) / bw
+			g += 1 / (1 + d*d) / float64(i+1)
+		}
+		g += 0.3 / float64(k) // glottal tilt keeps the fundamental present
+		sum += g * math.Sin(2*math.Pi*f*t)
+		norm += g
+	}
+	x := math.Max(-1, math.Min(1, 2*sum/norm)) // crest factor ≈ 2; clip the rare peak
+	return int16(clampAmplitude(amp) * level * env * x * math.MaxInt16)
+}
+
+func clampAmplitude(a float64) float64 { return math.Max(0, math.Min(1, a)) }
+
+// mix64 is SplitMix64's finaliser: a cheap, well-spread hash.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}
