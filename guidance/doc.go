@@ -53,13 +53,14 @@
 //     that leg's SSRC, sequence numbers and timestamps, with the marker bit
 //     on the first packet), and returns when the prompt has played out or
 //     its context ends (a party hung up: [ErrInterrupted]).
-//   - Once the call is answered, the relay records exactly the packets for
-//     which Relay returns true: the recorder then receives neither the
-//     guidance nor the parties' audio during it, and its recording starts
-//     at [Result].Ended. (Relay rewrites the packet in place and mixes the
-//     beep into it; a recorder that wants the party's own numbering or no
-//     beep can instead be fed each inbound packet before Relay, from the
-//     moment Play returns.)
+//   - To record, the relay calls [Stream.RelayRecord] instead of Relay: it
+//     relays exactly as Relay does and also says whether the packet belongs
+//     in the recording, which is true from the first packet after the
+//     guidance on, decided under the same lock. The recorder therefore never
+//     receives early media, the guidance, or the parties' audio during it,
+//     and the recording starts at [Result].Ended. (The recorded packet is
+//     the rewritten one, beep included; a recorder that wants the party's
+//     own numbering can be handed a copy taken before RelayRecord.)
 //
 // A typical relay wiring, with one goroutine per direction:
 //
@@ -67,15 +68,14 @@
 //	toCallee, _ := guidance.NewStream(guidance.StreamConfig{Codec: guidance.PCMU, Writer: calleeLeg, Name: "to-callee"})
 //
 //	// relay goroutine, callee → caller:
-//	if toCaller.Relay(pkt) { // false while guidance plays
+//	if relay, record := toCaller.RelayRecord(pkt); relay { // false while guidance plays
 //		callerLeg.WriteRTP(pkt)
-//		if answered.Load() {
+//		if record {
 //			rec.Callee().WriteRTP(pkt, arrival)
 //		}
 //	}
 //
-//	// on answer (200 OK): billing from res.Started, recording from res.Ended
-//	answered.Store(true)
+//	// on answer (200 OK); billing from res.Started, recording from res.Ended
 //	res, err := announcer.Play(ctx, contract.Announcement, toCaller, toCallee)
 //
 // Streams rewrite RTP only; RTCP is left to the relay, which as a B2BUA
