@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"text/template"
 	"time"
 
 	"github.com/callrec/callrec/delivery"
@@ -311,17 +312,20 @@ func tail(s string, n int) string {
 	return s
 }
 
-// sippDir prepares a working directory with the scenarios and the
-// callee's tone.
-func sippDir(t testing.TB) string {
+// sippDir prepares a working directory with the scenarios, their
+// {{.Placeholders}} filled from vars, and the callee's tone.
+func sippDir(t testing.TB, vars map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	files, err := filepath.Glob("testdata/*.xml")
 	require.NoError(t, err)
 	for _, f := range files {
-		b, err := os.ReadFile(f)
+		tmpl, err := template.New(filepath.Base(f)).Option("missingkey=zero").ParseFiles(f)
 		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o600))
+		out, err := os.Create(filepath.Join(dir, filepath.Base(f)))
+		require.NoError(t, err)
+		require.NoError(t, tmpl.Execute(out, vars))
+		require.NoError(t, out.Close())
 	}
 	// 4 s of a 1000 Hz tone in µ-law, looped by rtp_stream.
 	tone := make([]byte, 4*8000)
@@ -333,3 +337,30 @@ func sippDir(t testing.TB) string {
 }
 
 func portArg(p int) string { return strconv.Itoa(p) }
+
+// uas starts a SIPp callee with scenario, listening on hop.
+func (e *env) uas(t testing.TB, bin, dir, scenario string, hop netip.AddrPort, extra ...string) *sippRun {
+	t.Helper()
+	args := append([]string{"-sf", scenario, "-p", portArg(int(hop.Port())), "-mp", portArg(freeMediaPort(t)), "-m", "1"}, extra...)
+	r := startSIPp(t, bin, dir, args...)
+	time.Sleep(150 * time.Millisecond) // let it bind before the INVITE comes
+	return r
+}
+
+// uac starts a SIPp caller toward side w of the B2BUA, dialling service
+// from caller.
+func (e *env) uac(t testing.TB, bin, dir string, w Side, scenario, service, caller string, extra ...string) *sippRun {
+	t.Helper()
+	args := append([]string{e.b.Addr(w).String(), "-sf", scenario, "-s", service, "-key", "caller", caller,
+		"-p", portArg(freePort(t)), "-mp", portArg(freeMediaPort(t)), "-m", "1"}, extra...)
+	return startSIPp(t, bin, dir, args...)
+}
+
+// lastCDR waits for n CDR lines and returns the last.
+func (e *env) lastCDR(t testing.TB, n int) CDR {
+	t.Helper()
+	e.events.wait(t, EventEnded, n, 20*time.Second)
+	var cdrs []CDR
+	require.Eventually(t, func() bool { cdrs = e.cdr.cdrs(t); return len(cdrs) >= n }, 5*time.Second, 10*time.Millisecond)
+	return cdrs[n-1]
+}

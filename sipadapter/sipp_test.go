@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -96,7 +97,7 @@ func toneShare(x []float64, hz float64) (float64, int) {
 func TestSIPpRecordedOutgoingCall(t *testing.T) {
 	bin := testenv.LookPath(t, "sipp", "sip-tester")
 	e := newEnv(t, nil)
-	dir := sippDir(t)
+	dir := sippDir(t, nil)
 	uas := startSIPp(t, bin, dir, "-sf", "uas_answer.xml", "-p", portArg(int(e.outsideHop.Port())),
 		"-mp", portArg(freeMediaPort(t)), "-m", "1")
 	time.Sleep(200 * time.Millisecond)
@@ -145,4 +146,168 @@ func TestSIPpRecordedOutgoingCall(t *testing.T) {
 	assert.Equal(t, CauseBye, cdrs[0].Cause)
 	assert.Equal(t, PartyCaller, cdrs[0].HungUp)
 	assert.True(t, cdrs[0].Recorded)
+}
+
+func TestSIPpRefusals(t *testing.T) {
+	bin := testenv.LookPath(t, "sipp", "sip-tester")
+	e := newEnv(t, nil)
+	tests := map[string]struct {
+		line, dialled string
+		code          string
+		verdict       string
+	}{
+		"not-recordable":       {lineFixed, "007727104", "403", "not-recordable"},
+		"emergency":            {lineFixed, "007727110", "380", "emergency"},
+		"restricted-from-050":  {line050, "0077270120123456", "403", "restricted-from-050"},
+		"prefix-line-mismatch": {lineFixed, "0077260312345678", "403", "prefix-line-mismatch"},
+		"invalid":              {lineFixed, "00772703", "484", "invalid"},
+		"unknown line":         {"0399999999", "0077270312345678", "403", ""},
+	}
+	n := 0
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			reason := "cause=" + tc.code + ";text=\"" + tc.verdict
+			if tc.verdict == "" {
+				reason = "unknown line"
+			}
+			dir := sippDir(t, map[string]string{"Code": tc.code, "Reason": reason})
+			e.uac(t, bin, dir, Inside, "uac_expect.xml", tc.dialled, tc.line).requireOK(t, 20*time.Second)
+			n++
+			cdr := e.lastCDR(t, n)
+			assert.Equal(t, CauseRefused, cdr.Cause)
+			assert.Equal(t, tc.code, strconv.Itoa(cdr.Code))
+			if tc.verdict != "" {
+				assert.Equal(t, tc.verdict, cdr.Verdict)
+			}
+			assert.False(t, cdr.Recorded)
+			assert.Zero(t, cdr.CalleePackets)
+		})
+	}
+	calls, _ := e.b.ActiveCalls()
+	assert.Zero(t, calls)
+}
+
+func TestSIPpCancelBeforeAnswer(t *testing.T) {
+	bin := testenv.LookPath(t, "sipp", "sip-tester")
+	e := newEnv(t, nil)
+	dir := sippDir(t, nil)
+	uas := e.uas(t, bin, dir, "uas_ring.xml", e.outsideHop)
+	e.uac(t, bin, dir, Inside, "uac_cancel.xml", "0077270312345678", lineFixed).requireOK(t, 30*time.Second)
+	uas.requireOK(t, 30*time.Second)
+	cdr := e.lastCDR(t, 1)
+	assert.Equal(t, CauseCancelled, cdr.Cause)
+	assert.Equal(t, PartyCaller, cdr.HungUp)
+	assert.False(t, cdr.Recorded)
+	assert.Equal(t, 1, e.events.count(EventRinging))
+	assert.Zero(t, e.events.count(EventAnswered))
+}
+
+func TestSIPpBusyPassedBack(t *testing.T) {
+	bin := testenv.LookPath(t, "sipp", "sip-tester")
+	e := newEnv(t, nil)
+	dir := sippDir(t, map[string]string{"Code": "486", "Reason": "Q.850;cause=17"})
+	uas := e.uas(t, bin, dir, "uas_busy.xml", e.outsideHop)
+	e.uac(t, bin, dir, Inside, "uac_expect.xml", "0077270312345678", lineFixed).requireOK(t, 30*time.Second)
+	uas.requireOK(t, 30*time.Second)
+	cdr := e.lastCDR(t, 1)
+	assert.Equal(t, CauseRejected, cdr.Cause)
+	assert.Equal(t, 486, cdr.Code)
+}
+
+func TestSIPpByeFromCallee(t *testing.T) {
+	bin := testenv.LookPath(t, "sipp", "sip-tester")
+	e := newEnv(t, nil)
+	dir := sippDir(t, nil)
+	uas := e.uas(t, bin, dir, "uas_bye.xml", e.outsideHop, "-d", "3000")
+	e.uac(t, bin, dir, Inside, "uac_wait_bye.xml", "0077270312345678", lineFixed).requireOK(t, 30*time.Second)
+	uas.requireOK(t, 30*time.Second)
+	cdr := e.lastCDR(t, 1)
+	assert.Equal(t, CauseBye, cdr.Cause)
+	assert.Equal(t, PartyCallee, cdr.HungUp)
+	assert.True(t, cdr.Recorded)
+	e.events.wait(t, EventDelivered, 1, 20*time.Second)
+}
+
+func TestSIPpHold(t *testing.T) {
+	bin := testenv.LookPath(t, "sipp", "sip-tester")
+	e := newEnv(t, nil)
+	dir := sippDir(t, nil)
+	uas := e.uas(t, bin, dir, "uas_hold.xml", e.outsideHop)
+	e.uac(t, bin, dir, Inside, "uac_hold.xml", "0077270312345678", lineFixed).requireOK(t, 30*time.Second)
+	uas.requireOK(t, 30*time.Second)
+	cdr := e.lastCDR(t, 1)
+	assert.Equal(t, CauseBye, cdr.Cause)
+	assert.Equal(t, PartyCaller, cdr.HungUp)
+	e.events.wait(t, EventDelivered, 1, 20*time.Second)
+	wavs, metas := e.delivered(t)
+	require.Len(t, wavs, 1)
+	// The call lasts 3.5 s after the ACK; minus 0.6 s of guidance the file
+	// covers the hold without a gap.
+	assert.InDelta(t, 2.9, metas[0].Duration.Seconds(), 0.5)
+	ch := readWAV(t, wavs[0])
+	assert.InDelta(t, metas[0].Duration.Seconds()*8000, float64(len(ch[0])), 8000*0.05)
+}
+
+func TestSIPpIncoming(t *testing.T) {
+	bin := testenv.LookPath(t, "sipp", "sip-tester")
+	tests := map[string]struct {
+		called   string
+		recorded bool
+	}{
+		"company 03 number recorded": {companyIn, true},
+		"090 number not recorded":    {"09012345678", false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, nil)
+			dir := sippDir(t, nil)
+			uas := e.uas(t, bin, dir, "uas_answer.xml", e.insideHop)
+			e.uac(t, bin, dir, Outside, "uac_call.xml", tc.called, "0120123456", "-d", "2000").requireOK(t, 30*time.Second)
+			uas.requireOK(t, 30*time.Second)
+			cdr := e.lastCDR(t, 1)
+			assert.Equal(t, "incoming", cdr.Direction)
+			assert.Equal(t, tc.recorded, cdr.Recorded)
+			assert.Equal(t, CauseBye, cdr.Cause)
+			assert.NotZero(t, cdr.CallerPackets)
+			assert.NotZero(t, cdr.CalleePackets)
+			if tc.recorded {
+				e.events.wait(t, EventDelivered, 1, 20*time.Second)
+				_, metas := e.delivered(t)
+				require.Len(t, metas, 1)
+				assert.Equal(t, delivery.Incoming, metas[0].Direction)
+			} else {
+				assert.Zero(t, e.events.count(EventGuidanceStarted))
+				assert.Zero(t, e.events.count(EventRecordingStarted))
+			}
+		})
+	}
+}
+
+func TestSIPpCongestionAndPriority(t *testing.T) {
+	bin := testenv.LookPath(t, "sipp", "sip-tester")
+	e := newEnv(t, func(c *Config) {
+		c.MinSpoolFree = 1 << 20
+		c.SpoolFree = func() (uint64, error) { return 1 << 10, nil } // the spool's disk is full
+		c.RetryAfter = 90 * time.Second
+	})
+	t.Run("ordinary call refused", func(t *testing.T) {
+		dir := sippDir(t, map[string]string{"Code": "503", "Reason": "recording congested"})
+		e.uac(t, bin, dir, Inside, "uac_expect.xml", "0077270312345678", lineFixed).requireOK(t, 20*time.Second)
+		cdr := e.lastCDR(t, 1)
+		assert.Equal(t, CauseCongested, cdr.Cause)
+		assert.Equal(t, 503, cdr.Code)
+	})
+	t.Run("priority call connected unrecorded", func(t *testing.T) {
+		dir := sippDir(t, map[string]string{"Header": "      Resource-Priority: esnet.0\n"})
+		uas := e.uas(t, bin, dir, "uas_answer.xml", e.outsideHop)
+		e.uac(t, bin, dir, Inside, "uac_call.xml", "0077270312345678", lineFixed, "-d", "1500").requireOK(t, 30*time.Second)
+		uas.requireOK(t, 30*time.Second)
+		cdr := e.lastCDR(t, 2)
+		assert.Equal(t, CauseBye, cdr.Cause)
+		assert.True(t, cdr.Priority)
+		assert.False(t, cdr.Recorded)
+		assert.Equal(t, "record", cdr.Verdict)
+		assert.NotZero(t, cdr.CalleePackets)
+		assert.Zero(t, e.events.count(EventGuidanceStarted), "priority calls bypass the guidance")
+	})
 }
