@@ -244,6 +244,11 @@ func (a *Announcer) play(ctx context.Context, id int, p *Prompt, toCaller, toCal
 		return res, fmt.Errorf("%w: %w", ErrInterrupted, err)
 	}
 	log := a.log.With("announcement", id, "mode", a.mode)
+	emit := func(t EventType, at time.Time) {
+		if a.onEvent != nil {
+			a.onEvent(Event{Type: t, Time: at, Announcement: id, Mode: a.mode, Interrupted: res.Interrupted, ToCaller: toCaller, ToCallee: toCallee})
+		}
+	}
 	res.Started = a.clock.Now()
 	if a.mode == ModeOff {
 		for _, s := range []*Stream{toCaller, toCallee} {
@@ -252,8 +257,8 @@ func (a *Announcer) play(ctx context.Context, id int, p *Prompt, toCaller, toCal
 			}
 		}
 		res.Ended = res.Started
-		a.emit(Event{Type: GuidanceStarted, Time: res.Started, Announcement: id, Mode: a.mode, ToCaller: toCaller, ToCallee: toCallee})
-		a.emit(Event{Type: GuidanceEnded, Time: res.Ended, Announcement: id, Mode: a.mode, ToCaller: toCaller, ToCallee: toCallee})
+		emit(GuidanceStarted, res.Started)
+		emit(GuidanceEnded, res.Ended)
 		return res, nil
 	}
 
@@ -261,7 +266,7 @@ func (a *Announcer) play(ctx context.Context, id int, p *Prompt, toCaller, toCal
 	if err != nil {
 		return res, err
 	}
-	a.emit(Event{Type: GuidanceStarted, Time: res.Started, Announcement: id, Mode: a.mode, ToCaller: toCaller, ToCallee: toCallee})
+	emit(GuidanceStarted, res.Started)
 	log.Info("guidance started", "duration", p.Duration())
 
 	sent, perr := pace(ctx, a.clock, res.Started, p.Packets(), func(int) bool {
@@ -292,7 +297,7 @@ func (a *Announcer) play(ctx context.Context, id int, p *Prompt, toCaller, toCal
 		}
 		l.s.end(l.cfg, injected, last, a.beep)
 	}
-	a.emit(Event{Type: GuidanceEnded, Time: res.Ended, Announcement: id, Mode: a.mode, Interrupted: res.Interrupted, ToCaller: toCaller, ToCallee: toCallee})
+	emit(GuidanceEnded, res.Ended)
 	log.Info("guidance ended", "packets", sent, "interrupted", res.Interrupted, "write_errors", res.WriteErrors)
 	if perr != nil {
 		return res, fmt.Errorf("%w: %w", ErrInterrupted, perr)
@@ -342,10 +347,4 @@ func (a *Announcer) begin(p *Prompt, now time.Time, toCaller, toCallee *Stream) 
 // hears reports whether the caller (or else the callee) hears the prompt.
 func (a *Announcer) hears(caller bool) bool {
 	return a.mode == ModeBoth || (caller && a.mode == ModeCallerOnly) || (!caller && a.mode == ModeCalleeOnly)
-}
-
-func (a *Announcer) emit(e Event) {
-	if a.onEvent != nil {
-		a.onEvent(e)
-	}
 }

@@ -9,7 +9,7 @@ import "time"
 type Clock interface {
 	// Now returns the current time.
 	Now() time.Time
-	// NewTimer returns a stopped-or-running timer that fires once after d.
+	// NewTimer returns a timer that fires once after d.
 	NewTimer(d time.Duration) Timer
 }
 

@@ -53,9 +53,9 @@ type StreamStats struct {
 // [Stream.Relay] for every packet it is about to send toward the party,
 // and an [Announcer] injects the prompt through the configured [Writer].
 //
-// Relay is safe to call concurrently with an Announcer playing on the
-// stream; calls to Relay itself must come from one goroutine at a time (the
-// relay's goroutine for this direction). No lock is held while writing.
+// A Stream is safe for concurrent use: the relay's goroutine for this
+// direction calls Relay while an Announcer plays on the Stream from
+// another. No lock is held while a packet is written.
 type Stream struct {
 	codec Codec
 	pt    uint8
@@ -142,21 +142,30 @@ func (s *Stream) Relay(p *rtp.Packet) bool {
 // it relays records p when record is true.
 func (s *Stream) RelayRecord(p *rtp.Packet) (relay, record bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	relay, record, spliced := s.relayLocked(p)
+	s.mu.Unlock()
+	if spliced {
+		s.log.Debug("relayed audio spliced", "seq", p.SequenceNumber, "ts", p.Timestamp)
+	}
+	return relay, record
+}
+
+// relayLocked is RelayRecord under s.mu; spliced reports a new splice.
+func (s *Stream) relayLocked(p *rtp.Packet) (relay, record, spliced bool) {
 	if s.guidance {
 		s.stats.Dropped++
-		return false, false
+		return false, false, false
 	}
 	now := s.clock.Now()
 	anchor := !s.anchored || p.SSRC != s.srcSSRC
 	if anchor {
-		s.anchorTo(p, now)
+		spliced = s.anchorTo(p, now)
 	}
 	diff := int16(p.SequenceNumber - s.inMax)
 	ext := s.inMaxExt + int64(diff)
 	if ext < 0 {
 		s.stats.Stale++
-		return false, false
+		return false, false, false
 	}
 	newest := anchor || diff > 0
 	if newest {
@@ -184,30 +193,33 @@ func (s *Stream) RelayRecord(p *rtp.Packet) (relay, record bool) {
 		}
 	}
 	s.stats.Relayed++
-	return true, s.guided
+	return true, s.guided, spliced
 }
 
 // anchorTo splices the source of p into the output: its next packet
 // continues the newest packet sent, one sequence number later, with the
 // timestamp advanced by the time elapsed (at least that packet's duration).
-// Before anything was sent the source passes through unchanged.
-func (s *Stream) anchorTo(p *rtp.Packet, now time.Time) {
+// Before anything was sent the source passes through unchanged, and
+// anchorTo reports no splice.
+func (s *Stream) anchorTo(p *rtp.Packet, now time.Time) (spliced bool) {
 	if s.sent {
 		s.seqOff = s.outSeq + 1 - p.SequenceNumber
 		s.tsOff = s.nextTimestamp(now) - p.Timestamp
 		s.marker = true
-		s.log.Debug("splice relayed audio", "ssrc", p.SSRC, "seq", p.SequenceNumber+s.seqOff, "ts", p.Timestamp+s.tsOff)
 	}
 	s.anchored, s.srcSSRC = true, p.SSRC
 	s.inMax, s.inMaxExt = p.SequenceNumber, 0
+	return s.sent
 }
 
 // nextTimestamp returns the timestamp of a packet sent at now, following
 // the newest packet sent.
 func (s *Stream) nextTimestamp(now time.Time) uint32 {
+	// Beyond a day (a clock jump) the elapsed time is not trusted; the
+	// bound also keeps the conversion inside 32 bits.
 	elapsed := now.Sub(s.outTime)
 	units := uint32(0)
-	if elapsed > 0 && elapsed < time.Hour {
+	if elapsed > 0 && elapsed < 24*time.Hour {
 		units = uint32(elapsed * SampleRate / time.Second)
 	}
 	return s.outTS + max(units, s.outSamples)
@@ -269,14 +281,6 @@ func (s *Stream) Stats() StreamStats {
 	return s.stats
 }
 
-func nonZeroRandom() uint32 {
-	for {
-		if v := rand.Uint32(); v != 0 {
-			return v
-		}
-	}
-}
-
 // pass marks the Stream as past guidance without any (ModeOff), enabling
 // the beep when tone is non-nil, without a splice.
 func (s *Stream) pass(tone *beepTone) {
@@ -285,5 +289,13 @@ func (s *Stream) pass(tone *beepTone) {
 	s.guided = true
 	if tone != nil {
 		s.beep = &beeper{tone: tone}
+	}
+}
+
+func nonZeroRandom() uint32 {
+	for {
+		if v := rand.Uint32(); v != 0 {
+			return v
+		}
 	}
 }
