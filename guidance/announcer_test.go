@@ -166,7 +166,9 @@ func TestPlayModeOff(t *testing.T) {
 	require.Len(t, events, 2)
 	assert.Equal(t, events[0].Time, events[1].Time)
 	assert.Empty(t, toCaller.out.packets())
-	assert.True(t, toCaller.forward((&party{ssrc: 1}).next()), "relaying is never interrupted")
+	relay, record := toCaller.s.RelayRecord((&party{ssrc: 1}).next())
+	assert.True(t, relay, "relaying is never interrupted")
+	assert.True(t, record, "recording starts at once")
 }
 
 // TestPlayInterrupted hangs up mid-guidance: Play reports ErrInterrupted

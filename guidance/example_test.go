@@ -63,7 +63,8 @@ func ExampleReadPrompt() {
 }
 
 // The relay gives each outbound direction a Stream, plays the guidance
-// when the callee answers, then relays again with continuous numbering.
+// when the callee answers, then relays again with continuous numbering;
+// the recording starts with the first packet after the guidance.
 func ExampleAnnouncer() {
 	sent := map[string][]uint16{}
 	writer := func(party string) guidance.Writer {
@@ -89,7 +90,8 @@ func ExampleAnnouncer() {
 
 	// Early media toward the caller passes through unchanged.
 	early := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 8, SequenceNumber: 1000, Timestamp: 0, SSRC: 7}, Payload: make([]byte, 160)}
-	fmt.Println("relay early media:", toCaller.Relay(early), early.SequenceNumber)
+	relay, record := toCaller.RelayRecord(early)
+	fmt.Println("early media: relay", relay, "record", record, "seq", early.SequenceNumber)
 
 	// A 60 ms prompt, played in real time.
 	prompt, err := guidance.NewPrompt(make([]int16, 480), 8000, 1)
@@ -104,11 +106,12 @@ func ExampleAnnouncer() {
 
 	// The callee's audio resumes right after the guidance.
 	next := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 8, SequenceNumber: 1004, Timestamp: 640, SSRC: 7}, Payload: make([]byte, 160)}
-	fmt.Println("relay:", toCaller.Relay(next), next.SequenceNumber, "marker:", next.Marker)
+	relay, record = toCaller.RelayRecord(next)
+	fmt.Println("after: relay", relay, "record", record, "seq", next.SequenceNumber, "marker", next.Marker)
 	// Output:
-	// relay early media: true 1000
+	// early media: relay true record false seq 1000
 	// GuidanceStarted
 	// GuidanceEnded
 	// packets per party: 3 caller seqs: [1001 1002 1003]
-	// relay: true 1004 marker: true
+	// after: relay true record true seq 1004 marker true
 }
