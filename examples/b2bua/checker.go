@@ -219,7 +219,7 @@ func (c *checker) hostPort(key, s string, ipOnly, portZeroOK bool) {
 		c.addf(key, "%q is not a host:port such as sbc.example.net:5060", s)
 		return
 	}
-	if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 {
+	if p, err := strconv.ParseUint(port, 10, 16); err != nil || (p == 0 && !portZeroOK) {
 		c.addf(key, "%q has no valid port", s)
 	}
 }
