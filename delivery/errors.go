@@ -29,7 +29,7 @@ var (
 	// declared; at delivery, the spooled copy is corrupt.
 	ErrChecksumMismatch = errors.New("delivery: checksum mismatch")
 	// ErrDuplicateID reports an Enqueue whose Metadata.ID is already in the
-	// spool or in the dead-letter directory.
+	// dead-letter directory, or queued with different audio.
 	ErrDuplicateID = errors.New("delivery: duplicate recording id")
 	// ErrNotFound reports an unknown recording ID, for example in
 	// [Queue.Requeue].

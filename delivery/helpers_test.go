@@ -60,13 +60,16 @@ type fakeClock struct {
 }
 
 type fakeTimer struct {
-	c    chan time.Time
-	at   time.Time
-	done bool
+	clock *fakeClock
+	c     chan time.Time
+	at    time.Time
+	done  bool
 }
 
 func (t *fakeTimer) C() <-chan time.Time { return t.c }
 func (t *fakeTimer) Stop() bool {
+	t.clock.mu.Lock()
+	defer t.clock.mu.Unlock()
 	was := !t.done
 	t.done = true
 	return was
@@ -85,7 +88,7 @@ func (c *fakeClock) Now() time.Time {
 func (c *fakeClock) NewTimer(d time.Duration) delivery.Timer {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	t := &fakeTimer{c: make(chan time.Time, 1), at: c.now.Add(d)}
+	t := &fakeTimer{clock: c, c: make(chan time.Time, 1), at: c.now.Add(d)}
 	if d <= 0 {
 		t.c <- c.now
 		t.done = true

@@ -174,6 +174,10 @@ func New(cfg Config) (*Queue, error) {
 // cannot be written, [ErrInvalidRecording], [ErrChecksumMismatch],
 // [ErrDuplicateID], or [ErrClosed]. Enqueue checks ctx before it starts; the
 // commit itself is not interrupted.
+//
+// With a caller-supplied Metadata.ID, Enqueue is idempotent: enqueueing the
+// same audio again under an ID still queued (as a caller recovering from a
+// crash between commit and removal does) removes the file and succeeds.
 func (q *Queue) Enqueue(ctx context.Context, rec Recording) error {
 	_, err := q.enqueue(ctx, rec)
 	return err
@@ -201,8 +205,9 @@ func (q *Queue) enqueue(ctx context.Context, rec Recording) (Metadata, error) {
 	}
 	q.log.Debug("recording queued", "id", md.ID, "call_id", md.CallID, "bytes", md.Size)
 	q.mu.Lock()
-	q.counters.Enqueued++
-	q.addLocked(newEntry(md, entryState{}))
+	if q.addLocked(newEntry(md, entryState{})) {
+		q.counters.Enqueued++
+	}
 	q.mu.Unlock()
 	q.changed()
 	return md, nil
@@ -309,10 +314,11 @@ func (q *Queue) changed() {
 	q.cfg.OnStats(q.Stats())
 }
 
-// addLocked tracks e, ignoring an ID already tracked.
-func (q *Queue) addLocked(e *entry) {
+// addLocked tracks e and reports whether it was new: an ID already tracked
+// is ignored.
+func (q *Queue) addLocked(e *entry) bool {
 	if _, ok := q.entries[e.md.ID]; ok {
-		return
+		return false
 	}
 	q.entries[e.md.ID] = e
 	q.byAge.add(e)
@@ -321,6 +327,7 @@ func (q *Queue) addLocked(e *entry) {
 	} else {
 		q.waiting.add(e)
 	}
+	return true
 }
 
 // forgetLocked stops tracking e.

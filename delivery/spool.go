@@ -169,10 +169,11 @@ func (s *spool) put(rec Recording, now time.Time) (md Metadata, srcRemoveErr err
 	} else if err := validateExt(md.AudioExt); err != nil {
 		return md, nil, err
 	}
-	for _, d := range []string{dirQueue, dirDead} {
-		if _, err := os.Lstat(s.path(d, md.ID)); err == nil {
-			return md, nil, fmt.Errorf("%w: %s", ErrDuplicateID, md.ID)
-		}
+	if _, err := os.Lstat(s.path(dirQueue, md.ID)); err == nil {
+		return s.putAgain(rec.AudioPath, fi, md)
+	}
+	if _, err := os.Lstat(s.path(dirDead, md.ID)); err == nil {
+		return md, nil, fmt.Errorf("%w: %s is a dead letter", ErrDuplicateID, md.ID)
 	}
 	md.Enqueued = now.UTC()
 
@@ -224,6 +225,45 @@ func (s *spool) put(rec Recording, now time.Time) (md Metadata, srcRemoveErr err
 		return md, err, nil
 	}
 	return md, syncDir(filepath.Dir(rec.AudioPath)), nil
+}
+
+// putAgain handles an Enqueue of an ID already queued. When the caller's
+// file is the queued audio (the same inode, or the same bytes), the earlier
+// Enqueue committed but did not get to remove it, as after a crash: the
+// file is removed now and the Enqueue succeeds. Anything else is an
+// [ErrDuplicateID].
+func (s *spool) putAgain(src string, fi os.FileInfo, md Metadata) (Metadata, error, error) {
+	queued, _, err := s.load(dirQueue, md.ID)
+	if err != nil {
+		return md, nil, fmt.Errorf("%w: %s: %w", ErrDuplicateID, md.ID, err)
+	}
+	same := false
+	if qfi, err := os.Stat(s.audioPath(&queued)); err == nil && os.SameFile(fi, qfi) {
+		same = true
+	} else if fi.Size() == queued.Size {
+		sum, err := fileSHA256(src)
+		same = err == nil && sum == queued.SHA256
+	}
+	if !same || (md.SHA256 != "" && !strings.EqualFold(md.SHA256, queued.SHA256)) {
+		return md, nil, fmt.Errorf("%w: %s", ErrDuplicateID, md.ID)
+	}
+	if err := os.Remove(src); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return queued, err, nil
+	}
+	return queued, syncDir(filepath.Dir(src)), nil
+}
+
+func fileSHA256(name string) (string, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // stageAudio places src at dst, by hard link when src is on the spool's file

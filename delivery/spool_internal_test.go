@@ -243,3 +243,38 @@ func TestCircuitStateString(t *testing.T) {
 		assert.Equal(t, want, string(b))
 	}
 }
+
+func TestEnqueueAgainAfterCrashBeforeSourceRemoval(t *testing.T) {
+	for _, mode := range []string{"link", "copy"} {
+		t.Run(mode, func(t *testing.T) {
+			q, err := New(Config{Dir: t.TempDir(), Sink: SinkFunc(func(context.Context, Item) error { return nil })})
+			require.NoError(t, err)
+			defer q.Close()
+			src := filepath.Join(t.TempDir(), "call.wav")
+			require.NoError(t, os.WriteFile(src, []byte("RIFF audio"), 0o640))
+			md, err := q.enqueue(context.Background(), Recording{AudioPath: src, Metadata: Metadata{ID: "call-1"}})
+			require.NoError(t, err)
+			// Put the caller's file back as a crash before its removal would
+			// have left it.
+			if mode == "link" {
+				require.NoError(t, os.Link(q.spool.audioPath(&md), src))
+			} else {
+				require.NoError(t, os.WriteFile(src, []byte("RIFF audio"), 0o640))
+			}
+			again, err := q.enqueue(context.Background(), Recording{AudioPath: src, Metadata: Metadata{ID: "call-1"}})
+			require.NoError(t, err)
+			assert.Equal(t, md.SHA256, again.SHA256)
+			_, err = os.Stat(src)
+			assert.ErrorIs(t, err, os.ErrNotExist)
+			st := q.Stats()
+			assert.Equal(t, 1, st.Queued)
+			assert.Equal(t, uint64(1), st.Enqueued)
+
+			require.NoError(t, os.WriteFile(src, []byte("RIFF other"), 0o640))
+			_, err = q.enqueue(context.Background(), Recording{AudioPath: src, Metadata: Metadata{ID: "call-1"}})
+			require.ErrorIs(t, err, ErrDuplicateID)
+			_, err = os.Stat(src)
+			require.NoError(t, err, "different audio stays with the caller")
+		})
+	}
+}
