@@ -261,6 +261,9 @@ func (s *seqTracker) reset(seq uint16, first bool) {
 }
 
 func (s *seqTracker) lost() uint64 {
+	if s.unique == 0 {
+		return 0 // no packet yet
+	}
 	if expected := s.hi - s.base + 1; expected > s.unique {
 		return s.lostPrev + uint64(expected-s.unique)
 	}

@@ -1,0 +1,388 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-audio/wav"
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+	"github.com/google/gopacket/pcapgo"
+	"github.com/pion/rtp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/zaf/g711"
+
+	"github.com/callrec/callrec/internal/testenv"
+	"github.com/callrec/callrec/recorder"
+)
+
+var t0 = time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
+
+// capture builds a packet capture of UDP datagrams over Ethernet and IPv4.
+type capture struct {
+	t       *testing.T
+	packets []capturedPacket
+}
+
+type capturedPacket struct {
+	ci   gopacket.CaptureInfo
+	data []byte
+}
+
+func (c *capture) udp(at time.Duration, src, dst string, payload []byte) {
+	c.t.Helper()
+	s, err := net.ResolveUDPAddr("udp4", src)
+	require.NoError(c.t, err)
+	d, err := net.ResolveUDPAddr("udp4", dst)
+	require.NoError(c.t, err)
+	eth := &layers.Ethernet{
+		SrcMAC:       net.HardwareAddr{2, 0, 0, 0, 0, 1},
+		DstMAC:       net.HardwareAddr{2, 0, 0, 0, 0, 2},
+		EthernetType: layers.EthernetTypeIPv4,
+	}
+	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: s.IP.To4(), DstIP: d.IP.To4()}
+	udp := &layers.UDP{SrcPort: layers.UDPPort(s.Port), DstPort: layers.UDPPort(d.Port)}
+	require.NoError(c.t, udp.SetNetworkLayerForChecksum(ip))
+	buf := gopacket.NewSerializeBuffer()
+	require.NoError(c.t, gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
+		eth, ip, udp, gopacket.Payload(payload)))
+	data := bytes.Clone(buf.Bytes())
+	c.packets = append(c.packets, capturedPacket{
+		ci:   gopacket.CaptureInfo{Timestamp: t0.Add(at), CaptureLength: len(data), Length: len(data)},
+		data: data,
+	})
+}
+
+// write saves the capture as pcap, or pcapng when ng is set.
+func (c *capture) write(path string, ng bool) {
+	c.t.Helper()
+	f, err := os.Create(path)
+	require.NoError(c.t, err)
+	defer func() { require.NoError(c.t, f.Close()) }()
+	if ng {
+		w, err := pcapgo.NewNgWriter(f, layers.LinkTypeEthernet)
+		require.NoError(c.t, err)
+		for _, p := range c.packets {
+			require.NoError(c.t, w.WritePacket(p.ci, p.data))
+		}
+		require.NoError(c.t, w.Flush())
+		return
+	}
+	w := pcapgo.NewWriter(f)
+	require.NoError(c.t, w.WriteFileHeader(65536, layers.LinkTypeEthernet))
+	for _, p := range c.packets {
+		require.NoError(c.t, w.WritePacket(p.ci, p.data))
+	}
+}
+
+const (
+	callerSIP   = "10.0.0.1:5060"
+	calleeSIP   = "10.0.0.2:5060"
+	callerMedia = "10.0.0.1:40000"
+	calleeMedia = "10.0.0.2:50000"
+	callID      = "a84b4c76e66710@pc33.example.com"
+)
+
+func sdpBody(ip string, port int) string {
+	return fmt.Sprintf("v=0\r\no=- 1 1 IN IP4 %[1]s\r\ns=-\r\nc=IN IP4 %[1]s\r\nt=0 0\r\n"+
+		"m=audio %[2]d RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n", ip, port)
+}
+
+func sipMsg(first, cseq, body string) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK776asdhds\r\nFrom: <sip:alice@example.com>;tag=1928301774\r\n"+
+		"To: <sip:bob@example.com>\r\nCall-ID: %s\r\nCSeq: %s\r\n", first, callID, cseq)
+	if body != "" {
+		fmt.Fprintf(&b, "Content-Type: application/sdp\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	} else {
+		b.WriteString("Content-Length: 0\r\n\r\n")
+	}
+	return []byte(b.String())
+}
+
+// rtpTone returns 20 ms packet i of a PCMU tone.
+func rtpTone(t *testing.T, freq float64, ssrc uint32, i int) []byte {
+	t.Helper()
+	payload := make([]byte, 160)
+	for k := range payload {
+		payload[k] = g711.EncodeUlawFrame(int16(8000 * math.Sin(2*math.Pi*freq*float64(i*160+k)/8000)))
+	}
+	p := rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(100 + i), Timestamp: uint32(5000 + 160*i), SSRC: ssrc}, Payload: payload}
+	raw, err := p.Marshal()
+	require.NoError(t, err)
+	return raw
+}
+
+// sipCall builds a capture of a 2 s call set up with SIP: 440 Hz from the
+// caller, 1 kHz from the callee starting 0.5 s later, the caller pressing 7
+// at 1 s, a DNS datagram and RTCP as noise, and a BYE.
+func sipCall(t *testing.T, withSIP bool) *capture {
+	c := &capture{t: t}
+	if withSIP {
+		c.udp(0, callerSIP, calleeSIP, sipMsg("INVITE sip:bob@example.com SIP/2.0", "1 INVITE", sdpBody("10.0.0.1", 40000)))
+		c.udp(10*time.Millisecond, calleeSIP, callerSIP, sipMsg("SIP/2.0 100 Trying", "1 INVITE", ""))
+		c.udp(90*time.Millisecond, calleeSIP, callerSIP, sipMsg("SIP/2.0 200 OK", "1 INVITE", sdpBody("10.0.0.2", 50000)))
+		c.udp(95*time.Millisecond, callerSIP, calleeSIP, sipMsg("ACK sip:bob@example.com SIP/2.0", "1 ACK", ""))
+	}
+	c.udp(97*time.Millisecond, "10.0.0.1:33333", "10.0.0.53:53", []byte("\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"))
+	start := 100 * time.Millisecond
+	for i := range 100 {
+		at := start + time.Duration(i)*20*time.Millisecond
+		if i >= 50 && i < 53 { // key 7 for 60 ms
+			p := rtp.Packet{
+				Header:  rtp.Header{Version: 2, PayloadType: 101, Marker: i == 50, SequenceNumber: uint16(100 + i), Timestamp: 5000 + 160*50, SSRC: 0x1111},
+				Payload: []byte{7, 10, 0, byte(160 * (i - 49))},
+			}
+			if i == 52 {
+				p.Payload[1] |= 0x80
+			}
+			raw, err := p.Marshal()
+			require.NoError(t, err)
+			c.udp(at, callerMedia, calleeMedia, raw)
+		} else {
+			c.udp(at, callerMedia, calleeMedia, rtpTone(t, 440, 0x1111, i))
+		}
+		if i >= 25 {
+			c.udp(at+3*time.Millisecond, calleeMedia, callerMedia, rtpTone(t, 1000, 0x2222, i-25))
+		}
+		if i%50 == 0 { // RTCP receiver report on the odd port: ignored
+			c.udp(at, "10.0.0.1:40001", "10.0.0.2:50001", []byte{0x81, 201, 0, 7, 0, 0, 0x11, 0x11, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+		}
+	}
+	if withSIP {
+		c.udp(start+2500*time.Millisecond, callerSIP, calleeSIP, sipMsg("BYE sip:bob@example.com SIP/2.0", "2 BYE", ""))
+	}
+	return c
+}
+
+type decoded struct {
+	channels [][]float64
+}
+
+func decodeFile(t *testing.T, path string) decoded {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	d := wav.NewDecoder(bytes.NewReader(data))
+	require.True(t, d.IsValidFile())
+	buf, err := d.FullPCMBuffer()
+	require.NoError(t, err)
+	n := buf.Format.NumChannels
+	out := decoded{channels: make([][]float64, n)}
+	for i, v := range buf.Data {
+		out.channels[i%n] = append(out.channels[i%n], float64(v))
+	}
+	return out
+}
+
+func (d decoded) seconds() float64 { return float64(len(d.channels[0])) / 8000 }
+
+// power returns the Goertzel power of f in channel ch between from and to seconds.
+func (d decoded) power(ch int, from, to, f float64) float64 {
+	x := d.channels[ch][int(from*8000):int(to*8000)]
+	c := 2 * math.Cos(2*math.Pi*f/8000)
+	var s1, s2 float64
+	for _, v := range x {
+		s1, s2 = v+c*s1-s2, s1
+	}
+	return (s1*s1 + s2*s2 - c*s1*s2) / float64(len(x)*len(x))
+}
+
+func (d decoded) rms(ch int, from, to float64) float64 {
+	x := d.channels[ch][int(from*8000):int(to*8000)]
+	var sum float64
+	for _, v := range x {
+		sum += v * v
+	}
+	return math.Sqrt(sum / float64(len(x)))
+}
+
+func TestConvertGeneratedCapture(t *testing.T) {
+	tests := map[string]struct {
+		sip    bool
+		ng     bool
+		file   string
+		record time.Duration
+	}{
+		// From the first RTP packet to the BYE 2.5 s later.
+		"pcap with SIP":   {sip: true, file: fileName(callID) + ".wav", record: 2500 * time.Millisecond},
+		"pcapng with SIP": {sip: true, ng: true, file: fileName(callID) + ".wav", record: 2500 * time.Millisecond},
+		// From the first RTP packet to the end of the callee's last one.
+		"pcap without SIP": {file: "call-rtp-10.0.0.1_40000-10.0.0.2_50000.wav", record: 2003 * time.Millisecond},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "call.pcap")
+			sipCall(t, tt.sip).write(path, tt.ng)
+			out := filepath.Join(dir, "out")
+			require.NoError(t, os.Mkdir(out, 0o755))
+			var stdout bytes.Buffer
+			require.NoError(t, run(context.Background(), []string{"-stereo", "-o", out, path}, &stdout))
+
+			entries, err := os.ReadDir(out)
+			require.NoError(t, err)
+			require.Len(t, entries, 1, "one file per call: %s", stdout.String())
+			require.Equal(t, tt.file, entries[0].Name())
+			assert.Contains(t, stdout.String(), "DTMF 7")
+			assert.Contains(t, stdout.String(), "caller 100 packets (0 lost, 0 late, 0 skipped), callee 75 packets")
+
+			a := decodeFile(t, filepath.Join(out, tt.file))
+			require.Len(t, a.channels, 2)
+			assert.InDelta(t, tt.record.Seconds(), a.seconds(), 0.0002)
+			for _, span := range [][2]float64{{0, 0.9}, {1.1, 1.95}} {
+				assert.Greater(t, a.power(0, span[0], span[1], 440), 100*a.power(0, span[0], span[1], 1000), "caller at %v", span)
+			}
+			assert.Less(t, a.rms(0, 1.005, 1.055), 1.0, "the key press is not audio")
+			assert.Less(t, a.rms(1, 0, 0.49), 1.0, "the callee starts 0.5 s late")
+			assert.Greater(t, a.power(1, 0.5, 1.95, 1000), 100*a.power(1, 0.5, 1.95, 440))
+			if tt.sip {
+				assert.Less(t, a.rms(0, 2.01, 2.5), 1.0, "silence until the BYE")
+			}
+		})
+	}
+}
+
+func TestConvertMono(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "call.pcap")
+	sipCall(t, true).write(path, false)
+	var stdout bytes.Buffer
+	require.NoError(t, run(context.Background(), []string{"-o", dir, path}, &stdout))
+	a := decodeFile(t, filepath.Join(dir, fileName(callID)+".wav"))
+	require.Len(t, a.channels, 1)
+	assert.Greater(t, a.power(0, 0.5, 0.9, 440), 1e4)
+	assert.Greater(t, a.power(0, 0.5, 0.9, 1000), 1e4)
+	assert.Contains(t, stdout.String(), ": mono 2.5s")
+}
+
+// sipTesterPcap returns the path of a capture shipped with Debian's
+// sip-tester package, failing when the package is installed without it.
+func sipTesterPcap(t *testing.T, name string) string {
+	t.Helper()
+	testenv.LookPath(t, "sipp", "sip-tester")
+	for _, dir := range []string{"/usr/share/sip-tester/pcap", "/usr/share/sip-tester"} {
+		if p := filepath.Join(dir, name); fileExists(p) {
+			return p
+		}
+	}
+	t.Fatalf("sip-tester is installed but ships no %s", name)
+	return ""
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func TestConvertSIPTesterG711A(t *testing.T) {
+	path := sipTesterPcap(t, "g711a.pcap")
+	out := t.TempDir()
+	calls, err := convert(context.Background(), path, options{mode: recorder.Stereo, outDir: out, dtmfPT: 101, minPkts: 2})
+	require.NoError(t, err)
+	require.Len(t, calls, 1)
+	res := calls[0].result
+	assert.EqualValues(t, 236, res.Caller.Decoded, "236 PCMA packets of 30 ms")
+	assert.Zero(t, res.Caller.Lost+res.Caller.Late+res.Callee.Received)
+	// The last packet arrives 7.0496 s after the first and lasts 30 ms.
+	assert.InDelta(t, 7.08, res.Duration.Seconds(), 0.002)
+
+	a := decodeFile(t, res.Path)
+	assert.Greater(t, a.rms(0, 0, 7), 100.0, "the caller's speech is there")
+	assert.Less(t, a.rms(1, 0, 7), 1.0, "the callee sent nothing")
+}
+
+func TestConvertSIPTesterDTMF(t *testing.T) {
+	for _, key := range []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "star", "pound"} {
+		t.Run(key, func(t *testing.T) {
+			path := sipTesterPcap(t, "dtmf_2833_"+key+".pcap")
+			var stdout bytes.Buffer
+			require.NoError(t, run(context.Background(), []string{"-o", t.TempDir(), path}, &stdout))
+			digit := map[string]string{"star": "*", "pound": "#"}[key]
+			if digit == "" {
+				digit = key
+			}
+			assert.Contains(t, stdout.String(), "DTMF "+digit+"\n")
+			assert.Contains(t, stdout.String(), "caller 10 packets")
+		})
+	}
+}
+
+func TestRunErrors(t *testing.T) {
+	dir := t.TempDir()
+	junk := filepath.Join(dir, "junk.pcap")
+	require.NoError(t, os.WriteFile(junk, []byte("this is not a capture"), 0o600))
+	empty := filepath.Join(dir, "empty.pcap")
+	(&capture{t: t}).write(empty, false)
+	tests := map[string]struct {
+		args    []string
+		wantErr string
+		stdout  string
+	}{
+		"no file":         {args: nil, wantErr: "no capture file"},
+		"bad flag":        {args: []string{"-nope"}, wantErr: "flag provided but not defined"},
+		"static dtmf pt":  {args: []string{"-dtmf-pt", "8", empty}, wantErr: "dynamic payload type"},
+		"missing file":    {args: []string{filepath.Join(dir, "none.pcap")}, wantErr: "no such file"},
+		"not a capture":   {args: []string{junk}, wantErr: "junk.pcap"},
+		"no stream":       {args: []string{empty}, stdout: "no RTP stream found"},
+		"missing out dir": {args: []string{"-o", filepath.Join(dir, "nope"), sipTesterPcapOrSkip(t)}, wantErr: "no such file"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			var stdout bytes.Buffer
+			err := run(context.Background(), tt.args, &stdout)
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Contains(t, stdout.String(), tt.stdout)
+		})
+	}
+}
+
+// sipTesterPcapOrSkip writes a small generated capture, so that the
+// missing-directory case does not depend on sip-tester.
+func sipTesterPcapOrSkip(t *testing.T) string {
+	path := filepath.Join(t.TempDir(), "call.pcap")
+	sipCall(t, true).write(path, false)
+	return path
+}
+
+func TestRunCancelled(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "call.pcap")
+	sipCall(t, true).write(path, false)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := run(ctx, []string{"-o", dir, path}, io.Discard)
+	require.ErrorIs(t, err, context.Canceled)
+}
+
+func TestParseSIP(t *testing.T) {
+	m, ok := parseSIP(sipMsg("SIP/2.0 200 OK", "1 INVITE", sdpBody("10.0.0.2", 50000)))
+	require.True(t, ok)
+	assert.Equal(t, 200, m.status)
+	assert.Equal(t, "INVITE", m.method)
+	assert.Equal(t, callID, m.callID)
+	require.NotNil(t, m.sdp)
+	ep, ok := audioEndpoint(m.sdp)
+	require.True(t, ok)
+	assert.Equal(t, "10.0.0.2:50000", ep.String())
+
+	for _, junk := range []string{"", "hello", "SIP/2.0 abc OK\r\n\r\n", "INVITE sip:x SIP/2.0\r\nVia: x\r\n\r\n"} {
+		_, ok := parseSIP([]byte(junk))
+		assert.False(t, ok, "%q", junk)
+	}
+}
