@@ -38,6 +38,7 @@ type B2BUA struct {
 	closeOnce sync.Once
 	closeErr  error
 	served    chan struct{}
+	ready     chan struct{} // closed once both sides' UDP sockets serve
 }
 
 // side is one SIP endpoint: its own user agent (transport and transaction
@@ -76,6 +77,7 @@ func New(cfg Config) (*B2BUA, error) {
 	b := &B2BUA{
 		cfg: cfg, log: cfg.Logger.With("component", "sipadapter"), anchor: anchor,
 		ctx: ctx, cancel: cancel, calls: make(map[string]*call), served: make(chan struct{}),
+		ready: make(chan struct{}),
 	}
 	for _, w := range []Side{Inside, Outside} {
 		sc := cfg.Inside
@@ -102,13 +104,15 @@ func (b *B2BUA) newSide(w Side, sc SideConfig) (*side, error) {
 	parser := sip.NewParser()
 	parser.MaxMessageLength = b.cfg.MaxMessageSize
 	host := addr.Addr().String()
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent("callrec"), sipgo.WithUserAgentHostname(host), sipgo.WithUserAgentParser(parser))
+	log := b.log.With("side", w.String())
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("callrec"), sipgo.WithUserAgentHostname(host), sipgo.WithUserAgentParser(parser),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(log)),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(log)))
 	if err != nil {
 		_ = udp.Close()
 		_ = tcp.Close()
 		return nil, err
 	}
-	log := b.log.With("side", w.String())
 	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(log))
 	if err != nil {
 		_ = ua.Close()
@@ -213,6 +217,7 @@ func (b *B2BUA) Serve(ctx context.Context) error {
 		go func() { defer wg.Done(); _ = s.srv.ServeUDP(s.udp) }()
 		go func() { defer wg.Done(); _ = s.srv.ServeTCP(s.tcp) }()
 	}
+	b.awaitListeners(ctx)
 	select {
 	case <-ctx.Done():
 	case <-b.ctx.Done():
@@ -221,6 +226,25 @@ func (b *B2BUA) Serve(ctx context.Context) error {
 	b.closeSides()
 	wg.Wait()
 	return nil
+}
+
+// awaitListeners waits until both sides' UDP listeners are registered
+// with their transport layers, so that requests sent from a side's socket
+// (Laddr) find it, then lets INVITEs through.
+func (b *B2BUA) awaitListeners(ctx context.Context) {
+	defer close(b.ready)
+	for _, s := range b.sides {
+		for range 200 {
+			if c, _ := s.ua.TransportLayer().GetConnection("udp", s.addr.String()); c != nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}
 }
 
 // Close ends every call (BYE to both parties, recordings closed and
@@ -366,6 +390,10 @@ func (b *B2BUA) onBye(s *side, req *sip.Request, tx sip.ServerTransaction) {
 }
 
 func (b *B2BUA) onInvite(s *side, req *sip.Request, tx sip.ServerTransaction) {
+	select {
+	case <-b.ready:
+	case <-b.ctx.Done():
+	}
 	if to := req.To(); to != nil {
 		if _, ok := to.Params.Get("tag"); ok {
 			if c := b.lookup(s.which, req); c != nil {

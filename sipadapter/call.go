@@ -219,6 +219,7 @@ func (c *call) establish(req *sip.Request, tx sip.ServerTransaction) bool {
 	defer stop()
 	bdlg, err := c.out.dua.WriteInvite(ringCtx, breq)
 	if err != nil {
+		b.log.Warn("sending INVITE to the next hop", "call_id", c.callID, "next_hop", c.out.cfg.NextHop, "error", err)
 		_ = dtx.Respond(sip.StatusServiceUnavailable, "Service Unavailable", nil, warning(c.in, "next hop unreachable"))
 		c.fail(CauseError, sip.StatusServiceUnavailable, err)
 		return false

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math"
 	"net"
 	"net/netip"
@@ -12,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"text/template"
@@ -222,7 +224,7 @@ func newEnv(t testing.TB, mutate func(*Config)) *env {
 		Outside:   SideConfig{Listen: "127.0.0.1:0", NextHop: e.outsideHop.String()},
 		MediaAddr: netip.MustParseAddr("127.0.0.1"), MediaPortMin: mediaMin, MediaPortMax: mediaMin + 2000,
 		Plan: plan, Lines: testLines, RecordDir: e.recordDir, Delivery: e.q, Announcer: ann,
-		Events: e.events.add, CDR: e.cdr,
+		Events: e.events.add, CDR: e.cdr, Logger: testLogger(t),
 	}
 	if mutate != nil {
 		mutate(&cfg)
@@ -363,4 +365,17 @@ func (e *env) lastCDR(t testing.TB, n int) CDR {
 	var cdrs []CDR
 	require.Eventually(t, func() bool { cdrs = e.cdr.cdrs(t); return len(cdrs) >= n }, 5*time.Second, 10*time.Millisecond)
 	return cdrs[n-1]
+}
+
+// testLogger logs warnings and errors through t.
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }

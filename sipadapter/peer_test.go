@@ -1,0 +1,266 @@
+package sipadapter
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"github.com/pion/rtp"
+	"github.com/stretchr/testify/require"
+	"github.com/zaf/g711"
+)
+
+// peer is an in-process SIP user agent with one RTP socket: it can place a
+// call, answer calls, send a tone and keep every payload it receives, so
+// that tests can decode what a party heard.
+type peer struct {
+	t     testing.TB
+	ua    *sipgo.UserAgent
+	cli   *sipgo.Client
+	srv   *sipgo.Server
+	sipLn net.PacketConn
+	addr  netip.AddrPort
+	rtp   *net.UDPConn
+	hz    float64 // the tone it sends
+
+	servers *sipgo.DialogServerCache
+	clients *sipgo.DialogClientCache
+
+	mu       sync.Mutex
+	remote   netip.AddrPort // media target from the peer's SDP
+	heard    [][]byte       // payloads received, in order
+	sending  bool
+	invites  []*sip.Request
+	answered *sipgo.DialogServerSession
+
+	byes   chan struct{}
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func newPeer(t testing.TB, sipPort int, hz float64) *peer {
+	t.Helper()
+	ln, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", sipPort))
+	require.NoError(t, err)
+	addr := ln.LocalAddr().(*net.UDPAddr).AddrPort()
+	ua, err := sipgo.NewUA(sipgo.WithUserAgentHostname("127.0.0.1"))
+	require.NoError(t, err)
+	srv, err := sipgo.NewServer(ua)
+	require.NoError(t, err)
+	cli, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientPort(int(addr.Port())))
+	require.NoError(t, err)
+	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	contact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", Host: "127.0.0.1", Port: int(addr.Port())}}
+	p := &peer{
+		t: t, ua: ua, cli: cli, srv: srv, sipLn: ln, addr: addr, rtp: conn, hz: hz,
+		servers: sipgo.NewDialogServerCache(cli, contact), clients: sipgo.NewDialogClientCache(cli, contact),
+		byes: make(chan struct{}, 4), ctx: ctx, cancel: cancel,
+	}
+	srv.OnInvite(p.onInvite)
+	srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) { _ = p.servers.ReadAck(req, tx) })
+	srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
+		if err := p.servers.ReadBye(req, tx); err != nil {
+			if err := p.clients.ReadBye(req, tx); err != nil {
+				_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+				return
+			}
+		}
+		p.stopSending()
+		p.byes <- struct{}{}
+	})
+	p.wg.Add(2)
+	go func() { defer p.wg.Done(); _ = srv.ServeUDP(ln) }()
+	go p.receive()
+	t.Cleanup(p.close)
+	return p
+}
+
+func (p *peer) close() {
+	p.cancel()
+	_ = p.rtp.Close()
+	_ = p.sipLn.Close()
+	_ = p.ua.Close()
+	p.wg.Wait()
+}
+
+func (p *peer) sdp() []byte {
+	port := p.rtp.LocalAddr().(*net.UDPAddr).Port
+	return fmt.Appendf(nil, "v=0\r\no=peer 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"+
+		"m=audio %d RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n", port)
+}
+
+func (p *peer) setRemote(body []byte) {
+	info, err := parseSDP(body)
+	require.NoError(p.t, err)
+	p.mu.Lock()
+	p.remote = info.addr
+	p.mu.Unlock()
+}
+
+// onInvite answers with 180 then 200 and starts sending.
+func (p *peer) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	d, err := p.servers.ReadInvite(req, tx)
+	if err != nil {
+		return
+	}
+	p.mu.Lock()
+	p.invites = append(p.invites, req)
+	p.answered = d
+	p.mu.Unlock()
+	p.setRemote(req.Body())
+	_ = d.Respond(sip.StatusRinging, "Ringing", nil)
+	res := sip.NewSDPResponseFromRequest(d.InviteRequest, p.sdp())
+	if err := d.WriteResponse(res); err != nil {
+		return
+	}
+	p.startSending()
+}
+
+// call places a call to user@to and returns once answered and ACKed.
+func (p *peer) call(ctx context.Context, to netip.AddrPort, user string, hdrs ...sip.Header) (*sipgo.DialogClientSession, error) {
+	req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: user, Host: to.Addr().String(), Port: int(to.Port())})
+	from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: lineFixed, Host: "127.0.0.1"}, Params: sip.NewParams()}
+	from.Params.Add("tag", sip.GenerateTagN(8))
+	req.AppendHeader(from)
+	for _, h := range hdrs {
+		req.AppendHeader(h)
+	}
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	req.SetBody(p.sdp())
+	d, err := p.clients.WriteInvite(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.WaitAnswer(ctx, sipgo.AnswerOptions{}); err != nil {
+		return d, err
+	}
+	p.setRemote(d.InviteResponse.Body())
+	if err := d.Ack(ctx); err != nil {
+		return d, err
+	}
+	p.startSending()
+	return d, nil
+}
+
+func (p *peer) startSending() {
+	p.mu.Lock()
+	if p.sending || p.hz == 0 {
+		p.mu.Unlock()
+		return
+	}
+	p.sending = true
+	p.mu.Unlock()
+	p.wg.Add(1)
+	go p.send()
+}
+
+func (p *peer) stopSending() {
+	p.mu.Lock()
+	p.sending = false
+	p.mu.Unlock()
+}
+
+// send paces a µ-law tone at 20 ms until stopped.
+func (p *peer) send() {
+	defer p.wg.Done()
+	pkt := rtp.Packet{Header: rtp.Header{Version: 2, SSRC: 0xCA110000}, Payload: make([]byte, 160)}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	n := 0
+	for {
+		select {
+		case <-p.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		p.mu.Lock()
+		sending, dst := p.sending, p.remote
+		p.mu.Unlock()
+		if !sending {
+			return
+		}
+		for i := range pkt.Payload {
+			pkt.Payload[i] = g711.EncodeUlawFrame(int16(6000 * math.Sin(2*math.Pi*p.hz*float64(n*160+i)/8000)))
+		}
+		pkt.SequenceNumber, pkt.Timestamp = uint16(n), uint32(n*160)
+		n++
+		b, _ := pkt.Marshal()
+		_, _ = p.rtp.WriteToUDPAddrPort(b, dst)
+	}
+}
+
+func (p *peer) receive() {
+	defer p.wg.Done()
+	buf := make([]byte, 1500)
+	for {
+		n, _, err := p.rtp.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			return
+		}
+		var pkt rtp.Packet
+		if pkt.Unmarshal(buf[:n]) != nil || pkt.PayloadType != 0 {
+			continue
+		}
+		p.mu.Lock()
+		p.heard = append(p.heard, append([]byte(nil), pkt.Payload...))
+		p.mu.Unlock()
+	}
+}
+
+// heardTones decodes what the peer received and classifies each packet as
+// the tone at one of hzs (the index) or -1.
+func (p *peer) heardTones(hzs ...float64) []int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]int, len(p.heard))
+	for i, payload := range p.heard {
+		x := make([]float64, len(payload))
+		for j, c := range payload {
+			x[j] = float64(g711.DecodeUlawFrame(c))
+		}
+		out[i] = -1
+		for k, hz := range hzs {
+			if share, active := toneShareWindow(x, hz); active && share > 0.6 {
+				out[i] = k
+			}
+		}
+	}
+	return out
+}
+
+// toneShareWindow is the share of one packet's energy at hz.
+func toneShareWindow(x []float64, hz float64) (float64, bool) {
+	var e float64
+	for _, v := range x {
+		e += v * v
+	}
+	if e/float64(len(x)) < 100*100 {
+		return 0, false
+	}
+	coeff := 2 * math.Cos(2*math.Pi*hz/8000)
+	var s1, s2 float64
+	for _, v := range x {
+		s := v + coeff*s1 - s2
+		s2, s1 = s1, s
+	}
+	return 2 * (s1*s1 + s2*s2 - coeff*s1*s2) / float64(len(x)) / e, true
+}
+
+func (p *peer) waitBye(t testing.TB, timeout time.Duration) {
+	t.Helper()
+	select {
+	case <-p.byes:
+	case <-time.After(timeout):
+		t.Fatalf("peer %s: no BYE within %v", p.addr, timeout)
+	}
+}
