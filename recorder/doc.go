@@ -56,9 +56,12 @@
 // packets are dropped and counted as late. Sequence numbers and timestamps
 // wrap around freely. A leg re-anchors to the arrival time when its
 // timestamps stop agreeing with the arrival times: a new SSRC, a sequence
-// restart, a timestamp jump of more than a second, a talkspurt (marker bit)
-// more than half a window off, or a run of packets outside the window
-// (clock drift). The file lasts from Start to Close.
+// restart (RFC 3550 A.1), a packet ahead of its arrival by more than the
+// window (a jump forward, a fast sender clock), a jump back of more than a
+// second, a talkspurt (marker bit) more than half a window off, or three
+// packets in a row too late to play (a slow sender clock, a stall). A
+// timestamp jump is never written as hours of silence. The file lasts from
+// Start to Close, whatever each party sent.
 //
 // # Crash safety
 //

@@ -76,9 +76,9 @@ const maxEvents = 4096
 // [Recording.Caller] or [Recording.Callee].
 //
 // Write and WriteRTP may be called from one goroutine per leg, concurrently
-// with the other leg and with the Recording's methods. They never block on
-// the network; they write to the output when a buffer fills (see
-// [Recording]).
+// with the other leg and with the Recording's methods. They do no I/O but
+// when an output buffer fills (every 8 KiB of audio), and then write it to
+// the output without holding the recording's lock (see [Recording]).
 type Leg struct {
 	r    *Recording
 	side Side
