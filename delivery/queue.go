@@ -411,11 +411,7 @@ func (q *Queue) dispatch() {
 			case q.jobs <- job:
 				continue
 			case <-q.stop:
-				q.mu.Lock()
-				q.breaker.abandon(job.probe)
-				job.inFlight, job.probe = false, false
-				q.ready.add(job)
-				q.mu.Unlock()
+				q.putBack(job)
 				return
 			}
 		}
@@ -449,7 +445,9 @@ func (q *Queue) dispatch() {
 func (q *Queue) next(now time.Time) (job *entry, wakeAt time.Time) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if len(q.entries) == 0 {
+	// Choose only when a worker is free, so that the choice reflects the
+	// circuit and the backlog at the moment the delivery starts.
+	if len(q.entries) == 0 || q.counters.InFlight >= q.cfg.Workers {
 		return nil, time.Time{}
 	}
 	ok, probe, until := q.breaker.permit(now)
@@ -479,6 +477,12 @@ func (q *Queue) work() {
 	for {
 		select {
 		case e := <-q.jobs:
+			select {
+			case <-q.stop: // handed over as the queue stopped: do not start
+				q.putBack(e)
+				return
+			default:
+			}
 			q.attempt(e)
 		case <-q.stop:
 			return
@@ -523,11 +527,7 @@ func (q *Queue) attempt(e *entry) {
 	if q.attemptCtx.Err() != nil {
 		// Interrupted by shutdown: not the destination's fault, not counted.
 		log.Info("delivery interrupted by shutdown; left in spool", "err", err)
-		q.mu.Lock()
-		q.breaker.abandon(e.probe)
-		q.settleLocked(e)
-		q.ready.add(e)
-		q.mu.Unlock()
+		q.putBack(e)
 		return
 	}
 	if _, serr := os.Stat(q.spool.path(dirQueue, md.ID)); errors.Is(serr, fs.ErrNotExist) {
@@ -589,6 +589,17 @@ func (q *Queue) attempt(e *entry) {
 	e.probe = false
 	q.mu.Unlock()
 	q.changed()
+}
+
+// putBack returns an entry whose delivery did not start or was interrupted
+// by shutdown to the ready set, without counting an attempt.
+func (q *Queue) putBack(e *entry) {
+	q.mu.Lock()
+	q.breaker.abandon(e.probe)
+	q.settleLocked(e)
+	e.probe = false
+	q.ready.add(e)
+	q.mu.Unlock()
 }
 
 // settleLocked marks e no longer in flight.
