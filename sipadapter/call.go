@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/callrec/callrec/dialplan"
@@ -53,10 +54,12 @@ type call struct {
 	slot     bool // holds a recording slot
 	priority bool
 
-	reinvite1 chan struct{} // one re-INVITE at a time; others get 491
-	endOnce   sync.Once
-	endCh     chan struct{}
-	mediaDone chan struct{}
+	reinvite1    chan struct{} // one re-INVITE at a time; others get 491
+	provisionals atomic.Int32  // provisional responses from the callee
+	ringTimedOut atomic.Bool
+	endOnce      sync.Once
+	endCh        chan struct{}
+	mediaDone    chan struct{}
 
 	mu            sync.Mutex // guards the fields below; never held during I/O
 	established   bool
@@ -213,10 +216,23 @@ func (c *call) establish(req *sip.Request, tx sip.ServerTransaction) bool {
 	c.offer = offer
 	b.register(c.out.which, c.bCallID, c)
 
-	ringCtx, cancelRing := context.WithTimeout(c.ctx, b.cfg.RingTimeout)
-	defer cancelRing()
-	stop := context.AfterFunc(dtx.Context(), cancelRing) // CANCEL from the caller
-	defer stop()
+	// ringCtx ends the wait for the answer: CANCEL from the caller,
+	// shutdown, or RingTimeout. Before any provisional response a CANCEL
+	// must not be sent (RFC 3261 §9.1), so the wait is abandoned at once
+	// and the INVITE transaction left to time out.
+	ringCtx, cancelRing := context.WithCancelCause(context.Background())
+	defer cancelRing(nil)
+	giveUp := func() {
+		if c.provisionals.Load() == 0 {
+			cancelRing(sipgo.WaitAnswerForceCancelErr)
+			return
+		}
+		cancelRing(context.Canceled)
+	}
+	defer context.AfterFunc(dtx.Context(), giveUp)() // CANCEL from the caller
+	defer context.AfterFunc(c.ctx, giveUp)()         // shutdown
+	ringTimer := b.cfg.Clock.AfterFunc(b.cfg.RingTimeout, func() { c.ringTimedOut.Store(true); giveUp() })
+	defer ringTimer.Stop()
 	bdlg, err := c.out.dua.WriteInvite(ringCtx, breq)
 	if err != nil {
 		b.log.Warn("sending INVITE to the next hop", "call_id", c.callID, "next_hop", c.out.cfg.NextHop, "error", err)
@@ -227,7 +243,7 @@ func (c *call) establish(req *sip.Request, tx sip.ServerTransaction) bool {
 	c.bdlg = bdlg
 	err = bdlg.WaitAnswer(ringCtx, sipgo.AnswerOptions{OnResponse: c.provisional})
 	if err != nil {
-		c.unanswered(ringCtx, err)
+		c.unanswered(err)
 		return false
 	}
 
@@ -421,7 +437,11 @@ func (c *call) calleeInvite(req *sip.Request, offer mediaInfo) (*sip.Request, er
 // provisional relays the callee's 180/183 to the caller, with the early
 // media's SDP anchored; early media is relayed, not recorded.
 func (c *call) provisional(res *sip.Response) error {
-	if !res.IsProvisional() || res.StatusCode == sip.StatusTrying {
+	if !res.IsProvisional() {
+		return nil
+	}
+	c.provisionals.Add(1)
+	if res.StatusCode == sip.StatusTrying {
 		return nil
 	}
 	var body []byte
@@ -443,7 +463,7 @@ func (c *call) provisional(res *sip.Response) error {
 // unanswered handles an INVITE toward the callee that did not succeed:
 // a failure response is passed back with its cause, a CANCEL from the
 // caller was already answered 487 by the transaction layer.
-func (c *call) unanswered(ringCtx context.Context, err error) {
+func (c *call) unanswered(err error) {
 	var dr *sipgo.ErrDialogResponse
 	switch {
 	case errors.As(err, &dr):
@@ -468,7 +488,7 @@ func (c *call) unanswered(ringCtx context.Context, err error) {
 	case c.b.ctx.Err() != nil:
 		_ = c.a.Respond(sip.StatusServiceUnavailable, "Service Unavailable", nil, retryAfter(c.b.cfg.RetryAfter))
 		c.fail(CauseShutdown, sip.StatusServiceUnavailable, nil)
-	case errors.Is(ringCtx.Err(), context.DeadlineExceeded):
+	case c.ringTimedOut.Load():
 		_ = c.a.Respond(sip.StatusRequestTimeout, "Request Timeout", nil, reasonHeader(sip.StatusRequestTimeout, "no answer"))
 		c.fail(CauseRingTimeout, sip.StatusRequestTimeout, errNoAnswer)
 	default:

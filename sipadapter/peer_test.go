@@ -264,3 +264,18 @@ func (p *peer) waitBye(t testing.TB, timeout time.Duration) {
 		t.Fatalf("peer %s: no BYE within %v", p.addr, timeout)
 	}
 }
+
+// sipInvite is an INVITE from p with a chosen Call-ID.
+func sipInvite(p *peer, to netip.AddrPort, user, callID string) *sip.Request {
+	req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: user, Host: to.Addr().String(), Port: int(to.Port())})
+	from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: lineFixed, Host: "127.0.0.1"}, Params: sip.NewParams()}
+	from.Params.Add("tag", sip.GenerateTagN(8))
+	req.AppendHeader(from)
+	cid := sip.CallIDHeader(callID)
+	req.AppendHeader(&cid)
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	req.SetBody(p.sdp())
+	return req
+}
+
+func waitOpts() sipgo.AnswerOptions { return sipgo.AnswerOptions{} }
