@@ -2,6 +2,7 @@ package recorder
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -24,6 +25,22 @@ func (s Side) String() string {
 		return "callee"
 	}
 	return "caller"
+}
+
+// MarshalText encodes the side as "caller" or "callee", also in JSON.
+func (s Side) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText decodes "caller" or "callee".
+func (s *Side) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "caller":
+		*s = SideCaller
+	case "callee":
+		*s = SideCallee
+	default:
+		return fmt.Errorf("recorder: unknown side %q", b)
+	}
+	return nil
 }
 
 // Stats are the counters of one leg. Every packet whose RTP header parses is
@@ -65,6 +82,35 @@ type DTMFEvent struct {
 	// recording on the call's timeline (pauses included).
 	At       time.Duration
 	Duration time.Duration // how long the key was held, from the event's last duration field
+}
+
+// dtmfJSON is the JSON form of a DTMFEvent: the digit as a string.
+type dtmfJSON struct {
+	Side     Side          `json:"side"`
+	Event    uint8         `json:"event"`
+	Digit    string        `json:"digit,omitempty"`
+	At       time.Duration `json:"at"`
+	Duration time.Duration `json:"duration"`
+}
+
+// MarshalJSON encodes the event with its digit as a one-character string
+// and its times in nanoseconds.
+func (e DTMFEvent) MarshalJSON() ([]byte, error) {
+	j := dtmfJSON{Side: e.Side, Event: e.Event, At: e.At, Duration: e.Duration}
+	if e.Digit != 0 {
+		j.Digit = string(e.Digit)
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON decodes what MarshalJSON encodes.
+func (e *DTMFEvent) UnmarshalJSON(b []byte) error {
+	var j dtmfJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*e = DTMFEvent{Side: j.Side, Event: j.Event, Digit: eventDigit(j.Event), At: j.At, Duration: j.Duration}
+	return nil
 }
 
 // maxEvents bounds the events a recording keeps for its Result; later ones
