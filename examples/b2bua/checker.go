@@ -76,6 +76,7 @@ func (c *checker) walk(n *yaml.Node, t reflect.Type, path string) {
 			k, v := n.Content[i], n.Content[i+1]
 			p := joinKey(path, k.Value)
 			c.mark(p, k.Line)
+			c.markLine(v.Line, p) // a value below its key: "lines:\n  user: x"
 			f, ok := fields[k.Value]
 			if !ok {
 				c.addf(p, "unknown key (valid keys here: %s)", strings.Join(slices.Sorted(maps.Keys(fields)), ", "))
@@ -101,6 +102,11 @@ func (c *checker) walk(n *yaml.Node, t reflect.Type, path string) {
 
 func (c *checker) mark(path string, line int) {
 	c.pos[path] = line
+	c.markLine(line, path)
+}
+
+// markLine makes path the key of line unless a deeper key is on it.
+func (c *checker) markLine(line int, path string) {
 	if len(path) > len(c.byLine[line]) {
 		c.byLine[line] = path
 	}
@@ -149,8 +155,38 @@ func (c *checker) yamlError(err error) {
 			continue
 		}
 		line, _ := strconv.Atoi(sub[1])
-		c.problems = append(c.problems, Problem{Key: c.byLine[line], Line: line, Msg: sub[2]})
+		c.problems = append(c.problems, Problem{Key: c.byLine[line], Line: line, Msg: typeMessage(sub[2])})
 	}
+}
+
+// yamlType matches yaml.v3's "cannot unmarshal !!str `x` into int".
+var yamlType = regexp.MustCompile("^cannot unmarshal !!(\\w+)(?: `(.*)`)? into (.+)$")
+
+// typeMessage rephrases yaml.v3's type errors for people who write YAML
+// rather than Go: "\"x\" is not an integer".
+func typeMessage(msg string) string {
+	m := yamlType.FindStringSubmatch(msg)
+	if m == nil {
+		return msg
+	}
+	want := "a mapping"
+	switch t := m[3]; {
+	case t == "int":
+		want = "an integer"
+	case t == "bool":
+		want = "true or false"
+	case t == "string":
+		want = "a single value"
+	case strings.HasPrefix(t, "[]"):
+		want = "a list"
+	}
+	switch m[1] {
+	case "seq":
+		return "a list is not " + want
+	case "map":
+		return "a mapping is not " + want
+	}
+	return fmt.Sprintf("%q is not %s", m[2], want)
 }
 
 // Value checks. Each returns the parsed value, or the zero value after

@@ -457,8 +457,12 @@ func (g fileGuidance) check(c *checker) guidance.Config {
 		}
 		gc.Prompts[id] = p
 	}
-	if _, err := guidance.NewAnnouncer(gc); err != nil {
-		c.addf("recording.guidance", "%v", err)
+	// The embedded prompts always load; anything else is tried now so that
+	// -check-config finds what the Announcer would refuse.
+	if gc.Carrier != "" || len(gc.Prompts) > 0 {
+		if _, err := guidance.NewAnnouncer(gc); err != nil {
+			c.addf("recording.guidance", "%v", err)
+		}
 	}
 	return gc
 }

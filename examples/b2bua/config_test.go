@@ -144,7 +144,15 @@ func TestConfigProblems(t *testing.T) {
 		"missing after misspelling": {old: "    listen: 127.0.0.1:0\n    next", new: "    lisen: 127.0.0.1:0\n    next",
 			key: "sides.inside.listen", line: 2, msg: "missing"},
 		"wrong type": {new: "capacity:\n  max_calls: many\n",
-			key: "capacity.max_calls", line: 17, msg: "cannot unmarshal !!str `many` into int"},
+			key: "capacity.max_calls", line: 17, msg: `"many" is not an integer`},
+		"list for a value": {new: "log:\n  format: [json]\n",
+			key: "log.format", line: 17, msg: "a list is not a single value"},
+		"value for a mapping": {new: "metrics: 127.0.0.1:9464\n",
+			key: "metrics", line: 16, msg: `"127.0.0..." is not a mapping`},
+		"mapping for a list": {new: "lines:\n  user: x\n",
+			key: "lines", line: 17, msg: "a mapping is not a list"},
+		"not a boolean": {new: "lines:\n  - user: x\n    kind: fixed\n    priority: maybe\n",
+			key: "lines[0].priority", line: 19, msg: `"maybe" is not true or false`},
 		"not an ip:port": {old: "127.0.0.1:5070", new: "127.0.0.1",
 			key: "sides.inside.next_hop", line: 4, msg: `"127.0.0.1" is not a host:port such as sbc.example.net:5060`},
 		"listen on a name": {old: "    listen: 127.0.0.1:0\n    next_hop: 127.0.0.1:5070", new: "    listen: pbx.example:5060\n    next_hop: 127.0.0.1:5070",
@@ -355,4 +363,16 @@ func FuzzParseConfig(f *testing.F) {
 			}
 		}
 	})
+}
+
+func BenchmarkParseConfig(b *testing.B) {
+	raw, err := os.ReadFile("b2bua.yaml")
+	require.NoError(b, err)
+	getenv := env(map[string]string{envHTTPPassword: "pw"})
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, problems := parseConfig(raw, getenv); len(problems) > 0 {
+			b.Fatal(problems)
+		}
+	}
 }
