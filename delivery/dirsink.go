@@ -3,7 +3,6 @@ package delivery
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,8 +52,8 @@ func NewDirSink(cfg DirSinkConfig) (*DirSink, error) {
 // retryable; audio that does not match its digest is a permanent failure.
 func (s *DirSink) Deliver(ctx context.Context, item Item) error {
 	md := item.Metadata
-	dir := filepath.Join(s.cfg.Dir, filepath.FromSlash(md.DatePath(s.cfg.Location)))
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	dir, err := mkdirDurable(s.cfg.Dir, md.DatePath(s.cfg.Location))
+	if err != nil {
 		return Retryable(fmt.Errorf("dir sink: %w", err), 0)
 	}
 	base, err := destBase(md, func(name string) ([]byte, error) {
@@ -82,6 +81,27 @@ func (s *DirSink) Deliver(ctx context.Context, item Item) error {
 		return Retryable(fmt.Errorf("dir sink: sync %s: %w", dir, err), 0)
 	}
 	return nil
+}
+
+// mkdirDurable creates root/rel (rel slash-separated) and, when it had to
+// create any part of it, fsyncs every directory from rel's parent up to
+// root, so that a file later committed in it survives a power cut.
+func mkdirDurable(root, rel string) (string, error) {
+	dir := filepath.Join(root, filepath.FromSlash(rel))
+	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+		return dir, nil
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return "", err
+	}
+	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
+		if err := syncDir(d); err != nil {
+			return "", err
+		}
+		if d == filepath.Clean(root) || d == filepath.Dir(d) {
+			return dir, nil
+		}
+	}
 }
 
 // classify keeps a Permanent error permanent and makes any other error
@@ -163,6 +183,3 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	}
 	return c.r.Read(p)
 }
-
-// tempSuffix returns a random suffix for temporary names.
-func tempSuffix() string { return hex.EncodeToString(randBytes(6)) }

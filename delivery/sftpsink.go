@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -285,3 +286,6 @@ func putRemote(client *sftp.Client, dir, name string, r io.Reader, size int64) e
 	}
 	return nil
 }
+
+// tempSuffix returns a random suffix for temporary names.
+func tempSuffix() string { return hex.EncodeToString(randBytes(6)) }

@@ -91,8 +91,8 @@ func newSpool(dir string) *spool {
 // leftovers of interrupted work from tmp/.
 func openSpool(dir string, hooks fsHooks) (*spool, error) {
 	s := &spool{dir: dir, hooks: hooks}
-	for _, d := range []string{dir, s.path(dirTmp), s.path(dirQueue), s.path(dirDead)} {
-		if err := os.MkdirAll(d, 0o750); err != nil {
+	for _, d := range []string{dirTmp, dirQueue, dirDead} {
+		if _, err := mkdirDurable(dir, d); err != nil {
 			return nil, spoolError("create spool", err)
 		}
 	}
