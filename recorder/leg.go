@@ -53,7 +53,7 @@ type Stats struct {
 	ComfortNoise uint64 // RFC 3389 packets, recorded as silence
 	EventPackets uint64 // RFC 4733 telephone-event packets
 	Skipped      uint64 // packets of unknown payload types, or with an unusable event payload
-	Late         uint64 // audio packets older than the jitter window, and stale sequence numbers, dropped
+	Late         uint64 // packets dropped for their timing: audio older than the jitter window, stale sequence numbers, stragglers stamped ahead of their arrival
 	Duplicated   uint64 // packets received twice, dropped
 	Malformed    uint64 // packets that are not valid RTP, dropped
 
@@ -372,6 +372,9 @@ type pendingEvent struct {
 // at frame pos.
 func (l *Leg) receiveEvent(ev telephoneEvent, ts uint32, pos int64) {
 	e := &l.event
+	if e.active && int32(ts-e.ts) < 0 {
+		return // a straggler of an event already superseded
+	}
 	if e.active && ts == e.ts {
 		if e.done {
 			return // retransmitted end packet
