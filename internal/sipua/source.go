@@ -48,7 +48,7 @@ type Voice struct {
 	Seed uint64
 }
 
-// A syllable lasts 250 ms; one in four on average is a pause.
+// A syllable cell lasts 250 ms; about one in five is a pause.
 const (
 	syllableSamples = SampleRate / 4
 	pauseOneIn      = 4
@@ -77,15 +77,23 @@ func (v Voice) Sample(n int64) int16 {
 		amp = 0.5
 	}
 	cell := n / syllableSamples
-	h := mix64(v.Seed ^ uint64(cell)*0x9e3779b97f4a7c15)
-	if h%pauseOneIn == 0 || cell == 0 {
-		return 0 // a pause between words; the call opens with one
+	h := v.hash(cell)
+	// A pause between words, never two in a row; the talk opens with one.
+	if cell == 0 || cell > 1 && h%pauseOneIn == 0 && v.hash(cell-1)%pauseOneIn != 0 {
+		return 0
 	}
 	formants := vowels[(h>>8)%uint64(len(vowels))]
 	level := 0.6 + 0.4*float64((h>>16)%256)/255
+	// The syllable starts up to a quarter into its cell and fills 55–100 %
+	// of what is left, so the rhythm is irregular like speech.
+	off := int64((h >> 24) % (syllableSamples / 4))
+	length := (syllableSamples - off) * (55 + int64((h>>40)%46)) / 100
+	k := n%syllableSamples - off
+	if k < 0 || k >= length {
+		return 0
+	}
 	// A raised-cosine envelope per syllable: no clicks at the edges.
-	pos := float64(n%syllableSamples) / syllableSamples
-	env := math.Sin(math.Pi * pos)
+	env := math.Sin(math.Pi * float64(k) / float64(length))
 	env *= env
 	t := float64(n) / SampleRate
 	var sum, norm float64
@@ -104,6 +112,9 @@ func (v Voice) Sample(n int64) int16 {
 	x := math.Max(-1, math.Min(1, 2*sum/norm)) // crest factor ≈ 2; clip the rare peak
 	return int16(clampAmplitude(amp) * level * env * x * math.MaxInt16)
 }
+
+// hash draws the random choices of syllable cell.
+func (v Voice) hash(cell int64) uint64 { return mix64(v.Seed ^ uint64(cell)*0x9e3779b97f4a7c15) }
 
 func clampAmplitude(a float64) float64 { return math.Max(0, math.Min(1, a)) }
 

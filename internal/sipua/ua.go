@@ -288,9 +288,11 @@ func (u *UA) newMedia() (*media, error) {
 
 // Dial places a call to target, a SIP URI such as
 // "sip:0312345678@127.0.0.1:5060", and returns it once it is answered and
-// acknowledged. A final failure response is returned as a [*StatusError];
+// acknowledged. The INVITE carries hdrs in addition to its own, for example
+// a Call-ID, a From or a Resource-Priority header; the UA adds only those
+// missing. A final failure response is returned as a [*StatusError];
 // cancelling ctx before the answer sends CANCEL.
-func (u *UA) Dial(ctx context.Context, target string) (*Call, error) {
+func (u *UA) Dial(ctx context.Context, target string, hdrs ...sip.Header) (*Call, error) {
 	var uri sip.Uri
 	if err := sip.ParseUri(target, &uri); err != nil || uri.Host == "" {
 		return nil, fmt.Errorf("%w: %q", ErrTarget, target)
@@ -310,12 +312,17 @@ func (u *UA) Dial(ctx context.Context, target string) (*Call, error) {
 		return nil, fmt.Errorf("sipua: offer: %w", err)
 	}
 	req := sip.NewRequest(sip.INVITE, uri)
-	from := &sip.FromHeader{
-		Address: sip.Uri{Scheme: "sip", User: u.cfg.User, Host: u.addr.Addr().String()},
-		Params:  sip.NewParams(),
+	for _, h := range hdrs {
+		req.AppendHeader(h)
 	}
-	from.Params.Add("tag", sip.GenerateTagN(16))
-	req.AppendHeader(from)
+	if req.From() == nil {
+		from := &sip.FromHeader{
+			Address: sip.Uri{Scheme: "sip", User: u.cfg.User, Host: u.addr.Addr().String()},
+			Params:  sip.NewParams(),
+		}
+		from.Params.Add("tag", sip.GenerateTagN(16))
+		req.AppendHeader(from)
+	}
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(offer)
 	sess, err := u.dua.WriteInvite(ctx, req)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -69,11 +70,13 @@ func TestCall(t *testing.T) {
 			callee := newUA(t, tt.callee)
 			caller := newUA(t, Config{Name: "caller", User: "0355550000", Source: Voice{Pitch: 130, Seed: 1}})
 
-			out, err := caller.Dial(ctx, callee.URI("0312345678"))
+			callID := sip.CallIDHeader("test-" + sip.GenerateTagN(8) + "@127.0.0.1")
+			out, err := caller.Dial(ctx, callee.URI("0312345678"), &callID, sip.NewHeader("Resource-Priority", "ets.0"))
 			require.NoError(t, err)
 			in, err := callee.Accept(ctx)
 			require.NoError(t, err)
 
+			assert.Equal(t, callID.Value(), out.ID())
 			assert.Equal(t, out.ID(), in.ID())
 			assert.Equal(t, Outbound, out.Direction())
 			assert.Equal(t, Inbound, in.Direction())
