@@ -22,13 +22,13 @@ func TestEstimatePitch(t *testing.T) {
 		hz     float64
 		voiced float64 // at least
 	}{
-		"tone 100 Hz":         {Tone(100, 0.3), 100, 0.99},
-		"tone 250 Hz":         {Tone(250, 0.3), 250, 0.99},
-		"low voice":           {Voice{Pitch: 110, Seed: 1}, 110, 0.3},
-		"caller voice":        {Voice{Pitch: 130, Seed: 7}, 130, 0.3},
-		"callee voice":        {Voice{Pitch: 210, Seed: 8}, 210, 0.3},
-		"high voice":          {Voice{Pitch: 320}, 320, 0.3},
-		"through PCMA":        {SourceFunc(func(n int64) int16 { return PCMA.RoundTrip([]int16{Voice{Pitch: 180}.Sample(n)})[0] }), 180, 0.3},
+		"tone 100 Hz":  {Tone(100, 0.3), 100, 0.99},
+		"tone 250 Hz":  {Tone(250, 0.3), 250, 0.99},
+		"low voice":    {Voice{Pitch: 110, Seed: 1}, 110, 0.3},
+		"caller voice": {Voice{Pitch: 130, Seed: 7}, 130, 0.3},
+		"callee voice": {Voice{Pitch: 210, Seed: 8}, 210, 0.3},
+		"high voice":   {Voice{Pitch: 320}, 320, 0.3},
+		"through PCMA": {SourceFunc(func(n int64) int16 { return PCMA.RoundTrip([]int16{Voice{Pitch: 180}.Sample(n)})[0] }), 180, 0.3},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
