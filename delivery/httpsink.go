@@ -33,7 +33,9 @@ const (
 // HTTPSinkConfig configures an [HTTPSink].
 type HTTPSinkConfig struct {
 	// URL is the customer's endpoint, http or https. Required. With PUT the
-	// files go to URL/2026/11/23/<call-id>.wav and .json; with POST every
+	// files go to URL/2026/11/23/<recording-id>.wav and .json (named by ID,
+	// which is unique, rather than by Call-ID, so that a server that cannot
+	// report a clash never overwrites another recording); with POST every
 	// recording is one multipart request to URL.
 	URL string
 	// Method is http.MethodPut (default) or http.MethodPost.
@@ -164,7 +166,7 @@ func (s *HTTPSink) Deliver(ctx context.Context, item Item) error {
 		return s.post(ctx, item, meta)
 	}
 	md := item.Metadata
-	base := md.BaseName()
+	base := md.ID
 	dir := s.base.JoinPath(md.DatePath(s.cfg.Location))
 	audioURL := dir.JoinPath(base + md.AudioExt).String()
 	err = s.send(ctx, audioURL, md, ".audio", audioContentType(md.AudioExt), md.Size, item.OpenVerified)

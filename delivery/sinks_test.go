@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -306,4 +307,34 @@ func TestSFTPSinkHostKey(t *testing.T) {
 // pemCert returns the PEM of an httptest TLS server's certificate.
 func pemCert(srv *httptest.Server) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+}
+
+func TestHTTPSinkPUTRequests(t *testing.T) {
+	type request struct{ method, path, key, contentType, auth, tenant string }
+	var (
+		mu      sync.Mutex
+		got     []request
+		lengths []int64
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, request{r.Method, r.URL.Path, r.Header.Get(delivery.HeaderIdempotencyKey), r.Header.Get("Content-Type"), r.Header.Get("Authorization"), r.Header.Get("X-Tenant")})
+		lengths = append(lengths, r.ContentLength)
+		mu.Unlock()
+		w.WriteHeader(http.StatusCreated)
+	}))
+	defer srv.Close()
+	sink, err := delivery.NewHTTPSink(delivery.HTTPSinkConfig{URL: srv.URL + "/up", Username: "u", Password: "p",
+		Header: http.Header{"X-Tenant": {"acme"}}})
+	require.NoError(t, err)
+	item := deliverytest.NewItem("rec-1", "call-1", 1234)
+	require.NoError(t, sink.Deliver(deliverCtx(t), item))
+	meta, err := item.MetadataJSON()
+	require.NoError(t, err)
+	auth := "Basic dTpw" // base64("u:p")
+	assert.Equal(t, []request{
+		{http.MethodPut, "/up/2026/11/23/rec-1.wav", "rec-1.audio", "audio/wav", auth, "acme"},
+		{http.MethodPut, "/up/2026/11/23/rec-1.json", "rec-1.metadata", "application/json", auth, "acme"},
+	}, got, "audio first, then its sidecar")
+	assert.Equal(t, []int64{1234, int64(len(meta))}, lengths, "bodies have a known length")
 }
