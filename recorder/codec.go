@@ -76,19 +76,17 @@ func newPayloadTable(m PayloadTypes, field string) (payloadTable, error) {
 	return t, nil
 }
 
-// decodeG711 decodes one G.711 sample per byte of payload (at least one)
-// into dst, which holds interleaved stereo frames starting at the channel to
-// fill: sample i goes to dst[2*i].
+// decodeG711 decodes one G.711 sample per byte of payload into dst.
 func decodeG711(c Codec, dst []int16, payload []byte) {
-	dst = dst[:2*len(payload)-1]
+	dst = dst[:len(payload)]
 	if c == CodecPCMU {
 		for i, b := range payload {
-			dst[2*i] = g711.DecodeUlawFrame(b)
+			dst[i] = g711.DecodeUlawFrame(b)
 		}
 		return
 	}
 	for i, b := range payload {
-		dst[2*i] = g711.DecodeAlawFrame(b)
+		dst[i] = g711.DecodeAlawFrame(b)
 	}
 }
 

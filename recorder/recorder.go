@@ -528,7 +528,7 @@ func (r *Recording) writeAudio(side Side, codec Codec, pos int64, payload []byte
 		}
 		for done := int64(0); done < chunk; {
 			n := m.contiguous(pos+done, chunk-done)
-			decodeG711(codec, m.frames(pos+done, n)[side:], payload[done:done+n])
+			decodeG711(codec, m.samples(side, pos+done, n), payload[done:done+n])
 			done += n
 		}
 		payload, pos = payload[chunk:], pos+chunk
@@ -590,7 +590,7 @@ func (r *Recording) flushLocked(target int64) {
 		from := m.flushed
 		paused, change := r.pauseAt(from)
 		n := m.contiguous(from, min(target, change)-from)
-		frames := m.frames(from, n)
+		caller, callee := m.samples(SideCaller, from, n), m.samples(SideCallee, from, n)
 		if !paused || r.pauseMode == PauseSilence {
 			room := int64(cap(r.fill)-len(r.fill)) / r.frameBytes
 			if room == 0 {
@@ -598,13 +598,15 @@ func (r *Recording) flushLocked(target int64) {
 				continue
 			}
 			n = min(n, room)
-			frames = frames[:2*n]
+			caller, callee = caller[:n], callee[:n]
 			if paused {
-				clear(frames)
+				clear(caller)
+				clear(callee)
 			}
-			r.emit(frames)
+			r.emit(caller, callee)
 		}
-		clear(frames)
+		clear(caller)
+		clear(callee)
 		m.flushed = from + n
 	}
 	if r.headerDue() {
@@ -612,30 +614,31 @@ func (r *Recording) flushLocked(target int64) {
 	}
 }
 
-// emit appends frames (interleaved caller/callee samples) to the output
-// buffer, which has room for them.
-func (r *Recording) emit(frames []int16) {
-	n := int64(len(frames) / 2)
+// emit appends the frames of both sides to the output buffer, which has
+// room for them: interleaved for stereo, mixed with saturation for mono.
+func (r *Recording) emit(caller, callee []int16) {
 	if r.full || r.err != nil {
 		return
 	}
+	n := int64(len(caller))
 	if limit := maxDataSize / r.frameBytes; r.frames+n > limit {
 		n = limit - r.frames
-		frames = frames[:2*n]
+		caller = caller[:n]
 		r.full = true
 		r.log.Error("wav size limit reached: discarding audio")
 	}
+	callee = callee[:len(caller)]
 	le := binary.LittleEndian
 	at := len(r.fill)
 	buf := r.fill[at : at+int(n*r.frameBytes)]
 	if r.mode == Stereo {
-		for i, s := range frames {
-			le.PutUint16(buf[2*i:], uint16(s))
+		for i, s := range caller {
+			le.PutUint32(buf[4*i:4*i+4], uint32(uint16(s))|uint32(uint16(callee[i]))<<16)
 		}
 	} else {
-		for i := range n {
-			s := int32(frames[2*i]) + int32(frames[2*i+1])
-			le.PutUint16(buf[2*i:], uint16(max(min(s, math.MaxInt16), math.MinInt16)))
+		for i, s := range caller {
+			mixed := int32(s) + int32(callee[i])
+			le.PutUint16(buf[2*i:2*i+2], uint16(max(min(mixed, math.MaxInt16), math.MinInt16)))
 		}
 	}
 	r.fill = r.fill[:at+len(buf)]

@@ -70,20 +70,20 @@ func (s span) contains(pos int64) bool {
 	return pos >= s.start && (s.end < 0 || pos < s.end)
 }
 
-// mixer holds the frames of the timeline that may still change: a ring of
-// interleaved caller/callee samples covering [flushed, flushed+size). Frames
-// before flushed have been emitted to the output and are final.
+// mixer holds the frames of the timeline that may still change: one ring
+// of samples per side covering [flushed, flushed+size). Frames before
+// flushed have been emitted to the output and are final.
 type mixer struct {
-	ring    []int16 // 2 samples per frame: caller, callee
-	mask    int64   // size-1; size is a power of two
-	flushed int64   // first frame not yet emitted
-	now     int64   // latest arrival seen, in frames
-	end     int64   // end of the latest audio placed
+	ring    [2][]int16 // per Side
+	mask    int64      // size-1; size is a power of two
+	flushed int64      // first frame not yet emitted
+	now     int64      // latest arrival seen, in frames
+	end     int64      // end of the latest audio placed
 }
 
 func newMixer(minFrames int64) mixer {
 	size := int64(1) << bits.Len64(uint64(minFrames-1))
-	return mixer{ring: make([]int16, 2*size), mask: size - 1}
+	return mixer{ring: [2][]int16{make([]int16, size), make([]int16, size)}, mask: size - 1}
 }
 
 func (m *mixer) size() int64 { return m.mask + 1 }
@@ -94,8 +94,8 @@ func (m *mixer) contiguous(pos, n int64) int64 {
 	return min(n, m.size()-pos&m.mask)
 }
 
-// frames returns the ring slice for n contiguous frames starting at pos.
-func (m *mixer) frames(pos, n int64) []int16 {
-	i := 2 * (pos & m.mask)
-	return m.ring[i : i+2*n]
+// samples returns side's ring slice for n contiguous frames from pos.
+func (m *mixer) samples(side Side, pos, n int64) []int16 {
+	i := pos & m.mask
+	return m.ring[side][i : i+n]
 }
