@@ -74,7 +74,7 @@ const offerG729 = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\
 func TestHostileAndInvalidRequests(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.MaxMessageSize = 4096 })
 	in := e.b.Addr(Inside)
-	c := newRawClient(t)
+	c := newRawClient(t) // builds the messages; each case sends from its own socket
 	tests := map[string]struct {
 		msg  string
 		want string // status line prefix; "" means no response (dropped)
@@ -96,6 +96,7 @@ func TestHostileAndInvalidRequests(t *testing.T) {
 			if tc.want == "" {
 				timeout = 300 * time.Millisecond
 			}
+			c := newRawClient(t) // no stale retransmission of an earlier case's response
 			res := c.send(in, tc.msg, timeout)
 			if tc.want == "" {
 				assert.Empty(t, res)
