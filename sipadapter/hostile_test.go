@@ -74,21 +74,27 @@ const offerG729 = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\
 func TestHostileAndInvalidRequests(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.MaxMessageSize = 4096 })
 	in := e.b.Addr(Inside)
-	c := newRawClient(t) // builds the messages; each case sends from its own socket
+	// Each case sends from its own socket, so that no stale retransmission
+	// of an earlier case's response is read.
 	tests := map[string]struct {
-		msg  string
+		msg  func(c *rawClient) string
 		want string // status line prefix; "" means no response (dropped)
 	}{
-		"options": {c.request("OPTIONS", "x", in, "opt-1", "", ""), "SIP/2.0 200"},
-		"malformed sdp": {c.request("INVITE", "0077270312345678", in, "bad-sdp", "", "v=0\r\nthis is not sdp\r\n"),
-			"SIP/2.0 400"},
-		"no acceptable codec": {c.request("INVITE", "0077270312345678", in, "g729", "", offerG729), "SIP/2.0 488"},
-		"no offer":            {c.request("INVITE", "0077270312345678", in, "no-sdp", "", ""), "SIP/2.0 488"},
-		"oversized message": {c.request("OPTIONS", "x", in, "big", "X-Padding: "+strings.Repeat("a", 5000)+"\r\n", ""),
-			""},
-		"garbage":            {"\x00\x01 not sip at all\r\n\r\n", ""},
-		"bye outside dialog": {c.request("BYE", "x", in, "nope", "", ""), "SIP/2.0 481"},
-		"unsupported method": {c.request("MESSAGE", "x", in, "msg-1", "", ""), "SIP/2.0 405"},
+		"options": {func(c *rawClient) string { return c.request("OPTIONS", "x", in, "opt-1", "", "") }, "SIP/2.0 200"},
+		"malformed sdp": {func(c *rawClient) string {
+			return c.request("INVITE", "0077270312345678", in, "bad-sdp", "", "v=0\r\nthis is not sdp\r\n")
+		}, "SIP/2.0 400"},
+		"no acceptable codec": {func(c *rawClient) string {
+			return c.request("INVITE", "0077270312345678", in, "g729", "", offerG729)
+		}, "SIP/2.0 488"},
+		"no offer": {func(c *rawClient) string { return c.request("INVITE", "0077270312345678", in, "no-sdp", "", "") },
+			"SIP/2.0 488"},
+		"oversized message": {func(c *rawClient) string {
+			return c.request("OPTIONS", "x", in, "big", "X-Padding: "+strings.Repeat("a", 5000)+"\r\n", "")
+		}, ""},
+		"garbage":            {func(*rawClient) string { return "\x00\x01 not sip at all\r\n\r\n" }, ""},
+		"bye outside dialog": {func(c *rawClient) string { return c.request("BYE", "x", in, "nope", "", "") }, "SIP/2.0 481"},
+		"unsupported method": {func(c *rawClient) string { return c.request("MESSAGE", "x", in, "msg-1", "", "") }, "SIP/2.0 405"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -96,8 +102,8 @@ func TestHostileAndInvalidRequests(t *testing.T) {
 			if tc.want == "" {
 				timeout = 300 * time.Millisecond
 			}
-			c := newRawClient(t) // no stale retransmission of an earlier case's response
-			res := c.send(in, tc.msg, timeout)
+			c := newRawClient(t)
+			res := c.send(in, tc.msg(c), timeout)
 			if tc.want == "" {
 				assert.Empty(t, res)
 				return
@@ -106,6 +112,7 @@ func TestHostileAndInvalidRequests(t *testing.T) {
 		})
 	}
 	// The service still works after all that.
+	c := newRawClient(t)
 	res := c.send(in, c.request("OPTIONS", "x", in, "opt-2", "", ""), 2*time.Second)
 	assert.True(t, strings.HasPrefix(res, "SIP/2.0 200"), "got %q", res)
 	assert.Contains(t, res, "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS")
