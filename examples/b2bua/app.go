@@ -94,7 +94,16 @@ func newApp(cfg *config, log *slog.Logger, stdout io.Writer) (a *app, err error)
 	ac.Plan = plan
 	ac.Lines = cfg.lines
 	ac.Delivery = countingDelivery{q: a.queue, m: a.metrics}
+	// While draining, recording counts as congested, so that sipadapter
+	// answers new recorded calls 503 with Retry-After (priority calls are
+	// still connected, unrecorded). sipadapter has no drain mode of its
+	// own; the spool check is the hook it offers. A spool with no free
+	// byte left is congested anyway, so the minimum is at least 1.
+	ac.MinSpoolFree = max(ac.MinSpoolFree, 1)
 	ac.SpoolFree = func() (uint64, error) {
+		if a.health.draining.Load() {
+			return 0, errDraining
+		}
 		ds, err := a.queue.DiskSpace()
 		return ds.Free, err
 	}

@@ -206,6 +206,15 @@ func (c *checker) duration(key, s string, def time.Duration) time.Duration {
 	return d
 }
 
+// durationOrOff is duration that also accepts "off", returned as -1 (the
+// packages' "disabled").
+func (c *checker) durationOrOff(key, s string) time.Duration {
+	if s == "off" {
+		return -1
+	}
+	return c.duration(key, s, 0)
+}
+
 // sizeUnits are the suffixes size accepts, longest first.
 var sizeUnits = []struct {
 	suffix string

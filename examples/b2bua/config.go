@@ -15,6 +15,7 @@ import (
 	"github.com/callrec/callrec/delivery"
 	"github.com/callrec/callrec/dialplan"
 	"github.com/callrec/callrec/guidance"
+	"github.com/callrec/callrec/recorder"
 	"github.com/callrec/callrec/sipadapter"
 	"go.yaml.in/yaml/v3"
 )
@@ -348,6 +349,9 @@ func (fc *fileConfig) checkSIP(c *checker, cfg *config) {
 	}
 	a.MediaPortMin, a.MediaPortMax = m.PortMin, m.PortMax
 	a.JitterWindow = c.duration("media.jitter_window", m.JitterWindow, 0)
+	if a.JitterWindow > recorder.MaxJitterWindow {
+		c.addf("media.jitter_window", "%v is above %v", a.JitterWindow, recorder.MaxJitterWindow)
+	}
 
 	if fc.Recording.Dir == "" {
 		c.addf("recording.dir", "missing")
@@ -355,8 +359,8 @@ func (fc *fileConfig) checkSIP(c *checker, cfg *config) {
 	a.RecordDir = fc.Recording.Dir
 
 	t := fc.Timeouts
-	a.InactivityTimeout = c.duration("timeouts.rtp_inactivity", t.RTPInactivity, 0)
-	a.MaxCallDuration = c.duration("timeouts.max_call_duration", t.MaxCallDuration, 0)
+	a.InactivityTimeout = c.durationOrOff("timeouts.rtp_inactivity", t.RTPInactivity)
+	a.MaxCallDuration = c.durationOrOff("timeouts.max_call_duration", t.MaxCallDuration)
 	a.RingTimeout = c.duration("timeouts.ring", t.Ring, 0)
 
 	k := fc.Capacity

@@ -75,6 +75,11 @@ func TestConfigDefaults(t *testing.T) {
 	assert.Empty(t, cfg.adapter.Outside.Networks)
 	assert.Empty(t, cfg.metricsListen)
 	assert.Equal(t, "dir /tmp/out", cfg.sinks[0].name)
+
+	cfg, problems = parseConfig([]byte(baseConfig+"timeouts:\n  rtp_inactivity: \"off\"\n  max_call_duration: 8h\n"), env(nil))
+	require.Empty(t, problems)
+	assert.Negative(t, cfg.adapter.InactivityTimeout, "off disables")
+	assert.Equal(t, 8*time.Hour, cfg.adapter.MaxCallDuration)
 }
 
 func TestConfigLines(t *testing.T) {
@@ -167,6 +172,8 @@ func TestConfigProblems(t *testing.T) {
 			key: "timeouts.ring", line: 17, msg: `"3 minutes" is not a duration such as 30s, 5m or 4h`},
 		"negative duration": {new: "timeouts:\n  shutdown_grace: -1s\n",
 			key: "timeouts.shutdown_grace", line: 17, msg: "-1s is negative"},
+		"jitter window": {new: "media:\n  jitter_window: 10s\n",
+			key: "media.jitter_window", line: 17, msg: "10s is above 5s"},
 		"bad size": {new: "capacity:\n  min_spool_free: lots\n",
 			key: "capacity.min_spool_free", line: 17, msg: `"lots" is not a size such as 512MiB, 2GB or 1048576`},
 		"bad log format": {new: "log:\n  format: xml\n",

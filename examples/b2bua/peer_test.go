@@ -170,6 +170,15 @@ func (o *outgoing) callID() string { return o.sess.InviteRequest.CallID().Value(
 // call places a call to user@to from fromUser and waits for the answer.
 func (p *peer) call(ctx context.Context, to netip.AddrPort, user, fromUser string) *outgoing {
 	p.t.Helper()
+	o, err := p.dial(ctx, to, user, fromUser)
+	require.NoError(p.t, err)
+	return o
+}
+
+// dial places a call and returns the error of a failure response as a
+// sipgo.ErrDialogResponse.
+func (p *peer) dial(ctx context.Context, to netip.AddrPort, user, fromUser string) (*outgoing, error) {
+	p.t.Helper()
 	media, err := net.ListenPacket("udp", "127.0.0.1:0")
 	require.NoError(p.t, err)
 	p.t.Cleanup(func() { _ = media.Close() })
@@ -179,11 +188,13 @@ func (p *peer) call(ctx context.Context, to netip.AddrPort, user, fromUser strin
 		offer(media), from, sip.NewHeader("Content-Type", "application/sdp"))
 	require.NoError(p.t, err)
 	p.t.Cleanup(func() { _ = sess.Close() })
-	require.NoError(p.t, sess.WaitAnswer(ctx, sipgo.AnswerOptions{}))
+	if err := sess.WaitAnswer(ctx, sipgo.AnswerOptions{}); err != nil {
+		return nil, err
+	}
 	require.NoError(p.t, sess.Ack(ctx))
 	remote, err := sdpAudio(sess.InviteResponse.Body())
 	require.NoError(p.t, err)
-	return &outgoing{sess: sess, media: media, remote: remote}
+	return &outgoing{sess: sess, media: media, remote: remote}, nil
 }
 
 // offer is a PCMU session description of the media socket.
