@@ -30,7 +30,7 @@ type DeadLetter struct {
 // DeadLetters lists the dead letters of the spool in dir, oldest first. It
 // reads the spool without locking it and is safe beside a running Queue.
 func DeadLetters(dir string) ([]DeadLetter, error) {
-	found, err := newSpool(dir).scan(dirDead)
+	found, err := newSpool(dir).scan(dirDead, nil)
 	if err != nil {
 		return nil, err
 	}

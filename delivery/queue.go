@@ -350,18 +350,17 @@ func (q *Queue) promoteLocked(now time.Time, everything bool) {
 // rescan loads spooled entries the queue does not track yet; unreadable ones
 // are dead-lettered.
 func (q *Queue) rescan() error {
-	found, err := q.spool.scan(dirQueue)
+	found, err := q.spool.scan(dirQueue, func(name string) bool {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		_, known := q.entries[name]
+		return known
+	})
 	if err != nil {
 		return err
 	}
 	added := 0
 	for _, f := range found {
-		q.mu.Lock()
-		_, known := q.entries[f.id]
-		q.mu.Unlock()
-		if known {
-			continue
-		}
 		if f.err != nil {
 			if errors.Is(f.err, fs.ErrNotExist) {
 				continue // delivered or dead-lettered since the scan listed it

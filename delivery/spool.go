@@ -404,8 +404,9 @@ type scannedEntry struct {
 	err   error
 }
 
-// scan lists the entries of dir (dirQueue or dirDead), oldest first.
-func (s *spool) scan(dir string) ([]scannedEntry, error) {
+// scan lists the entries of dir (dirQueue or dirDead), oldest first,
+// loading only those for which skip (when not nil) returns false.
+func (s *spool) scan(dir string, skip func(name string) bool) ([]scannedEntry, error) {
 	ents, err := os.ReadDir(s.path(dir))
 	if err != nil {
 		return nil, spoolError("scan "+dir, err)
@@ -414,6 +415,9 @@ func (s *spool) scan(dir string) ([]scannedEntry, error) {
 	for _, e := range ents {
 		if !e.IsDir() || validateID(e.Name()) != nil {
 			continue // not ours: leave foreign files alone
+		}
+		if skip != nil && skip(e.Name()) {
+			continue
 		}
 		md, st, err := s.load(dir, e.Name())
 		out = append(out, scannedEntry{id: e.Name(), md: md, state: st, err: err})
