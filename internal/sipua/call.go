@@ -201,12 +201,14 @@ func (c *Call) readBye(req *sip.Request, tx sip.ServerTransaction) {
 	} else {
 		err = c.server.ReadBye(req, tx)
 	}
+	if errors.Is(err, sipgo.ErrDialogInvalidCseq) {
+		// Not this dialog's BYE (its CSeq is older than the INVITE's): the
+		// call goes on.
+		respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+		return
+	}
 	if err != nil {
-		c.ua.log.Debug("BYE not accepted", "call_id", c.id, "error", err)
-		if errors.Is(err, sipgo.ErrDialogDoesNotExists) || errors.Is(err, sipgo.ErrDialogOutsideDialog) {
-			respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
-			return
-		}
+		c.ua.log.Debug("answering BYE", "call_id", c.id, "error", err)
 	}
 	c.finish(Remote)
 }

@@ -225,12 +225,16 @@ func (u *UA) Close() error {
 	u.closeOnce.Do(func() {
 		u.mu.Lock()
 		u.closed = true
+		u.mu.Unlock()
+		// Calls being set up give up; then every call left is established.
+		u.cancel()
+		u.wg.Wait()
+		u.mu.Lock()
 		calls := make([]*Call, 0, len(u.calls))
 		for _, c := range u.calls {
 			calls = append(calls, c)
 		}
 		u.mu.Unlock()
-		u.cancel()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		var wg sync.WaitGroup
@@ -238,7 +242,6 @@ func (u *UA) Close() error {
 			wg.Go(func() { _ = c.Hangup(ctx) })
 		}
 		wg.Wait()
-		u.wg.Wait()
 		_ = u.sua.Close()
 		_ = u.conn.Close()
 		<-u.served
@@ -301,6 +304,10 @@ func (u *UA) Dial(ctx context.Context, target string, hdrs ...sip.Header) (*Call
 		return nil, ErrClosed
 	}
 	defer u.wg.Done()
+	// Close cancels a call still being set up.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(u.ctx, cancel)()
 	m, err := u.newMedia()
 	if err != nil {
 		return nil, fmt.Errorf("sipua: media: %w", err)

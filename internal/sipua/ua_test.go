@@ -222,3 +222,23 @@ func TestNoGoroutineLeak(t *testing.T) {
 		t.Fatalf("%d goroutines before, %d after:\n%s", before, n, buf[:runtime.Stack(buf, true)])
 	}
 }
+
+// TestCloseCancelsDial checks that Close cancels a call still ringing.
+func TestCloseCancelsDial(t *testing.T) {
+	callee := newUA(t, Config{RingTime: time.Minute})
+	caller, err := New(Config{})
+	require.NoError(t, err)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := caller.Dial(context.Background(), callee.URI("1"))
+		errc <- err
+	}()
+	time.Sleep(200 * time.Millisecond)
+	require.NoError(t, caller.Close())
+	select {
+	case err := <-errc:
+		assert.Error(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Dial still running after Close")
+	}
+}
