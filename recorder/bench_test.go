@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/callrec/callrec/recorder"
+	"github.com/callrec/callrec/recorder/recordertest"
 )
 
 // BenchmarkStereoG711 measures the per-packet cost of a stereo PCMU call:
@@ -27,9 +28,9 @@ func BenchmarkMonoG711(b *testing.B) {
 
 func benchmarkG711(b *testing.B, mode recorder.Mode) {
 	now := t0
-	rec, err := recorder.New(recorder.Config{Writer: &counter{}, Mode: mode, Clock: func() time.Time { return now }})
+	rec, err := recorder.New(recorder.Config{Writer: &recordertest.Discard{}, Mode: mode, Clock: func() time.Time { return now }})
 	require.NoError(b, err)
-	raw := [2][]byte{marshal(b, newTone(440, 1).next()), marshal(b, newTone(1000, 1).next())}
+	raw := [2][]byte{marshal(b, newTone(440, 1).Next()), marshal(b, newTone(1000, 1).Next())}
 	legs := [2]*recorder.Leg{rec.Caller(), rec.Callee()}
 	b.ReportAllocs()
 	b.SetBytes(packetSamples)
@@ -54,9 +55,9 @@ func benchmarkG711(b *testing.B, mode recorder.Mode) {
 
 // BenchmarkWriteRTP is BenchmarkStereoG711 through Leg.WriteRTP.
 func BenchmarkWriteRTP(b *testing.B) {
-	rec, err := recorder.New(recorder.Config{Writer: &counter{}, Clock: func() time.Time { return t0 }})
+	rec, err := recorder.New(recorder.Config{Writer: &recordertest.Discard{}, Clock: func() time.Time { return t0 }})
 	require.NoError(b, err)
-	pkts := [2]*rtp.Packet{newTone(440, 1).next(), newTone(1000, 1).next()}
+	pkts := [2]*rtp.Packet{newTone(440, 1).Next(), newTone(1000, 1).Next()}
 	legs := [2]*recorder.Leg{rec.Caller(), rec.Callee()}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -78,7 +79,7 @@ func BenchmarkWriteRTP(b *testing.B) {
 // B/op is what a recording allocates over its life, the heap-KiB/rec metric
 // what stays live while it is active.
 func BenchmarkRecordingMemory(b *testing.B) {
-	raw := [2][]byte{marshal(b, newTone(440, 1).next()), marshal(b, newTone(1000, 1).next())}
+	raw := [2][]byte{marshal(b, newTone(440, 1).Next()), marshal(b, newTone(1000, 1).Next())}
 	recs := make([]*recorder.Recording, 0, b.N)
 	var before, after runtime.MemStats
 	runtime.GC()
@@ -86,7 +87,7 @@ func BenchmarkRecordingMemory(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		rec, err := recorder.New(recorder.Config{Writer: &counter{}, Clock: func() time.Time { return t0 }})
+		rec, err := recorder.New(recorder.Config{Writer: &recordertest.Discard{}, Clock: func() time.Time { return t0 }})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/callrec/callrec/recorder"
+	"github.com/callrec/callrec/recorder/recordertest"
 )
 
 // FuzzLegWrite feeds arbitrary bytes to both legs as a stream of packets and
@@ -24,8 +25,8 @@ func FuzzLegWrite(f *testing.F) {
 	var seed []byte
 	caller, callee := newTone(440, 1), newTone(1000, 1)
 	for i := range 8 {
-		for side, g := range []*tone{caller, callee} {
-			p := g.next()
+		for side, g := range []*recordertest.Tone{caller, callee} {
+			p := g.Next()
 			p.Payload = p.Payload[:40]
 			switch i {
 			case 3:
@@ -48,7 +49,7 @@ func FuzzLegWrite(f *testing.F) {
 	f.Add([]byte{1, 3, 0xff, 0xff, 0xff})
 
 	f.Fuzz(func(t *testing.T, data []byte) {
-		f := &memFile{}
+		f := &recordertest.File{}
 		now := t0
 		rec, err := recorder.New(recorder.Config{
 			Writer:             f,
@@ -91,11 +92,11 @@ func FuzzLegWrite(f *testing.F) {
 			require.LessOrEqual(t, s.Reordered, s.Received)
 		}
 		require.LessOrEqual(t, len(res.DTMF), int(res.Caller.DTMFEvents+res.Callee.DTMFEvents))
-		require.EqualValues(t, len(f.buf), res.Size)
+		require.EqualValues(t, len(f.Data), res.Size)
 		require.EqualValues(t, recorder.HeaderSize+res.Frames*4, res.Size)
 		require.GreaterOrEqual(t, res.Duration, now.Sub(t0).Truncate(time.Second/recorder.SampleRate))
-		a := decodeWAV(t, f.buf)
-		require.EqualValues(t, res.Frames, len(a.channels[0]))
+		a := decodeWAV(t, f.Data)
+		require.EqualValues(t, res.Frames, len(a.Channels[0]))
 	})
 }
 
@@ -103,14 +104,14 @@ func FuzzLegWrite(f *testing.F) {
 // record the same file.
 func TestWriteRTPMatchesWrite(t *testing.T) {
 	record := func(useRTP bool) []byte {
-		f := &memFile{}
+		f := &recordertest.File{}
 		c := newCall(t, func(cfg *recorder.Config) { cfg.Path, cfg.Writer = "", f })
 		for i := range 50 {
 			d := time.Duration(i) * 20 * time.Millisecond
 			for _, side := range []struct {
 				leg *recorder.Leg
 				p   *rtp.Packet
-			}{{c.rec.Caller(), c.caller.next()}, {c.rec.Callee(), c.callee.next()}} {
+			}{{c.rec.Caller(), c.caller.Next()}, {c.rec.Callee(), c.callee.Next()}} {
 				if i%7 == 3 {
 					side.p.Padding, side.p.PaddingSize = true, 4
 				}
@@ -125,13 +126,13 @@ func TestWriteRTPMatchesWrite(t *testing.T) {
 			}
 		}
 		c.close(time.Second)
-		return f.buf
+		return f.Data
 	}
 	raw, parsed := record(false), record(true)
 	require.Equal(t, raw, parsed)
 	assertTone(t, decodeWAV(t, raw), left, 0, time.Second, 440, 1000)
 
-	rec, err := recorder.New(recorder.Config{Writer: &counter{}})
+	rec, err := recorder.New(recorder.Config{Writer: &recordertest.Discard{}})
 	require.NoError(t, err)
 	require.ErrorIs(t, rec.Caller().WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 1}}, time.Time{}), recorder.ErrMalformed)
 	require.ErrorIs(t, rec.Caller().WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 200}}, time.Time{}), recorder.ErrMalformed)

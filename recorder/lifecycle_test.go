@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/callrec/callrec/recorder"
+	"github.com/callrec/callrec/recorder/recordertest"
 )
 
 func TestPause(t *testing.T) {
@@ -62,8 +63,8 @@ func TestPause(t *testing.T) {
 					require.NoError(t, c.rec.Resume())
 					require.NoError(t, c.rec.Resume(), "resuming twice is harmless")
 				}
-				c.send(c.rec.Caller(), c.caller.next(), d)
-				p := c.callee.next()
+				c.send(c.rec.Caller(), c.caller.Next(), d)
+				p := c.callee.Next()
 				switch i {
 				case 100: // key 9 while paused: counted, not reported
 					p.PayloadType, p.Payload = 101, []byte{9, 0x80 | 10, 0, 160}
@@ -78,7 +79,7 @@ func TestPause(t *testing.T) {
 				{Start: time.Second, End: 2500 * time.Millisecond},
 				{Start: 3900 * time.Millisecond, End: 4 * time.Second},
 			}, res.Pauses)
-			assert.Equal(t, tt.duration, a.duration())
+			assert.Equal(t, tt.duration, a.Duration())
 			assert.Equal(t, tt.duration, res.Duration)
 			tt.check(t, a)
 			assert.EqualValues(t, 2, res.Callee.DTMFEvents)
@@ -94,7 +95,7 @@ func assertContinuousTone(t *testing.T, a audio, ch int, from, to time.Duration,
 	t.Helper()
 	assertTone(t, a, ch, from, to, freq, 1440-freq)
 	for d := from; d+20*time.Millisecond <= to; d += 20 * time.Millisecond {
-		require.Greater(t, rms(a.segment(ch, d, d+20*time.Millisecond)), 1000.0, "channel %d has a gap at %v", ch, d)
+		require.Greater(t, recordertest.RMS(a.Segment(ch, d, d+20*time.Millisecond)), 1000.0, "channel %d has a gap at %v", ch, d)
 	}
 }
 
@@ -105,15 +106,15 @@ func TestConfigValidation(t *testing.T) {
 		field string
 	}{
 		"no output":           {cfg: recorder.Config{}, field: "Path"},
-		"two outputs":         {cfg: recorder.Config{Path: dir + "/a.wav", Writer: &counter{}}, field: "Writer"},
-		"mode":                {cfg: recorder.Config{Writer: &counter{}, Mode: 7}, field: "Mode"},
-		"pause mode":          {cfg: recorder.Config{Writer: &counter{}, PauseMode: 3}, field: "PauseMode"},
-		"negative window":     {cfg: recorder.Config{Writer: &counter{}, JitterWindow: -time.Millisecond}, field: "JitterWindow"},
-		"huge window":         {cfg: recorder.Config{Writer: &counter{}, JitterWindow: time.Minute}, field: "JitterWindow"},
-		"tiny window":         {cfg: recorder.Config{Writer: &counter{}, JitterWindow: time.Microsecond}, field: "JitterWindow"},
-		"negative interval":   {cfg: recorder.Config{Writer: &counter{}, HeaderInterval: -time.Second}, field: "HeaderInterval"},
-		"caller pt above 127": {cfg: recorder.Config{Writer: &counter{}, CallerPayloadTypes: recorder.PayloadTypes{200: recorder.CodecPCMU}}, field: "CallerPayloadTypes"},
-		"callee codec":        {cfg: recorder.Config{Writer: &counter{}, CalleePayloadTypes: recorder.PayloadTypes{96: 99}}, field: "CalleePayloadTypes"},
+		"two outputs":         {cfg: recorder.Config{Path: dir + "/a.wav", Writer: &recordertest.Discard{}}, field: "Writer"},
+		"mode":                {cfg: recorder.Config{Writer: &recordertest.Discard{}, Mode: 7}, field: "Mode"},
+		"pause mode":          {cfg: recorder.Config{Writer: &recordertest.Discard{}, PauseMode: 3}, field: "PauseMode"},
+		"negative window":     {cfg: recorder.Config{Writer: &recordertest.Discard{}, JitterWindow: -time.Millisecond}, field: "JitterWindow"},
+		"huge window":         {cfg: recorder.Config{Writer: &recordertest.Discard{}, JitterWindow: time.Minute}, field: "JitterWindow"},
+		"tiny window":         {cfg: recorder.Config{Writer: &recordertest.Discard{}, JitterWindow: time.Microsecond}, field: "JitterWindow"},
+		"negative interval":   {cfg: recorder.Config{Writer: &recordertest.Discard{}, HeaderInterval: -time.Second}, field: "HeaderInterval"},
+		"caller pt above 127": {cfg: recorder.Config{Writer: &recordertest.Discard{}, CallerPayloadTypes: recorder.PayloadTypes{200: recorder.CodecPCMU}}, field: "CallerPayloadTypes"},
+		"callee codec":        {cfg: recorder.Config{Writer: &recordertest.Discard{}, CalleePayloadTypes: recorder.PayloadTypes{96: 99}}, field: "CalleePayloadTypes"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -158,7 +159,7 @@ func TestCloseIsIdempotent(t *testing.T) {
 	for _, res := range results[1:] {
 		assert.Equal(t, results[0], res)
 	}
-	raw := marshal(t, c.caller.next())
+	raw := marshal(t, c.caller.Next())
 	assert.ErrorIs(t, c.rec.Caller().Write(raw, at(time.Second)), recorder.ErrClosed)
 	assert.ErrorIs(t, c.rec.Callee().Write(raw[:3], at(time.Second)), recorder.ErrClosed)
 	assert.ErrorIs(t, c.rec.Pause(), recorder.ErrClosed)
@@ -174,11 +175,11 @@ func TestConcurrentLegs(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, side := range []struct {
 		leg *recorder.Leg
-		g   *tone
+		g   *recordertest.Tone
 	}{{c.rec.Caller(), c.caller}, {c.rec.Callee(), c.callee}} {
 		wg.Go(func() {
 			for i := range 250 {
-				assert.NoError(t, side.leg.Write(marshal(t, side.g.next()), at(time.Duration(i)*20*time.Millisecond)))
+				assert.NoError(t, side.leg.Write(marshal(t, side.g.Next()), at(time.Duration(i)*20*time.Millisecond)))
 				_ = side.leg.Stats()
 			}
 		})
@@ -201,25 +202,25 @@ func TestConcurrentLegs(t *testing.T) {
 
 func TestWriterOutput(t *testing.T) {
 	t.Run("readable writer gets a hash", func(t *testing.T) {
-		f := &memFile{}
+		f := &recordertest.File{}
 		c := newCall(t, func(cfg *recorder.Config) { cfg.Path, cfg.Writer = "", f })
 		c.talk(0, time.Second, true, true)
 		res, _ := c.close(time.Second)
-		sum := sha256.Sum256(f.buf)
+		sum := sha256.Sum256(f.Data)
 		assert.Equal(t, hex.EncodeToString(sum[:]), res.SHA256)
-		assert.EqualValues(t, len(f.buf), res.Size)
+		assert.EqualValues(t, len(f.Data), res.Size)
 		assert.Empty(t, res.Path)
-		a := decodeWAV(t, f.buf)
+		a := decodeWAV(t, f.Data)
 		assertTone(t, a, left, 0, time.Second, 440, 1000)
 	})
 	t.Run("write-only writer has no hash", func(t *testing.T) {
-		w := &counter{}
+		w := &recordertest.Discard{}
 		c := newCall(t, func(cfg *recorder.Config) { cfg.Path, cfg.Writer = "", w })
 		c.talk(0, time.Second, true, true)
 		res, _ := c.close(time.Second)
 		assert.Empty(t, res.SHA256)
-		assert.Equal(t, w.size, res.Size)
-		assert.EqualValues(t, recorder.HeaderSize+8000*4, w.size)
+		assert.Equal(t, w.Size, res.Size)
+		assert.EqualValues(t, recorder.HeaderSize+8000*4, w.Size)
 	})
 	t.Run("cancelled hash", func(t *testing.T) {
 		c := newCall(t, nil)
@@ -234,19 +235,20 @@ func TestWriterOutput(t *testing.T) {
 	})
 }
 
-// failingWriter accepts limit bytes, then fails every write.
+// failingWriter accepts writes until the file would exceed limit bytes,
+// then fails every write.
 type failingWriter struct {
-	counter
+	recordertest.Discard
 	limit int64
 }
 
 var errDiskFull = errors.New("disk full")
 
 func (w *failingWriter) Write(p []byte) (int, error) {
-	if w.off+int64(len(p)) > w.limit {
+	if w.Size+int64(len(p)) > w.limit {
 		return 0, errDiskFull
 	}
-	return w.counter.Write(p)
+	return w.Discard.Write(p)
 }
 
 func TestOutputFailure(t *testing.T) {
@@ -254,7 +256,7 @@ func TestOutputFailure(t *testing.T) {
 	c := newCall(t, func(cfg *recorder.Config) { cfg.Path, cfg.Writer = "", w })
 	var writeErr error
 	for i := 0; i < 150 && writeErr == nil; i++ {
-		writeErr = c.rec.Caller().Write(marshal(t, c.caller.next()), at(time.Duration(i)*20*time.Millisecond))
+		writeErr = c.rec.Caller().Write(marshal(t, c.caller.Next()), at(time.Duration(i)*20*time.Millisecond))
 	}
 	require.ErrorIs(t, writeErr, recorder.ErrWrite)
 	require.ErrorIs(t, writeErr, errDiskFull)
@@ -267,7 +269,7 @@ func TestOutputFailure(t *testing.T) {
 func TestLegStatsSnapshot(t *testing.T) {
 	c := newCall(t, nil)
 	c.talk(0, 200*time.Millisecond, true, false)
-	c.caller.skip()
+	c.caller.Skip()
 	c.talk(220*time.Millisecond, 300*time.Millisecond, true, false)
 	s := c.rec.Caller().Stats()
 	assert.EqualValues(t, 14, s.Received)

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/callrec/callrec/recorder"
+	"github.com/callrec/callrec/recorder/recordertest"
 )
 
 const (
@@ -24,11 +25,11 @@ func TestStereoBothParties(t *testing.T) {
 	c.talk(0, 3*time.Second, true, true)
 	res, a := c.close(3 * time.Second)
 
-	require.Len(t, a.channels, 2)
+	require.Len(t, a.Channels, 2)
 	assert.Equal(t, 2, res.Channels)
 	assert.Equal(t, recorder.Stereo, res.Mode)
-	assert.InDelta(t, 3*time.Second, a.duration(), float64(20*time.Millisecond))
-	assert.Equal(t, a.duration(), res.Duration)
+	assert.InDelta(t, 3*time.Second, a.Duration(), float64(20*time.Millisecond))
+	assert.Equal(t, a.Duration(), res.Duration)
 	assertTone(t, a, left, 0, 3*time.Second, 440, 1000)
 	assertTone(t, a, right, 0, 3*time.Second, 1000, 440)
 	for _, s := range []recorder.Stats{res.Caller, res.Callee} {
@@ -53,18 +54,18 @@ func TestMonoMixesBothParties(t *testing.T) {
 	c.talk(2*time.Second, 3*time.Second, true, false)
 	res, a := c.close(3 * time.Second)
 
-	require.Len(t, a.channels, 1)
+	require.Len(t, a.Channels, 1)
 	assert.Equal(t, 1, res.Channels)
-	x := a.segment(0, 0, 2*time.Second)
-	p440, p1000 := goertzel(x, 440, a.rate), goertzel(x, 1000, a.rate)
+	x := a.Segment(0, 0, 2*time.Second)
+	p440, p1000 := recordertest.Power(x, 440, a.SampleRate), recordertest.Power(x, 1000, a.SampleRate)
 	assert.InDelta(t, 1, p440/p1000, 0.2, "both parties at the same level")
 	assertTone(t, a, 0, 2*time.Second, 3*time.Second, 440, 1000)
 }
 
 func TestMonoSaturates(t *testing.T) {
 	c := newCall(t, func(cfg *recorder.Config) { cfg.Mode = recorder.Mono })
-	loud := func(g *tone, sign byte) *rtp.Packet {
-		p := g.next()
+	loud := func(g *recordertest.Tone, sign byte) *rtp.Packet {
+		p := g.Next()
 		for i := range p.Payload {
 			p.Payload[i] = sign // µ-law 0x80 is +32124, 0x00 is -32124
 		}
@@ -81,10 +82,10 @@ func TestMonoSaturates(t *testing.T) {
 		c.send(c.rec.Callee(), loud(c.callee, 0x00), d)
 	}
 	_, a := c.close(400 * time.Millisecond)
-	for _, v := range a.segment(0, 0, 200*time.Millisecond) {
+	for _, v := range a.Segment(0, 0, 200*time.Millisecond) {
 		require.EqualValues(t, 32767, v)
 	}
-	for _, v := range a.segment(0, 200*time.Millisecond, 400*time.Millisecond) {
+	for _, v := range a.Segment(0, 200*time.Millisecond, 400*time.Millisecond) {
 		require.EqualValues(t, -32768, v)
 	}
 }
@@ -122,7 +123,7 @@ func TestTimeline(t *testing.T) {
 			run: func(c *call) { c.talk(0, time.Second, true, true) },
 			end: 4 * time.Second,
 			check: func(t *testing.T, res recorder.Result, a audio) {
-				assert.InDelta(t, 4*time.Second, a.duration(), float64(time.Millisecond))
+				assert.InDelta(t, 4*time.Second, a.Duration(), float64(time.Millisecond))
 				assertSilent(t, a, left, 1010*time.Millisecond, 4*time.Second)
 				assertSilent(t, a, right, 1010*time.Millisecond, 4*time.Second)
 			},
@@ -142,7 +143,7 @@ func TestTimeline(t *testing.T) {
 			c := newCall(t, nil)
 			tt.run(c)
 			res, a := c.close(tt.end)
-			assert.InDelta(t, tt.end, a.duration(), float64(20*time.Millisecond))
+			assert.InDelta(t, tt.end, a.Duration(), float64(20*time.Millisecond))
 			tt.check(t, res, a)
 		})
 	}
@@ -154,7 +155,7 @@ func TestTimeline(t *testing.T) {
 func TestNetworkFaults(t *testing.T) {
 	const end = 3 * time.Second
 	tests := map[string]struct {
-		setup func(g *tone)
+		setup func(g *recordertest.Tone)
 		// send delivers caller packet i (due at offset due); it returns
 		// false to use the default on-time delivery.
 		send  func(c *call, i int, due time.Duration) bool
@@ -163,7 +164,7 @@ func TestNetworkFaults(t *testing.T) {
 		"loss of one second": {
 			send: func(c *call, i int, due time.Duration) bool {
 				if i >= 50 && i < 100 {
-					c.caller.skip()
+					c.caller.Skip()
 					return true
 				}
 				return false
@@ -179,7 +180,7 @@ func TestNetworkFaults(t *testing.T) {
 		"reordered pairs": {
 			send: func(c *call, i int, due time.Duration) bool {
 				if i%10 == 4 {
-					first, second := c.caller.next(), c.caller.next()
+					first, second := c.caller.Next(), c.caller.Next()
 					c.send(c.rec.Caller(), second, due+20*time.Millisecond)
 					c.send(c.rec.Caller(), first, due+25*time.Millisecond)
 					return true
@@ -198,7 +199,7 @@ func TestNetworkFaults(t *testing.T) {
 				if i%5 != 0 {
 					return false
 				}
-				raw := marshal(t, c.caller.next())
+				raw := marshal(t, c.caller.Next())
 				require.NoError(t, c.rec.Caller().Write(raw, at(due)))
 				require.NoError(t, c.rec.Caller().Write(raw, at(due+30*time.Millisecond)))
 				return true
@@ -211,7 +212,7 @@ func TestNetworkFaults(t *testing.T) {
 			},
 		},
 		"sequence and timestamp wrap-around": {
-			setup: func(g *tone) { g.seq, g.ts = 65500, 0xFFFFFFFF-160*40 },
+			setup: func(g *recordertest.Tone) { g.Seq, g.TS = 65500, 0xFFFFFFFF-160*40 },
 			check: func(t *testing.T, s recorder.Stats, a audio) {
 				assert.Zero(t, s.Lost+s.Late+s.Reanchors)
 				assertContinuous(t, a, left, 0, end)
@@ -220,7 +221,7 @@ func TestNetworkFaults(t *testing.T) {
 		"ssrc change mid-call": {
 			send: func(c *call, i int, due time.Duration) bool {
 				if i == 75 {
-					c.caller.ssrc, c.caller.seq, c.caller.ts = 0x5EC0DD, 7, 123456789
+					c.caller.SSRC, c.caller.Seq, c.caller.TS = 0x5EC0DD, 7, 123456789
 				}
 				return false
 			},
@@ -234,11 +235,11 @@ func TestNetworkFaults(t *testing.T) {
 			send: func(c *call, i int, due time.Duration) bool {
 				switch {
 				case i >= 50 && i < 100: // silence suppressed: no packets, timestamps run on
-					c.caller.skip()
-					c.caller.seq--
+					c.caller.Skip()
+					c.caller.Seq--
 					return true
 				case i == 100:
-					p := c.caller.next()
+					p := c.caller.Next()
 					p.Marker = true
 					c.send(c.rec.Caller(), p, due)
 					return true
@@ -258,7 +259,7 @@ func TestNetworkFaults(t *testing.T) {
 				case i >= 50 && i < 100:
 					return true
 				case i == 100:
-					p := c.caller.next()
+					p := c.caller.Next()
 					p.Marker = true
 					c.send(c.rec.Caller(), p, due)
 					return true
@@ -275,7 +276,7 @@ func TestNetworkFaults(t *testing.T) {
 		"timestamp jump forward of half the clock": {
 			send: func(c *call, i int, due time.Duration) bool {
 				if i == 75 {
-					c.caller.ts += 1 << 31
+					c.caller.TS += 1 << 31
 				}
 				return false
 			},
@@ -287,7 +288,7 @@ func TestNetworkFaults(t *testing.T) {
 		"timestamp jump back by an hour": {
 			send: func(c *call, i int, due time.Duration) bool {
 				if i == 75 {
-					c.caller.ts -= 3600 * recorder.SampleRate
+					c.caller.TS -= 3600 * recorder.SampleRate
 				}
 				return false
 			},
@@ -300,7 +301,7 @@ func TestNetworkFaults(t *testing.T) {
 		"timestamp jump forward by 300 ms": {
 			send: func(c *call, i int, due time.Duration) bool {
 				if i == 75 {
-					c.caller.ts += 300 * 8
+					c.caller.TS += 300 * 8
 				}
 				return false
 			},
@@ -313,10 +314,10 @@ func TestNetworkFaults(t *testing.T) {
 			send: func(c *call, i int, due time.Duration) bool {
 				switch i {
 				case 50:
-					c.held = c.caller.next()
+					c.held = c.caller.Next()
 					return true
 				case 60:
-					c.send(c.rec.Caller(), c.caller.next(), due)
+					c.send(c.rec.Caller(), c.caller.Next(), due)
 					c.send(c.rec.Caller(), c.held, due)
 					return true
 				}
@@ -334,7 +335,7 @@ func TestNetworkFaults(t *testing.T) {
 		"packet late within the window": {
 			send: func(c *call, i int, due time.Duration) bool {
 				if i == 50 {
-					c.send(c.rec.Caller(), c.caller.next(), due+50*time.Millisecond)
+					c.send(c.rec.Caller(), c.caller.Next(), due+50*time.Millisecond)
 					return true
 				}
 				return false
@@ -349,7 +350,7 @@ func TestNetworkFaults(t *testing.T) {
 				if i%30 != 7 {
 					return false
 				}
-				raw := marshal(t, c.caller.next())
+				raw := marshal(t, c.caller.Next())
 				err := c.rec.Caller().Write(raw[:7], at(due))
 				require.ErrorIs(t, err, recorder.ErrMalformed)
 				raw[0] = 0x40 // version 1
@@ -369,7 +370,7 @@ func TestNetworkFaults(t *testing.T) {
 		},
 		"sender clock 1% slow": {
 			send: func(c *call, i int, due time.Duration) bool {
-				c.send(c.rec.Caller(), c.caller.next(), due+due/100)
+				c.send(c.rec.Caller(), c.caller.Next(), due+due/100)
 				return true
 			},
 			check: func(t *testing.T, s recorder.Stats, a audio) {
@@ -379,7 +380,7 @@ func TestNetworkFaults(t *testing.T) {
 		},
 		"sender clock 1% fast": {
 			send: func(c *call, i int, due time.Duration) bool {
-				c.send(c.rec.Caller(), c.caller.next(), due-due/100)
+				c.send(c.rec.Caller(), c.caller.Next(), due-due/100)
 				return true
 			},
 			check: func(t *testing.T, s recorder.Stats, a audio) {
@@ -398,12 +399,12 @@ func TestNetworkFaults(t *testing.T) {
 			for i := range int(end / (20 * time.Millisecond)) {
 				due := time.Duration(i) * 20 * time.Millisecond
 				if tt.send == nil || !tt.send(c, i, due) {
-					c.send(c.rec.Caller(), c.caller.next(), due)
+					c.send(c.rec.Caller(), c.caller.Next(), due)
 				}
-				c.send(c.rec.Callee(), c.callee.next(), due)
+				c.send(c.rec.Callee(), c.callee.Next(), due)
 			}
 			res, a := c.close(end)
-			assert.InDelta(t, end, a.duration(), float64(20*time.Millisecond))
+			assert.InDelta(t, end, a.Duration(), float64(20*time.Millisecond))
 			tt.check(t, res.Caller, a)
 			s := res.Caller
 			assert.Equal(t, s.Received, s.Decoded+s.ComfortNoise+s.EventPackets+s.Skipped+s.Late+s.Duplicated)
@@ -420,8 +421,8 @@ func assertContinuous(t testing.TB, a audio, ch int, from, to time.Duration) {
 	t.Helper()
 	assertTone(t, a, ch, from, to, 440, 1000)
 	for d := from; d+20*time.Millisecond <= to; d += 20 * time.Millisecond {
-		x := a.segment(ch, d, d+20*time.Millisecond)
-		require.Greater(t, rms(x), 1000.0, "channel %d has a gap at %v", ch, d)
+		x := a.Segment(ch, d, d+20*time.Millisecond)
+		require.Greater(t, recordertest.RMS(x), 1000.0, "channel %d has a gap at %v", ch, d)
 	}
 }
 
@@ -430,27 +431,27 @@ func TestPayloadKinds(t *testing.T) {
 		cfg.CallerPayloadTypes = recorder.PayloadTypes{0: recorder.CodecPCMU, 13: recorder.CodecComfortNoise}
 		cfg.CalleePayloadTypes = recorder.PayloadTypes{8: recorder.CodecPCMA, 101: recorder.CodecTelephoneEvent}
 	})
-	c.callee.codec, c.callee.pt = recorder.CodecPCMA, 8
+	c.callee.Codec, c.callee.PayloadType = recorder.CodecPCMA, 8
 	var evTS uint32
 	for i := range 150 {
 		due := time.Duration(i) * 20 * time.Millisecond
 		switch {
 		case i == 50: // comfort noise, then nothing for a second
-			p := c.caller.next()
+			p := c.caller.Next()
 			p.PayloadType, p.Payload = 13, []byte{40}
 			c.send(c.rec.Caller(), p, due)
 		case i > 50 && i < 100:
-			c.caller.skip()
-			c.caller.seq--
+			c.caller.Skip()
+			c.caller.Seq--
 		case i >= 100 && i < 125: // G.729, not in the map: skipped
-			p := c.caller.next()
+			p := c.caller.Next()
 			p.PayloadType, p.Payload = 18, make([]byte, 20)
 			c.send(c.rec.Caller(), p, due)
 		default:
-			c.send(c.rec.Caller(), c.caller.next(), due)
+			c.send(c.rec.Caller(), c.caller.Next(), due)
 		}
 		if i >= 75 && i < 80 { // key 5 held for 100 ms: events, not audio
-			p := c.callee.next()
+			p := c.callee.Next()
 			if i == 75 {
 				evTS = p.Timestamp
 			}
@@ -464,14 +465,14 @@ func TestPayloadKinds(t *testing.T) {
 			}
 			for k := range copies {
 				if k > 0 {
-					p.SequenceNumber = c.callee.seq
-					c.callee.seq++
+					p.SequenceNumber = c.callee.Seq
+					c.callee.Seq++
 				}
 				c.send(c.rec.Callee(), p, due)
 			}
 			continue
 		}
-		c.send(c.rec.Callee(), c.callee.next(), due)
+		c.send(c.rec.Callee(), c.callee.Next(), due)
 	}
 	res, a := c.close(3 * time.Second)
 

@@ -108,7 +108,7 @@ func TestCrashLeavesPlayableFile(t *testing.T) {
 	require.NoError(t, h.Unmarshal(crashed))
 	assert.GreaterOrEqual(t, h.Duration(), 2*time.Second, "header updated at least every second")
 	a := decodeWAV(t, crashed)
-	assert.Equal(t, h.Duration(), a.duration())
+	assert.Equal(t, h.Duration(), a.Duration())
 	assertTone(t, a, left, 0, h.Duration(), 440, 1000)
 	assertTone(t, a, right, 0, h.Duration(), 1000, 440)
 
@@ -189,7 +189,7 @@ func TestRepair(t *testing.T) {
 			assert.EqualValues(t, tt.wantData, h.DataSize)
 			assert.EqualValues(t, len(after)-8, binary.LittleEndian.Uint32(after[4:]))
 			a := decodeWAV(t, after)
-			assert.Len(t, a.channels[0], tt.wantData/4)
+			assert.Len(t, a.Channels[0], tt.wantData/4)
 		})
 	}
 	t.Run("missing file", func(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -13,17 +12,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-audio/wav"
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
 	"github.com/pion/rtp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/zaf/g711"
 
 	"github.com/callrec/callrec/internal/testenv"
 	"github.com/callrec/callrec/recorder"
+	"github.com/callrec/callrec/recorder/recordertest"
 )
 
 var t0 = time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
@@ -113,12 +111,12 @@ func sipMsg(first, cseq, body string) []byte {
 // rtpTone returns 20 ms packet i of a PCMU tone.
 func rtpTone(t *testing.T, freq float64, ssrc uint32, i int) []byte {
 	t.Helper()
-	payload := make([]byte, 160)
-	for k := range payload {
-		payload[k] = g711.EncodeUlawFrame(int16(8000 * math.Sin(2*math.Pi*freq*float64(i*160+k)/8000)))
+	g := recordertest.NewTone(freq, ssrc)
+	for range i {
+		g.Skip()
 	}
-	p := rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(100 + i), Timestamp: uint32(5000 + 160*i), SSRC: ssrc}, Payload: payload}
-	raw, err := p.Marshal()
+	g.Seq, g.TS = uint16(100+i), uint32(5000+160*i)
+	raw, err := g.Next().Marshal()
 	require.NoError(t, err)
 	return raw
 }
@@ -165,47 +163,24 @@ func sipCall(t *testing.T, withSIP bool) *capture {
 	return c
 }
 
-type decoded struct {
-	channels [][]float64
-}
-
-func decodeFile(t *testing.T, path string) decoded {
+func decodeFile(t *testing.T, path string) recordertest.Audio {
 	t.Helper()
-	data, err := os.ReadFile(path)
+	a, err := recordertest.ReadFile(path)
 	require.NoError(t, err)
-	d := wav.NewDecoder(bytes.NewReader(data))
-	require.True(t, d.IsValidFile())
-	buf, err := d.FullPCMBuffer()
-	require.NoError(t, err)
-	n := buf.Format.NumChannels
-	out := decoded{channels: make([][]float64, n)}
-	for i, v := range buf.Data {
-		out.channels[i%n] = append(out.channels[i%n], float64(v))
-	}
-	return out
+	return a
 }
 
-func (d decoded) seconds() float64 { return float64(len(d.channels[0])) / 8000 }
-
-// power returns the Goertzel power of f in channel ch between from and to seconds.
-func (d decoded) power(ch int, from, to, f float64) float64 {
-	x := d.channels[ch][int(from*8000):int(to*8000)]
-	c := 2 * math.Cos(2*math.Pi*f/8000)
-	var s1, s2 float64
-	for _, v := range x {
-		s1, s2 = v+c*s1-s2, s1
-	}
-	return (s1*s1 + s2*s2 - c*s1*s2) / float64(len(x)*len(x))
+// power returns the power of f in channel ch between from and to seconds.
+func power(a recordertest.Audio, ch int, from, to, f float64) float64 {
+	return recordertest.Power(a.Segment(ch, seconds(from), seconds(to)), f, a.SampleRate)
 }
 
-func (d decoded) rms(ch int, from, to float64) float64 {
-	x := d.channels[ch][int(from*8000):int(to*8000)]
-	var sum float64
-	for _, v := range x {
-		sum += v * v
-	}
-	return math.Sqrt(sum / float64(len(x)))
+// rms returns the level of channel ch between from and to seconds.
+func rms(a recordertest.Audio, ch int, from, to float64) float64 {
+	return recordertest.RMS(a.Segment(ch, seconds(from), seconds(to)))
 }
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
 func TestConvertGeneratedCapture(t *testing.T) {
 	tests := map[string]struct {
@@ -238,16 +213,16 @@ func TestConvertGeneratedCapture(t *testing.T) {
 			assert.Contains(t, stdout.String(), "caller 100 packets (0 lost, 0 late, 0 skipped), callee 75 packets")
 
 			a := decodeFile(t, filepath.Join(out, tt.file))
-			require.Len(t, a.channels, 2)
-			assert.InDelta(t, tt.record.Seconds(), a.seconds(), 0.0002)
+			require.Len(t, a.Channels, 2)
+			assert.InDelta(t, tt.record.Seconds(), a.Duration().Seconds(), 0.0002)
 			for _, span := range [][2]float64{{0, 0.9}, {1.1, 1.95}} {
-				assert.Greater(t, a.power(0, span[0], span[1], 440), 100*a.power(0, span[0], span[1], 1000), "caller at %v", span)
+				assert.Greater(t, power(a, 0, span[0], span[1], 440), 100*power(a, 0, span[0], span[1], 1000), "caller at %v", span)
 			}
-			assert.Less(t, a.rms(0, 1.005, 1.055), 1.0, "the key press is not audio")
-			assert.Less(t, a.rms(1, 0, 0.49), 1.0, "the callee starts 0.5 s late")
-			assert.Greater(t, a.power(1, 0.5, 1.95, 1000), 100*a.power(1, 0.5, 1.95, 440))
+			assert.Less(t, rms(a, 0, 1.005, 1.055), 1.0, "the key press is not audio")
+			assert.Less(t, rms(a, 1, 0, 0.49), 1.0, "the callee starts 0.5 s late")
+			assert.Greater(t, power(a, 1, 0.5, 1.95, 1000), 100*power(a, 1, 0.5, 1.95, 440))
 			if tt.sip {
-				assert.Less(t, a.rms(0, 2.01, 2.5), 1.0, "silence until the BYE")
+				assert.Less(t, rms(a, 0, 2.01, 2.5), 1.0, "silence until the BYE")
 			}
 		})
 	}
@@ -260,9 +235,9 @@ func TestConvertMono(t *testing.T) {
 	var stdout bytes.Buffer
 	require.NoError(t, run(context.Background(), []string{"-o", dir, path}, &stdout))
 	a := decodeFile(t, filepath.Join(dir, fileName(callID)+".wav"))
-	require.Len(t, a.channels, 1)
-	assert.Greater(t, a.power(0, 0.5, 0.9, 440), 1e4)
-	assert.Greater(t, a.power(0, 0.5, 0.9, 1000), 1e4)
+	require.Len(t, a.Channels, 1)
+	assert.Greater(t, power(a, 0, 0.5, 0.9, 440), 1e4)
+	assert.Greater(t, power(a, 0, 0.5, 0.9, 1000), 1e4)
 	assert.Contains(t, stdout.String(), ": mono 2.5s")
 }
 
@@ -298,8 +273,8 @@ func TestConvertSIPTesterG711A(t *testing.T) {
 	assert.InDelta(t, 7.08, res.Duration.Seconds(), 0.002)
 
 	a := decodeFile(t, res.Path)
-	assert.Greater(t, a.rms(0, 0, 7), 100.0, "the caller's speech is there")
-	assert.Less(t, a.rms(1, 0, 7), 1.0, "the callee sent nothing")
+	assert.Greater(t, rms(a, 0, 0, 7), 100.0, "the caller's speech is there")
+	assert.Less(t, rms(a, 1, 0, 7), 1.0, "the callee sent nothing")
 }
 
 func TestConvertSIPTesterDTMF(t *testing.T) {
