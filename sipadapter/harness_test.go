@@ -132,6 +132,7 @@ type env struct {
 	insideHop  netip.AddrPort // where the PBX listens for incoming calls
 	cancel     context.CancelFunc
 	served     chan error
+	closeOnce  sync.Once
 }
 
 func freePort(t testing.TB) int {
@@ -218,7 +219,8 @@ func newEnv(t testing.TB, mutate func(*Config)) *env {
 		1: testPrompt(t, 600*time.Millisecond), 2: testPrompt(t, 600*time.Millisecond),
 	}})
 	require.NoError(t, err)
-	mediaMin := 30000 + 2*int(time.Now().UnixNano()/1000%8000)
+	// Below the ephemeral range, so that peers' sockets never take the relay's ports.
+	mediaMin := 10000 + 2*int(time.Now().UnixNano()/1000%9000)
 	cfg := Config{
 		Inside:    SideConfig{Listen: "127.0.0.1:0", NextHop: e.insideHop.String(), Networks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}},
 		Outside:   SideConfig{Listen: "127.0.0.1:0", NextHop: e.outsideHop.String()},
@@ -240,7 +242,9 @@ func newEnv(t testing.TB, mutate func(*Config)) *env {
 	return e
 }
 
-func (e *env) close() {
+func (e *env) close() { e.closeOnce.Do(e.doClose) }
+
+func (e *env) doClose() {
 	e.cancel()
 	require.NoError(e.t, e.b.Close())
 	select {
