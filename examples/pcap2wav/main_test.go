@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -25,6 +26,12 @@ import (
 )
 
 var t0 = time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
+
+var update = flag.Bool("update", false, "rewrite testdata/pcap/sip-call.pcap")
+
+// fixture is the generated SIP call kept in the repository, for trying
+// pcap2wav without generating anything.
+const fixture = "../../testdata/pcap/sip-call.pcap"
 
 // capture builds a packet capture of UDP datagrams over Ethernet and IPv4.
 type capture struct {
@@ -360,4 +367,23 @@ func TestParseSIP(t *testing.T) {
 		_, ok := parseSIP([]byte(junk))
 		assert.False(t, ok, "%q", junk)
 	}
+}
+
+// TestFixtureIsCurrent checks that the committed capture is what sipCall
+// generates; go test -run Fixture -update rewrites it.
+func TestFixtureIsCurrent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sip-call.pcap")
+	sipCall(t, true).write(path, false)
+	want, err := os.ReadFile(path)
+	require.NoError(t, err)
+	if *update {
+		require.NoError(t, os.WriteFile(fixture, want, 0o644))
+	}
+	got, err := os.ReadFile(fixture)
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(want, got), "%s is stale: go test ./examples/pcap2wav -run Fixture -update", fixture)
+
+	var stdout bytes.Buffer
+	require.NoError(t, run(context.Background(), []string{"-stereo", "-o", t.TempDir(), fixture}, &stdout))
+	assert.Contains(t, stdout.String(), "stereo 2.5s, caller 100 packets (0 lost, 0 late, 0 skipped), callee 75 packets (0 lost, 0 late, 0 skipped), DTMF 7\n")
 }
