@@ -78,6 +78,12 @@
 // reported in [Result.Pauses]; DTMF events in them are counted but not
 // reported.
 //
+// # Testing
+//
+// Package [github.com/callrec/callrec/recorder/recordertest] generates RTP
+// tones and checks recorded channels for a tone or silence with an
+// independent WAV decoder.
+//
 // # Errors
 //
 // Errors wrap the sentinels in errors.go, such as [ErrMalformed] for a packet

@@ -491,3 +491,41 @@ func TestPayloadKinds(t *testing.T) {
 	assertSilent(t, a, right, 1500*time.Millisecond, 1600*time.Millisecond)
 	assertTone(t, a, right, 1600*time.Millisecond, 3*time.Second, 1000, 440)
 }
+
+// TestJitterWindow delays one caller packet by 150 ms: a 200 ms window
+// still plays it, the default 60 ms window drops it as late.
+func TestJitterWindow(t *testing.T) {
+	tests := map[string]struct {
+		window time.Duration
+		late   uint64
+	}{
+		"default window": {window: 0, late: 1},
+		"200 ms window":  {window: 200 * time.Millisecond, late: 0},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			c := newCall(t, func(cfg *recorder.Config) { cfg.JitterWindow = tt.window })
+			for i := range 50 {
+				due := time.Duration(i) * 20 * time.Millisecond
+				switch i {
+				case 20:
+					c.held = c.caller.Next()
+				case 27:
+					c.send(c.rec.Caller(), c.caller.Next(), due)
+					c.send(c.rec.Caller(), c.held, due+10*time.Millisecond)
+				default:
+					c.send(c.rec.Caller(), c.caller.Next(), due)
+				}
+				c.send(c.rec.Callee(), c.callee.Next(), due)
+			}
+			res, a := c.close(time.Second)
+			assert.Equal(t, tt.late, res.Caller.Late)
+			assert.Zero(t, res.Caller.Lost)
+			if tt.late == 0 {
+				assertContinuous(t, a, left, 0, time.Second)
+			} else {
+				assertSilent(t, a, left, 400*time.Millisecond, 420*time.Millisecond)
+			}
+		})
+	}
+}
