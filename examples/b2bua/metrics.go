@@ -53,24 +53,36 @@ func newMetrics(active func() (calls, recorded int), spool func() (delivery.Disk
 
 	f.gaugeFunc("calls_active", "Calls in progress.", func() float64 { n, _ := active(); return float64(n) })
 	f.gaugeFunc("calls_recorded_active", "Recorded calls in progress.", func() float64 { _, n := active(); return float64(n) })
-	f.counterFunc("recordings_written_total", "Recordings written durably into the spool.",
-		m.stat(func(s delivery.Stats) float64 { return float64(s.Enqueued) }))
-	f.counterFunc("recordings_delivered_total", "Recordings a sink accepted.",
-		m.stat(func(s delivery.Stats) float64 { return float64(s.Delivered) }))
-	f.counterFunc("recordings_dead_lettered_total", "Recordings moved to the dead-letter directory.",
-		m.stat(func(s delivery.Stats) float64 { return float64(s.DeadLettered) }))
-	f.counterFunc("delivery_retries_total", "Failed delivery attempts that will be retried.",
-		m.stat(func(s delivery.Stats) float64 { return float64(s.Retried) }))
-	f.counterFunc("delivered_bytes_total", "Audio bytes delivered.",
-		m.stat(func(s delivery.Stats) float64 { return float64(s.Bytes) }))
-	f.gaugeFunc("spool_depth", "Recordings in the spool awaiting delivery, those in flight included.",
-		m.stat(func(s delivery.Stats) float64 { return float64(s.Queued) }))
-	f.gaugeFunc("spool_in_flight", "Deliveries under way.",
-		m.stat(func(s delivery.Stats) float64 { return float64(s.InFlight) }))
-	f.gaugeFunc("spool_oldest_age_seconds", "How long the oldest recording in the spool has waited; 0 when empty.",
-		m.stat(func(s delivery.Stats) float64 { return s.OldestAge.Seconds() }))
-	f.gaugeFunc("delivery_circuit_state", "The delivery circuit breaker: 0 closed, 1 open, 2 half-open.",
-		m.stat(func(s delivery.Stats) float64 { return float64(s.Circuit) }))
+	for _, q := range []struct {
+		name, help string
+		counter    bool
+		get        func(delivery.Stats) float64
+	}{
+		{"recordings_written_total", "Recordings written durably into the spool.", true,
+			func(s delivery.Stats) float64 { return float64(s.Enqueued) }},
+		{"recordings_delivered_total", "Recordings a sink accepted.", true,
+			func(s delivery.Stats) float64 { return float64(s.Delivered) }},
+		{"recordings_dead_lettered_total", "Recordings moved to the dead-letter directory.", true,
+			func(s delivery.Stats) float64 { return float64(s.DeadLettered) }},
+		{"delivery_retries_total", "Failed delivery attempts that will be retried.", true,
+			func(s delivery.Stats) float64 { return float64(s.Retried) }},
+		{"delivered_bytes_total", "Audio bytes delivered.", true,
+			func(s delivery.Stats) float64 { return float64(s.Bytes) }},
+		{"spool_depth", "Recordings in the spool awaiting delivery, those in flight included.", false,
+			func(s delivery.Stats) float64 { return float64(s.Queued) }},
+		{"spool_in_flight", "Deliveries under way.", false,
+			func(s delivery.Stats) float64 { return float64(s.InFlight) }},
+		{"spool_oldest_age_seconds", "How long the oldest recording in the spool has waited; 0 when empty.", false,
+			func(s delivery.Stats) float64 { return s.OldestAge.Seconds() }},
+		{"delivery_circuit_state", "The delivery circuit breaker: 0 closed, 1 open, 2 half-open.", false,
+			func(s delivery.Stats) float64 { return float64(s.Circuit) }},
+	} {
+		if q.counter {
+			f.counterFunc(q.name, q.help, m.stat(q.get))
+		} else {
+			f.gaugeFunc(q.name, q.help, m.stat(q.get))
+		}
+	}
 	f.gaugeFunc("spool_free_bytes", "Free space of the spool's file system; NaN when it cannot be read.", func() float64 {
 		ds, err := spool()
 		if err != nil {

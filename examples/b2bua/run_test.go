@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callrec/callrec/delivery"
+	"github.com/callrec/callrec/recorder"
 	"github.com/callrec/callrec/sipadapter"
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -270,6 +272,23 @@ func TestRunDrainsAndResumes(t *testing.T) {
 		return len(files(t, filepath.Join(dir, "out"), ".json")) == 2
 	}, 10*time.Second, 20*time.Millisecond)
 	assert.Len(t, files(t, filepath.Join(dir, "out"), ".wav"), 2)
+	// The line's settings and both parties' audio reached the metadata.
+	dest := map[string]string{}
+	for _, f := range files(t, filepath.Join(dir, "out"), ".json") {
+		raw, err := os.ReadFile(f)
+		require.NoError(t, err)
+		var md delivery.Metadata
+		require.NoError(t, json.Unmarshal(raw, &md))
+		dest[md.CallID] = md.Destination
+		assert.Equal(t, 2, md.Channels, "stereo by default")
+		assert.Equal(t, "03-1234-0000", md.LineNumber)
+		assert.Equal(t, "1", md.AnnouncementID)
+		var rs struct{ Caller, Callee recorder.Stats }
+		require.NoError(t, json.Unmarshal(md.RecorderStats, &rs))
+		assert.Positive(t, rs.Caller.Decoded, "caller audio recorded")
+		assert.Positive(t, rs.Callee.Decoded, "callee audio recorded")
+	}
+	assert.Equal(t, map[string]string{a.callID(): "0312345678", b.callID(): "0398765432"}, dest)
 	svc2.cancel()
 	require.NoError(t, svc2.wait(t))
 	assert.Empty(t, files(t, filepath.Join(dir, "spool", "queue"), ".wav"))
