@@ -77,40 +77,68 @@ func (v Voice) Sample(n int64) int16 {
 		amp = 0.5
 	}
 	cell := n / syllableSamples
+	if v.pause(cell) {
+		return 0
+	}
 	h := v.hash(cell)
-	// A pause between words, never two in a row; the talk opens with one.
-	if cell == 0 || cell > 1 && h%pauseOneIn == 0 && v.hash(cell-1)%pauseOneIn != 0 {
-		return 0
+	k := n % syllableSamples
+	// A word is a run of syllables between pauses: it starts a little into
+	// its first cell and ends early in its last, fading in and out.
+	word := 1.0
+	if v.pause(cell - 1) {
+		start := int64((h >> 24) % (syllableSamples * 3 / 10))
+		if k < start {
+			return 0
+		}
+		word *= ramp(k - start)
 	}
-	formants := vowels[(h>>8)%uint64(len(vowels))]
+	if v.pause(cell + 1) {
+		end := syllableSamples * (60 + int64((h>>40)%41)) / 100
+		if k >= end {
+			return 0
+		}
+		word *= ramp(end - 1 - k)
+	}
+	// Each syllable swells and ebbs; at its edges the level is the same
+	// whatever the syllable, so the voice never clicks.
 	level := 0.6 + 0.4*float64((h>>16)%256)/255
-	// The syllable starts up to a quarter into its cell and fills 55–100 %
-	// of what is left, so the rhythm is irregular like speech.
-	off := int64((h >> 24) % (syllableSamples / 4))
-	length := (syllableSamples - off) * (55 + int64((h>>40)%46)) / 100
-	k := n%syllableSamples - off
-	if k < 0 || k >= length {
-		return 0
-	}
-	// A raised-cosine envelope per syllable: no clicks at the edges.
-	env := math.Sin(math.Pi * float64(k) / float64(length))
-	env *= env
+	syl := math.Sin(math.Pi * float64(k) / syllableSamples)
+	env := word * (0.35 + 0.65*level*syl*syl)
+	formants := vowels[(h>>8)%uint64(len(vowels))]
 	t := float64(n) / SampleRate
 	var sum, norm float64
-	for k := 1; float64(k)*pitch < SampleRate/2-200; k++ {
-		f := float64(k) * pitch
+	for m := 1; float64(m)*pitch < SampleRate/2-200; m++ {
+		f := float64(m) * pitch
 		g := 0.0
 		for i, fm := range formants {
 			bw := 80.0 * float64(i+1)
 			d := (f - fm) / bw
 			g += 1 / (1 + d*d) / float64(i+1)
 		}
-		g += 0.3 / float64(k) // glottal tilt keeps the fundamental present
+		g += 0.3 / float64(m) // glottal tilt keeps the fundamental present
 		sum += g * math.Sin(2*math.Pi*f*t)
 		norm += g
 	}
 	x := math.Max(-1, math.Min(1, 2*sum/norm)) // crest factor ≈ 2; clip the rare peak
-	return int16(clampAmplitude(amp) * level * env * x * math.MaxInt16)
+	return int16(clampAmplitude(amp) * env * x * math.MaxInt16)
+}
+
+// pause reports whether syllable cell is silent: the first is, then about
+// one in five but never two in a row.
+func (v Voice) pause(cell int64) bool {
+	return cell <= 0 || cell > 1 && v.hash(cell)%pauseOneIn == 0 && v.hash(cell-1)%pauseOneIn != 0
+}
+
+// rampSamples is the length of a word's fade in or out: 40 ms.
+const rampSamples = SampleRate / 25
+
+// ramp rises from 0 to 1 over rampSamples as a raised cosine.
+func ramp(k int64) float64 {
+	if k >= rampSamples {
+		return 1
+	}
+	s := math.Sin(math.Pi / 2 * float64(k) / rampSamples)
+	return s * s
 }
 
 // hash draws the random choices of syllable cell.
