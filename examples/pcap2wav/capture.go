@@ -121,6 +121,9 @@ type sipMessage struct {
 // for anything that is not SIP.
 func parseSIP(b []byte) (sipMessage, bool) {
 	var m sipMessage
+	if len(b) < 12 || b[0] < 'A' || b[0] > 'Z' { // RTP starts with 0x80-0xbf
+		return m, false
+	}
 	head, body, _ := bytes.Cut(b, []byte("\r\n\r\n"))
 	lines := strings.Split(string(head), "\r\n")
 	first := strings.Fields(lines[0])
@@ -369,19 +372,23 @@ func convert(ctx context.Context, path string, opts options) (calls []*call, err
 	if err != nil {
 		return nil, err
 	}
-	byFlow := map[flow]*call{}
-	sideOf := func(f flow) (*call, recorder.Side, bool) {
-		if c, ok := byFlow[f]; ok {
-			s, _ := c.side(f)
-			return c, s, true
-		}
-		for _, c := range calls {
-			if s, ok := c.side(f); ok {
-				byFlow[f] = c
-				return c, s, true
+	type route struct {
+		call *call // nil: the flow belongs to no call
+		side recorder.Side
+	}
+	routes := map[flow]route{}
+	routeOf := func(f flow) route {
+		rt, ok := routes[f]
+		if !ok {
+			for _, c := range calls {
+				if s, ok := c.side(f); ok {
+					rt = route{c, s}
+					break
+				}
 			}
+			routes[f] = rt
 		}
-		return nil, 0, false
+		return rt
 	}
 	defer func() {
 		for _, c := range calls {
@@ -400,8 +407,9 @@ func convert(ctx context.Context, path string, opts options) (calls []*call, err
 		}
 	}
 	err = readUDP(ctx, path, func(p udpPacket) error {
-		c, side, ok := sideOf(p.flow)
-		if !ok {
+		rt := routeOf(p.flow)
+		c := rt.call
+		if c == nil {
 			// A SIP message of a recording call (a BYE, a re-INVITE)
 			// moves its clock: silence runs until the hang-up.
 			if m, isSIP := parseSIP(p.payload); isSIP {
@@ -428,7 +436,7 @@ func convert(ctx context.Context, path string, opts options) (calls []*call, err
 			c.rec = rec
 		}
 		leg := c.rec.Caller()
-		if side == recorder.SideCallee {
+		if rt.side == recorder.SideCallee {
 			leg = c.rec.Callee()
 		}
 		if err := leg.Write(p.payload, p.at); errors.Is(err, recorder.ErrMalformed) {
