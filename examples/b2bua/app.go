@@ -21,8 +21,12 @@ import (
 // ended.
 const drainPoll = 100 * time.Millisecond
 
-// httpShutdown bounds the metrics server's shutdown.
-const httpShutdown = 5 * time.Second
+// httpShutdown bounds the metrics server's shutdown; httpTimeout bounds
+// each of its requests.
+const (
+	httpShutdown = 5 * time.Second
+	httpTimeout  = 10 * time.Second
+)
 
 // app is the running service: the delivery queue, the B2BUA, and the HTTP
 // server of the metrics and health probes. [newApp] builds and binds it,
@@ -44,21 +48,24 @@ type app struct {
 
 // newApp builds the service from cfg and binds its sockets. Nothing is
 // served until [app.run]; on error everything already opened is closed.
-func newApp(cfg *config, log *slog.Logger, stdout io.Writer) (a *app, err error) {
-	a = &app{cfg: cfg, log: log, health: &health{spoolDir: cfg.queue.Dir}}
-	defer func() {
-		if err != nil {
-			err = errors.Join(err, a.close())
-		}
-	}()
+func newApp(cfg *config, log *slog.Logger, stdout io.Writer) (*app, error) {
+	a := &app{cfg: cfg, log: log, health: &health{spoolDir: cfg.queue.Dir}}
 	a.metrics = newMetrics(a.activeCalls, a.diskSpace)
+	if err := a.open(stdout); err != nil {
+		return nil, errors.Join(err, a.close())
+	}
+	return a, nil
+}
 
+// open creates the queue with its sinks, the B2BUA and the HTTP listener.
+func (a *app) open(stdout io.Writer) error {
+	cfg, log := a.cfg, a.log
 	if err := os.MkdirAll(cfg.adapter.RecordDir, 0o750); err != nil {
-		return nil, fmt.Errorf("record directory: %w", err)
+		return fmt.Errorf("record directory: %w", err)
 	}
 	sink, closeSink, err := buildSink(cfg.sinks)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	a.closeSink = closeSink
 	qc := cfg.queue
@@ -66,18 +73,18 @@ func newApp(cfg *config, log *slog.Logger, stdout io.Writer) (a *app, err error)
 	qc.OnStats = a.metrics.deliveryStats
 	qc.Logger = log
 	if a.queue, err = delivery.New(qc); err != nil {
-		return nil, fmt.Errorf("spool: %w", err)
+		return fmt.Errorf("spool: %w", err)
 	}
 
 	plan, err := dialplan.New(cfg.plan)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	gc := cfg.guidance
 	gc.Logger = log
 	announcer, err := guidance.NewAnnouncer(gc)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	switch cfg.cdr {
 	case "":
@@ -85,7 +92,7 @@ func newApp(cfg *config, log *slog.Logger, stdout io.Writer) (a *app, err error)
 		a.cdr = stdout
 	default:
 		if a.cdrFile, err = os.OpenFile(cfg.cdr, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640); err != nil {
-			return nil, fmt.Errorf("cdr: %w", err)
+			return fmt.Errorf("cdr: %w", err)
 		}
 		a.cdr = a.cdrFile
 	}
@@ -113,20 +120,23 @@ func newApp(cfg *config, log *slog.Logger, stdout io.Writer) (a *app, err error)
 	ac.CDR = a.cdr
 	ac.Logger = log
 	if a.b2bua, err = sipadapter.New(ac); err != nil {
-		return nil, err
+		return err
 	}
 
 	if cfg.metricsListen != "" {
 		if a.httpLn, err = net.Listen("tcp", cfg.metricsListen); err != nil {
-			return nil, fmt.Errorf("metrics listen: %w", err)
+			return fmt.Errorf("metrics listen: %w", err)
 		}
 		a.httpSrv = &http.Server{
 			Handler:           a.health.mux(a.metrics.handler(log)),
-			ReadHeaderTimeout: 10 * time.Second,
+			ReadHeaderTimeout: httpTimeout,
+			ReadTimeout:       httpTimeout,
+			WriteTimeout:      httpTimeout,
+			IdleTimeout:       2 * httpTimeout,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		}
 	}
-	return a, nil
+	return nil
 }
 
 // activeCalls feeds the calls_active gauges; it reads a.b2bua, which is

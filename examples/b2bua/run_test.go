@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -326,4 +328,29 @@ func TestRunCheckConfig(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.inError)
 		})
 	}
+}
+
+// TestNewAppFailureReleases checks that a start that fails late (the SIP
+// port is taken) releases what it had opened, such as the spool's lock.
+func TestNewAppFailureReleases(t *testing.T) {
+	dir := t.TempDir()
+	taken, err := net.ListenPacket("udp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer taken.Close()
+	path := writeTestConfig(t, dir, netip.MustParseAddrPort("127.0.0.1:5070"), netip.MustParseAddrPort("127.0.0.1:5080"))
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	raw = bytes.Replace(raw, []byte("listen: 127.0.0.1:0\n    next_hop: 127.0.0.1:5070"),
+		[]byte("listen: "+taken.LocalAddr().String()+"\n    next_hop: 127.0.0.1:5070"), 1)
+	require.NoError(t, os.WriteFile(path, raw, 0o600))
+
+	cfg, err := loadConfig(path, env(nil))
+	require.NoError(t, err)
+	_, err = newApp(cfg, slog.New(slog.DiscardHandler), io.Discard)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "address already in use")
+
+	q, err := delivery.New(delivery.Config{Dir: cfg.queue.Dir, Sink: delivery.SinkFunc(nil)})
+	require.NoError(t, err, "the spool lock was released")
+	require.NoError(t, q.Close())
 }
