@@ -40,7 +40,8 @@ func Tone(freq, amplitude float64) Source {
 // easy to tell apart with [EstimatePitch], and their pauses make a
 // recording's waveform look like a conversation.
 type Voice struct {
-	// Pitch is the fundamental frequency in Hz, 60–400. Default 140.
+	// Pitch is the fundamental frequency in Hz; [EstimatePitch] measures
+	// 80–400 Hz. Default 140.
 	Pitch float64
 	// Amplitude is the peak level, 0 to 1 of full scale. Default 0.5.
 	Amplitude float64

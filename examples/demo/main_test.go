@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/callrec/callrec/delivery"
+	"github.com/callrec/callrec/internal/waveform"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestRun runs the whole demo, in-process peers only, and checks what it
+// leaves in the output directory.
+func TestRun(t *testing.T) {
+	tests := map[string]struct {
+		args         []string
+		channels     int
+		announcement string
+	}{
+		"stereo":                   {args: nil, channels: 2, announcement: "1"},
+		"mono with announcement 4": {args: []string{"-mono", "-announcement", "4"}, channels: 1, announcement: "4"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			out := filepath.Join(t.TempDir(), "out")
+			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+			defer cancel()
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"-duration", "1500ms", "-out", out}, tt.args...)
+			err := run(ctx, args, &stdout, &stderr)
+			t.Log(stdout.String())
+			require.NoError(t, err, stderr.String())
+			assert.Contains(t, stdout.String(), "All 29 checks passed")
+			assert.NotContains(t, stdout.String(), "FAIL")
+			assert.NotContains(t, stdout.String(), "\r", "spinner drawn without a terminal")
+
+			for _, ext := range []string{".wav", ".json", ".png"} {
+				files, err := filepath.Glob(filepath.Join(out, "*"+ext))
+				require.NoError(t, err)
+				assert.Len(t, files, 2, "%s files", ext)
+			}
+			wavs, err := filepath.Glob(filepath.Join(out, "*.wav"))
+			require.NoError(t, err)
+			directions := map[delivery.Direction]bool{}
+			for _, wav := range wavs {
+				base := strings.TrimSuffix(wav, ".wav")
+				raw, err := os.ReadFile(base + ".json")
+				require.NoError(t, err)
+				var md delivery.Metadata
+				require.NoError(t, json.Unmarshal(raw, &md))
+				directions[md.Direction] = true
+				assert.Equal(t, tt.channels, md.Channels)
+				assert.Equal(t, tt.announcement, md.AnnouncementID)
+				f, err := os.Open(wav)
+				require.NoError(t, err)
+				audio, err := waveform.DecodeWAV(f)
+				require.NoError(t, f.Close())
+				require.NoError(t, err)
+				assert.Len(t, audio.Channels, tt.channels)
+				assert.InDelta(t, 1.5, audio.Duration().Seconds(), 0.25)
+				pf, err := os.Open(base + ".png")
+				require.NoError(t, err)
+				img, err := png.Decode(pf)
+				require.NoError(t, pf.Close())
+				require.NoError(t, err)
+				assert.Positive(t, img.Bounds().Dx())
+			}
+			assert.Equal(t, map[delivery.Direction]bool{delivery.Outgoing: true, delivery.Incoming: true}, directions)
+
+			cdr, err := os.Open(filepath.Join(out, "cdr.jsonl"))
+			require.NoError(t, err)
+			defer cdr.Close()
+			var verdicts []string
+			sc := bufio.NewScanner(cdr)
+			for sc.Scan() {
+				var line struct{ Verdict string }
+				require.NoError(t, json.Unmarshal(sc.Bytes(), &line))
+				verdicts = append(verdicts, line.Verdict)
+			}
+			require.NoError(t, sc.Err())
+			assert.Equal(t, []string{"record", "record", "emergency"}, verdicts)
+		})
+	}
+}
+
+func TestFlags(t *testing.T) {
+	tests := map[string]struct {
+		args []string
+		want string
+	}{
+		"announcement 0":     {[]string{"-announcement", "0"}, "-announcement 0"},
+		"announcement 6":     {[]string{"-announcement", "6"}, "-announcement 6"},
+		"duration too short": {[]string{"-duration", "100ms"}, "-duration 100ms"},
+		"duration too long":  {[]string{"-duration", "2m"}, "-duration 2m0s"},
+		"empty out":          {[]string{"-out", ""}, "-out is empty"},
+		"argument":           {[]string{"extra"}, `unexpected argument "extra"`},
+		"unknown flag":       {[]string{"-stereo"}, "flag provided but not defined"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), tt.args, &stdout, &stderr)
+			require.ErrorIs(t, err, errUsage)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.Empty(t, stdout.String(), "the demo started")
+		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"-h"}, &stdout, &stderr)
+	require.ErrorIs(t, err, flag.ErrHelp)
+	assert.Contains(t, stderr.String(), "-announcement")
+	assert.Empty(t, stdout.String())
+}

@@ -1,0 +1,314 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/callrec/callrec/delivery"
+	"github.com/callrec/callrec/dialplan"
+	"github.com/callrec/callrec/internal/sipua"
+	"github.com/callrec/callrec/internal/waveform"
+	"github.com/callrec/callrec/sipadapter"
+)
+
+// Check thresholds.
+const (
+	durationTolerance = 250 * time.Millisecond
+	pitchTolerance    = 0.05 // fraction of the expected pitch
+	crossTalkMax      = 0.10 // share of the other party's pitch in a stereo channel
+	mixShareMin       = 0.10 // share of each party's pitch in a mono mix
+	heardMin          = 0.90 // correlation of received audio with the prompt
+	absentMax         = 0.50 // correlation of the recording with the prompt
+	pauseMin          = 200 * time.Millisecond
+	silenceRMS        = 100
+)
+
+// check is one verified fact about a call.
+type check struct {
+	name   string
+	ok     bool
+	detail string
+}
+
+// delivered is a recording as the receiving server stored it.
+type delivered struct {
+	wavPath, jsonPath, pngPath string
+	size                       int64
+	sha256                     string // of the stored file
+	meta                       delivery.Metadata
+	audio                      waveform.Audio
+	duration                   time.Duration
+}
+
+// loadDelivered reads recording id from the receiver's directory.
+func (d *demo) loadDelivered(id string) (*delivered, error) {
+	if id == "" || filepath.Base(id) != id || strings.HasPrefix(id, ".") {
+		return nil, fmt.Errorf("recording id %q is not a file name", id)
+	}
+	rec := &delivered{
+		wavPath:  filepath.Join(d.opts.out, id+".wav"),
+		jsonPath: filepath.Join(d.opts.out, id+".json"),
+		pngPath:  filepath.Join(d.opts.out, id+".png"),
+	}
+	raw, err := os.ReadFile(rec.wavPath)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(raw)
+	rec.size, rec.sha256 = int64(len(raw)), hex.EncodeToString(sum[:])
+	side, err := os.ReadFile(rec.jsonPath)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(side, &rec.meta); err != nil {
+		return nil, fmt.Errorf("%s: %w", rec.jsonPath, err)
+	}
+	if rec.audio, err = waveform.DecodeWAV(bytes.NewReader(raw)); err != nil {
+		return nil, fmt.Errorf("%s: %w", rec.wavPath, err)
+	}
+	rec.duration = rec.audio.Duration()
+	return rec, nil
+}
+
+// verify runs the checks of a call.
+func (d *demo) verify(r *result) {
+	sc := r.sc
+	add := func(name string, ok bool, format string, args ...any) {
+		r.checks = append(r.checks, check{name, ok, fmt.Sprintf(format, args...)})
+	}
+	if r.decided == nil {
+		add("decision", false, "the B2BUA reported no decision")
+	} else {
+		add("decision", r.decided.Verdict == sc.wantVerdict, "%s, expected %s", r.decided.Verdict, sc.wantVerdict)
+	}
+	add("final response", r.code == sc.wantCode, "the %s's phone got %s, expected %d", sc.callerName, codeText(r.code), sc.wantCode)
+	if !sc.wantRecorded {
+		d.verifyRefused(r, add)
+		return
+	}
+	routed := r.callee != nil && r.callee.Target() == sc.destination
+	add("routed", routed, "the %s's phone was called at %s", sc.calleeName, calledAt(r.callee))
+	hung := r.ended != nil && r.ended.HungUp == sc.hangUp && r.hangUpErr == nil
+	detail := fmt.Sprintf("the B2BUA saw the %s hang up, as the demo had the %s do", endedBy(r.ended), sc.hangUp)
+	if r.hangUpErr != nil {
+		detail += fmt.Sprintf(" (BYE failed: %v)", r.hangUpErr)
+	}
+	add("hang-up", hung, "%s", detail)
+	d.verifyHeard(r, add)
+	rec := r.rec
+	if rec == nil {
+		add("delivered", false, "no recording reached the receiving server (recording id %q)", r.recordingID)
+		return
+	}
+	add("delivered", true, "%s with %s", rec.wavPath, filepath.Base(rec.jsonPath))
+	add("SHA-256", rec.sha256 == rec.meta.SHA256, "the stored file hashes to the metadata's %s", short(rec.meta.SHA256))
+	wantCh := 2
+	if d.opts.mono {
+		wantCh = 1
+	}
+	wantDir := delivery.Outgoing
+	if sc.direction == dialplan.Incoming {
+		wantDir = delivery.Incoming
+	}
+	add("metadata", rec.meta.CallID == r.callID && rec.meta.Direction == wantDir &&
+		rec.meta.Channels == wantCh && len(rec.audio.Channels) == wantCh && rec.audio.SampleRate == sipua.SampleRate &&
+		rec.meta.AnnouncementID == fmt.Sprint(d.opts.announcement) && !rec.meta.GuidanceStart.IsZero(),
+		"%s call %s, %d channel(s) at %d Hz, announcement %s, billing start %s",
+		rec.meta.Direction, rec.meta.CallID, len(rec.audio.Channels), rec.audio.SampleRate,
+		rec.meta.AnnouncementID, rec.meta.GuidanceStart.Format("15:04:05.000"))
+	add("duration", absDur(rec.duration-d.opts.duration) <= durationTolerance,
+		"%.3fs of audio for %v of talk", rec.duration.Seconds(), d.opts.duration)
+	d.verifyChannels(r, add)
+	d.verifyNoGuidance(r, add)
+	if err := d.picture(r); err != nil {
+		add("picture", false, "%v", err)
+	} else {
+		add("picture", true, "%s", rec.pngPath)
+	}
+}
+
+func (d *demo) verifyRefused(r *result, add func(string, bool, string, ...any)) {
+	reason, warning := "", ""
+	if r.rejection != nil {
+		reason, warning = r.rejection.Reason, r.rejection.Warning
+	}
+	want := r.sc.wantVerdict.String()
+	add("reason given", strings.Contains(reason, want) && strings.Contains(warning, want),
+		"the Reason and Warning headers name the verdict %q", want)
+	_, rang := r.at[sipadapter.EventRinging]
+	add("not forwarded", r.callee == nil && !rang, "the %s never saw the call", r.sc.calleeName)
+	add("not recorded", r.recordingID == "", "no recording was made (id %q)", r.recordingID)
+}
+
+// verifyHeard checks that both parties received the announcement.
+func (d *demo) verifyHeard(r *result, add func(string, bool, string, ...any)) {
+	prompt, err := d.env.announcer.Prompt(d.opts.announcement)
+	if err != nil {
+		add("guidance heard", false, "%v", err)
+		return
+	}
+	var parts []string
+	ok := true
+	for _, p := range []struct {
+		name string
+		call *sipua.Call
+	}{{r.sc.callerName, r.caller}, {r.sc.calleeName, r.callee}} {
+		if p.call == nil {
+			ok = false
+			parts = append(parts, p.name+": no call")
+			continue
+		}
+		_, score := sipua.Find(p.call.Received(), p.call.Codec().RoundTrip(prompt.Samples()))
+		ok = ok && score >= heardMin
+		parts = append(parts, fmt.Sprintf("%s %.3f", p.name, score))
+	}
+	add("guidance heard", ok, "both phones received the announcement (correlation %s)", strings.Join(parts, ", "))
+}
+
+// verifyChannels checks whose voice is in which channel by its pitch.
+func (d *demo) verifyChannels(r *result, add func(string, bool, string, ...any)) {
+	sc, ch := r.sc, r.rec.audio.Channels
+	if d.opts.mono {
+		p := sipua.EstimatePitch(ch[0])
+		a, b := p.Share(sc.callerPitch, pitchTolerance), p.Share(sc.calleePitch, pitchTolerance)
+		add("channels", a >= mixShareMin && b >= mixShareMin,
+			"the mix holds both voices: %s %.0f Hz in %.0f%% of voiced frames, %s %.0f Hz in %.0f%%",
+			sc.callerName, sc.callerPitch, 100*a, sc.calleeName, sc.calleePitch, 100*b)
+		return
+	}
+	if len(ch) != 2 {
+		add("channels", false, "%d channels, expected 2", len(ch))
+		return
+	}
+	left, right := sipua.EstimatePitch(ch[0]), sipua.EstimatePitch(ch[1])
+	ok := near(left.Hz, sc.callerPitch) && near(right.Hz, sc.calleePitch) &&
+		left.Share(sc.calleePitch, pitchTolerance) <= crossTalkMax && right.Share(sc.callerPitch, pitchTolerance) <= crossTalkMax
+	add("channels", ok, "left %.0f Hz = caller (%s, %.0f Hz), right %.0f Hz = callee (%s, %.0f Hz)",
+		left.Hz, sc.callerName, sc.callerPitch, right.Hz, sc.calleeName, sc.calleePitch)
+}
+
+// verifyNoGuidance checks that the announcement is not in the file.
+func (d *demo) verifyNoGuidance(r *result, add func(string, bool, string, ...any)) {
+	prompt, err := d.env.announcer.Prompt(d.opts.announcement)
+	if err != nil {
+		add("no guidance in file", false, "%v", err)
+		return
+	}
+	worst := 0.0
+	for _, ch := range r.rec.audio.Channels {
+		_, score := sipua.Find(ch, prompt.Samples())
+		worst = max(worst, score)
+	}
+	add("no guidance in file", worst < absentMax, "best correlation with the announcement %.3f", worst)
+}
+
+// picture draws the call from the billing start: the announcement (not in
+// the file) as an amber band, then the recording with its pauses.
+func (d *demo) picture(r *result) error {
+	rec := r.rec
+	lead := time.Duration(0)
+	gStart, okStart := r.at[sipadapter.EventGuidanceStarted]
+	recStart, okRec := r.at[sipadapter.EventRecordingStarted]
+	if okStart && okRec && recStart.After(gStart) {
+		lead = recStart.Sub(gStart)
+	}
+	pad := int(lead * sipua.SampleRate / time.Second)
+	audio := waveform.Audio{SampleRate: rec.audio.SampleRate}
+	for _, ch := range rec.audio.Channels {
+		audio.Channels = append(audio.Channels, append(make([]int16, pad), ch...))
+	}
+	var spans []waveform.Span
+	if lead > 0 {
+		g, _ := r.span(sipadapter.EventGuidanceStarted, sipadapter.EventGuidanceEnded)
+		spans = append(spans, waveform.Span{
+			Start: 0, End: min(g, lead), Kind: waveform.Guidance,
+			Label: fmt.Sprintf("announcement %d (billing start; not recorded)", d.opts.announcement),
+		})
+	}
+	for _, p := range pauses(rec.audio.Channels) {
+		spans = append(spans, waveform.Span{Start: lead + p[0], End: lead + p[1], Kind: waveform.Pause})
+	}
+	labels := []string{"caller (L): " + r.sc.callerName, "callee (R): " + r.sc.calleeName}
+	if d.opts.mono {
+		labels = []string{"caller + callee (mono)"}
+	}
+	var buf bytes.Buffer
+	err := waveform.Render(&buf, audio, waveform.Options{
+		Title: fmt.Sprintf("callrec demo call %d: %s %s, recording from %.2fs",
+			r.sc.n, r.sc.direction, r.sc.dialled, lead.Seconds()),
+		Labels: labels, Spans: spans,
+	})
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(rec.pngPath, buf.Bytes(), 0o644)
+}
+
+// pauses returns the spans of at least pauseMin where every channel is
+// silent, in 20 ms steps.
+func pauses(chs [][]int16) [][2]time.Duration {
+	const step = sipua.SampleRate / 50
+	var out [][2]time.Duration
+	n := 0
+	for _, ch := range chs {
+		n = max(n, len(ch))
+	}
+	run := -1
+	flush := func(end int) {
+		if run >= 0 && time.Duration(end-run)*time.Second/sipua.SampleRate >= pauseMin {
+			out = append(out, [2]time.Duration{
+				time.Duration(run) * time.Second / sipua.SampleRate, time.Duration(end) * time.Second / sipua.SampleRate,
+			})
+		}
+		run = -1
+	}
+	for i := 0; i+step <= n; i += step {
+		silent := true
+		for _, ch := range chs {
+			if i+step <= len(ch) && sipua.RMS(ch[i:i+step]) > silenceRMS {
+				silent = false
+			}
+		}
+		switch {
+		case silent && run < 0:
+			run = i
+		case !silent:
+			flush(i)
+		}
+	}
+	flush(n - n%step)
+	return out
+}
+
+func near(got, want float64) bool { return math.Abs(got-want) <= pitchTolerance*want }
+
+func absDur(d time.Duration) time.Duration { return max(d, -d) }
+
+func short(sum string) string {
+	if len(sum) > 16 {
+		return sum[:16] + "…"
+	}
+	return sum
+}
+
+func calledAt(c *sipua.Call) string {
+	if c == nil {
+		return "(never)"
+	}
+	return c.Target()
+}
+
+func endedBy(e *sipadapter.Event) string {
+	if e == nil {
+		return "(not ended)"
+	}
+	return string(e.HungUp)
+}
