@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/google/gopacket"
+	"github.com/google/gopacket/ip4defrag"
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
 	"github.com/pion/sdp/v3"
@@ -50,8 +51,13 @@ type packetSource interface {
 	LinkType() layers.LinkType
 }
 
-// readUDP calls fn for every UDP datagram over IPv4 or IPv6 in the pcap or
-// pcapng file at path. The payload is only valid during the call.
+// fragmentTimeout is how long fragments of an IPv4 datagram wait for the
+// rest.
+const fragmentTimeout = 30 * time.Second
+
+// readUDP calls fn for every UDP datagram over IPv4 (reassembled from
+// fragments) or IPv6 in the pcap or pcapng file at path. The payload is
+// only valid during the call.
 func readUDP(ctx context.Context, path string, fn func(udpPacket) error) error {
 	f, err := os.Open(path)
 	if err != nil {
@@ -72,7 +78,8 @@ func readUDP(ctx context.Context, path string, fn func(udpPacket) error) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	for {
+	defrag := ip4defrag.NewIPv4Defragmenter()
+	for n := 0; ; {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -83,18 +90,34 @@ func readUDP(ctx context.Context, path string, fn func(udpPacket) error) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
-		pkt := gopacket.NewPacket(data, src.LinkType(), gopacket.DecodeOptions{Lazy: true, NoCopy: true})
-		udp, ok := pkt.Layer(layers.LayerTypeUDP).(*layers.UDP)
-		if !ok {
-			continue
+		if n++; n%1000 == 0 {
+			defrag.DiscardOlderThan(ci.Timestamp.Add(-fragmentTimeout))
 		}
-		var srcIP, dstIP []byte
+		pkt := gopacket.NewPacket(data, src.LinkType(), gopacket.DecodeOptions{Lazy: true, NoCopy: true})
+		var srcIP, dstIP, transport []byte
 		switch ip := pkt.NetworkLayer().(type) {
 		case *layers.IPv4:
-			srcIP, dstIP = ip.SrcIP.To4(), ip.DstIP.To4()
+			if ip.Protocol != layers.IPProtocolUDP {
+				continue
+			}
+			if ip.Flags&layers.IPv4MoreFragments != 0 || ip.FragOffset != 0 {
+				whole, err := defrag.DefragIPv4WithTimestamp(ip, ci.Timestamp)
+				if err != nil || whole == nil {
+					continue // a fragment of a datagram not complete yet, or a bad one
+				}
+				ip = whole
+			}
+			srcIP, dstIP, transport = ip.SrcIP.To4(), ip.DstIP.To4(), ip.Payload
 		case *layers.IPv6:
-			srcIP, dstIP = ip.SrcIP, ip.DstIP
+			if ip.NextHeader != layers.IPProtocolUDP {
+				continue
+			}
+			srcIP, dstIP, transport = ip.SrcIP, ip.DstIP, ip.Payload
 		default:
+			continue
+		}
+		var udp layers.UDP
+		if err := udp.DecodeFromBytes(transport, gopacket.NilDecodeFeedback); err != nil {
 			continue
 		}
 		s, ok1 := netip.AddrFromSlice(srcIP)

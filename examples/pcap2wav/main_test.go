@@ -68,6 +68,41 @@ func (c *capture) udp(at time.Duration, src, dst string, payload []byte) {
 	})
 }
 
+// udpFragments adds a UDP datagram split into IPv4 fragments of size
+// bytes (a multiple of 8).
+func (c *capture) udpFragments(at time.Duration, src, dst string, payload []byte, size int) {
+	c.t.Helper()
+	s, err := net.ResolveUDPAddr("udp4", src)
+	require.NoError(c.t, err)
+	d, err := net.ResolveUDPAddr("udp4", dst)
+	require.NoError(c.t, err)
+	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: s.IP.To4(), DstIP: d.IP.To4(), Id: 4242}
+	udp := &layers.UDP{SrcPort: layers.UDPPort(s.Port), DstPort: layers.UDPPort(d.Port)}
+	require.NoError(c.t, udp.SetNetworkLayerForChecksum(ip))
+	buf := gopacket.NewSerializeBuffer()
+	opts := gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
+	require.NoError(c.t, gopacket.SerializeLayers(buf, opts, udp, gopacket.Payload(payload)))
+	datagram := bytes.Clone(buf.Bytes())
+	eth := &layers.Ethernet{
+		SrcMAC:       net.HardwareAddr{2, 0, 0, 0, 0, 1},
+		DstMAC:       net.HardwareAddr{2, 0, 0, 0, 0, 2},
+		EthernetType: layers.EthernetTypeIPv4,
+	}
+	for off := 0; off < len(datagram); off += size {
+		frag := *ip
+		frag.FragOffset = uint16(off / 8)
+		if off+size < len(datagram) {
+			frag.Flags = layers.IPv4MoreFragments
+		}
+		require.NoError(c.t, gopacket.SerializeLayers(buf, opts, eth, &frag, gopacket.Payload(datagram[off:min(off+size, len(datagram))])))
+		data := bytes.Clone(buf.Bytes())
+		c.packets = append(c.packets, capturedPacket{
+			ci:   gopacket.CaptureInfo{Timestamp: t0.Add(at), CaptureLength: len(data), Length: len(data)},
+			data: data,
+		})
+	}
+}
+
 // write saves the capture as pcap, or pcapng when ng is set.
 func (c *capture) write(path string, ng bool) {
 	c.t.Helper()
@@ -128,13 +163,25 @@ func rtpTone(t *testing.T, freq float64, ssrc uint32, i int) []byte {
 	return raw
 }
 
+// callShape chooses what sipCall puts in the capture.
+type callShape struct {
+	sip            bool // the SIP dialog, or RTP only
+	fragmentInvite bool // the INVITE in IPv4 fragments of 128 bytes
+}
+
 // sipCall builds a capture of a 2 s call set up with SIP: 440 Hz from the
 // caller, 1 kHz from the callee starting 0.5 s later, the caller pressing 7
 // at 1 s, a DNS datagram and RTCP as noise, and a BYE.
-func sipCall(t *testing.T, withSIP bool) *capture {
+func sipCall(t *testing.T, shape callShape) *capture {
 	c := &capture{t: t}
+	withSIP := shape.sip
 	if withSIP {
-		c.udp(0, callerSIP, calleeSIP, sipMsg("INVITE sip:bob@example.com SIP/2.0", "1 INVITE", sdpBody("10.0.0.1", 40000)))
+		invite := sipMsg("INVITE sip:bob@example.com SIP/2.0", "1 INVITE", sdpBody("10.0.0.1", 40000))
+		if shape.fragmentInvite {
+			c.udpFragments(0, callerSIP, calleeSIP, invite, 128)
+		} else {
+			c.udp(0, callerSIP, calleeSIP, invite)
+		}
 		c.udp(10*time.Millisecond, calleeSIP, callerSIP, sipMsg("SIP/2.0 100 Trying", "1 INVITE", ""))
 		c.udp(90*time.Millisecond, calleeSIP, callerSIP, sipMsg("SIP/2.0 200 OK", "1 INVITE", sdpBody("10.0.0.2", 50000)))
 		c.udp(95*time.Millisecond, callerSIP, calleeSIP, sipMsg("ACK sip:bob@example.com SIP/2.0", "1 ACK", ""))
@@ -191,14 +238,16 @@ func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Se
 
 func TestConvertGeneratedCapture(t *testing.T) {
 	tests := map[string]struct {
-		sip    bool
-		ng     bool
-		file   string
-		record time.Duration
+		sip      bool
+		fragment bool
+		ng       bool
+		file     string
+		record   time.Duration
 	}{
 		// From the first RTP packet to the BYE 2.5 s later.
-		"pcap with SIP":   {sip: true, file: fileName(callID) + ".wav", record: 2500 * time.Millisecond},
-		"pcapng with SIP": {sip: true, ng: true, file: fileName(callID) + ".wav", record: 2500 * time.Millisecond},
+		"pcap with SIP":     {sip: true, file: fileName(callID) + ".wav", record: 2500 * time.Millisecond},
+		"pcapng with SIP":   {sip: true, ng: true, file: fileName(callID) + ".wav", record: 2500 * time.Millisecond},
+		"fragmented INVITE": {sip: true, fragment: true, file: fileName(callID) + ".wav", record: 2500 * time.Millisecond},
 		// From the first RTP packet to the end of the callee's last one.
 		"pcap without SIP": {file: "call-rtp-10.0.0.1_40000-10.0.0.2_50000.wav", record: 2003 * time.Millisecond},
 	}
@@ -206,7 +255,7 @@ func TestConvertGeneratedCapture(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, "call.pcap")
-			sipCall(t, tt.sip).write(path, tt.ng)
+			sipCall(t, callShape{sip: tt.sip, fragmentInvite: tt.fragment}).write(path, tt.ng)
 			out := filepath.Join(dir, "out")
 			require.NoError(t, os.Mkdir(out, 0o755))
 			var stdout bytes.Buffer
@@ -238,7 +287,7 @@ func TestConvertGeneratedCapture(t *testing.T) {
 func TestConvertMono(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "call.pcap")
-	sipCall(t, true).write(path, false)
+	sipCall(t, callShape{sip: true}).write(path, false)
 	var stdout bytes.Buffer
 	require.NoError(t, run(context.Background(), []string{"-o", dir, path}, &stdout))
 	a := decodeFile(t, filepath.Join(dir, fileName(callID)+".wav"))
@@ -338,14 +387,14 @@ func TestRunErrors(t *testing.T) {
 // missing-directory case does not depend on sip-tester.
 func sipTesterPcapOrSkip(t *testing.T) string {
 	path := filepath.Join(t.TempDir(), "call.pcap")
-	sipCall(t, true).write(path, false)
+	sipCall(t, callShape{sip: true}).write(path, false)
 	return path
 }
 
 func TestRunCancelled(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "call.pcap")
-	sipCall(t, true).write(path, false)
+	sipCall(t, callShape{sip: true}).write(path, false)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	err := run(ctx, []string{"-o", dir, path}, io.Discard)
@@ -373,7 +422,7 @@ func TestParseSIP(t *testing.T) {
 // generates; go test -run Fixture -update rewrites it.
 func TestFixtureIsCurrent(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sip-call.pcap")
-	sipCall(t, true).write(path, false)
+	sipCall(t, callShape{sip: true}).write(path, false)
 	want, err := os.ReadFile(path)
 	require.NoError(t, err)
 	if *update {
