@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -352,8 +353,8 @@ func TestParseSize(t *testing.T) {
 }
 
 // FuzzParseConfig checks that any input yields a configuration or
-// problems, never both and never a panic, and that every problem with a
-// key names a line when the key is in the file.
+// problems, never a panic; that every problem says something; that
+// problems come in line order; and that the result is deterministic.
 func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte(baseConfig))
 	f.Add([]byte(baseConfig + "lines:\n  - user: x\n    kind: fixed\n"))
@@ -364,10 +365,19 @@ func FuzzParseConfig(f *testing.F) {
 		if len(problems) == 0 && cfg == nil {
 			t.Fatal("no configuration and no problem")
 		}
+		last := 0
 		for _, p := range problems {
 			if p.Msg == "" {
 				t.Fatalf("problem without message: %+v", p)
 			}
+			if p.Line > 0 && p.Line < last {
+				t.Fatalf("problems out of line order: %+v", problems)
+			}
+			last = max(last, p.Line)
+		}
+		_, again := parseConfig(raw, env(nil))
+		if !slices.Equal(problems, again) {
+			t.Fatalf("not deterministic:\n%+v\n%+v", problems, again)
 		}
 	})
 }
