@@ -87,7 +87,8 @@ func (l *eventLog) wait(t testing.TB, kind EventKind, n int, timeout time.Durati
 		case <-l.notify:
 		case <-time.After(50 * time.Millisecond):
 		case <-deadline:
-			t.Fatalf("waited %v for %d %s events, got %d: %+v", timeout, n, kind, len(got), l.snapshot())
+			all := l.snapshot()
+			t.Fatalf("waited %v for %d %s events, got %d; the last events: %+v", timeout, n, kind, len(got), all[max(0, len(all)-5):])
 		}
 	}
 }

@@ -120,3 +120,34 @@ func TestSIPpLoad(t *testing.T) {
 	assert.Zero(t, e.b.anchor.PairsInUse(), "media ports released")
 	settle(t, baseG, baseFD)
 }
+
+// TestResourceHygieneAfterClose runs 200 short recorded calls and refused
+// ones, closes the B2BUA and its queue, and checks that the process is back
+// to its goroutine and file counts from before the B2BUA existed.
+func TestResourceHygieneAfterClose(t *testing.T) {
+	bin := testenv.LookPath(t, "sipp", "sip-tester")
+	runtime.GC()
+	baseG, baseFD := runtime.NumGoroutine(), openFDs(t)
+
+	e := newEnv(t, nil)
+	dir := sippDir(t, map[string]string{"Code": "484", "Reason": "invalid"})
+	const calls = 200
+	uas := startSIPp(t, bin, dir, "-sf", "uas_answer.xml", "-p", portArg(int(e.outsideHop.Port())),
+		"-mp", portArg(30000+2*int(time.Now().UnixNano()/1000%100)), "-m", portArg(calls))
+	time.Sleep(200 * time.Millisecond)
+	uac := startSIPp(t, bin, dir, e.b.Addr(Inside).String(), "-sf", "uac_call.xml", "-s", "0077270312345678",
+		"-key", "caller", lineFixed, "-p", portArg(freePort(t)), "-mp", portArg(freeMediaPort(t)),
+		"-r", "100", "-l", "100", "-m", portArg(calls), "-d", "1000") // the guidance takes 600 ms of it
+	refused := startSIPp(t, bin, dir, e.b.Addr(Inside).String(), "-sf", "uac_expect.xml", "-s", "00772703",
+		"-key", "caller", lineFixed, "-p", portArg(freePort(t)), "-mp", portArg(freeMediaPort(t)),
+		"-r", "50", "-m", "20")
+	uac.requireOK(t, 60*time.Second)
+	refused.requireOK(t, 30*time.Second)
+	uas.requireOK(t, 30*time.Second)
+	e.events.wait(t, EventDelivered, calls, 60*time.Second)
+	require.Len(t, e.cdr.cdrs(t), calls+20)
+
+	e.close()
+	require.NoError(t, e.q.Close())
+	settle(t, baseG, baseFD)
+}
