@@ -55,6 +55,11 @@ const (
 // writeBuffer is the size of each of a recording's two output buffers.
 const writeBuffer = 8 << 10
 
+// maxPacketFrames is the longest packet (128 ms) the ring holds without
+// making frames final early. A longer packet is still written whole, but
+// may make the other leg's packets for the same span arrive too late.
+const maxPacketFrames = 1024
+
 // Config configures a [Recording]. The zero value of every field but the
 // output means its default; exactly one of Path and Writer must be set.
 type Config struct {
@@ -239,8 +244,8 @@ func New(cfg Config) (*Recording, error) {
 	}
 	r.cond.L = &r.mu
 	// The ring holds the window behind the newest arrival, as much ahead of
-	// it (a sender whose clock runs fast) and a 40 ms packet.
-	r.mix = newMixer(2*r.window + 320)
+	// it (a sender whose clock runs fast) and the longest packet.
+	r.mix = newMixer(2*r.window + maxPacketFrames)
 	r.legs[SideCaller] = Leg{r: r, side: SideCaller, pts: callerPTs}
 	r.legs[SideCallee] = Leg{r: r, side: SideCallee, pts: calleePTs}
 

@@ -529,3 +529,30 @@ func TestJitterWindow(t *testing.T) {
 		})
 	}
 }
+
+// TestLongPackets records a caller sending 120 ms packets against a callee
+// sending 20 ms ones: both are played whole, nothing is late. The caller is
+// heard from its first packet's arrival, 100 ms in.
+func TestLongPackets(t *testing.T) {
+	c := newCall(t, nil)
+	const per = 6 // 20 ms packets in a caller packet
+	for i := range 150 {
+		d := time.Duration(i) * 20 * time.Millisecond
+		if i%per == per-1 { // sent once its 120 ms are captured
+			p := c.caller.Next()
+			for range per - 1 {
+				q := c.caller.Next()
+				p.Payload = append(p.Payload, q.Payload...)
+			}
+			p.SequenceNumber = uint16(i / per)
+			c.send(c.rec.Caller(), p, d)
+		}
+		c.send(c.rec.Callee(), c.callee.Next(), d)
+	}
+	res, a := c.close(3 * time.Second)
+	assert.EqualValues(t, 25, res.Caller.Decoded)
+	assert.Zero(t, res.Caller.Late+res.Callee.Late+res.Caller.Lost+res.Caller.Reanchors)
+	assertSilent(t, a, left, 0, 100*time.Millisecond)
+	assertContinuous(t, a, left, 100*time.Millisecond, 3*time.Second)
+	assertContinuousTone(t, a, right, 0, 3*time.Second, 1000)
+}
