@@ -165,7 +165,10 @@ func (e *env) close() error {
 	if e.b2bua != nil {
 		errs = append(errs, e.b2bua.Close())
 		if e.served != nil {
-			errs = append(errs, <-e.served)
+			// ErrClosed: closed before Serve began, which is no failure.
+			if err := <-e.served; !errors.Is(err, sipadapter.ErrClosed) {
+				errs = append(errs, err)
+			}
 		}
 	}
 	if e.queue != nil {

@@ -80,7 +80,7 @@ func TestRun(t *testing.T) {
 
 			cdr, err := os.Open(filepath.Join(out, "cdr.jsonl"))
 			require.NoError(t, err)
-			defer cdr.Close()
+			t.Cleanup(func() { require.NoError(t, cdr.Close()) })
 			var verdicts []string
 			sc := bufio.NewScanner(cdr)
 			for sc.Scan() {

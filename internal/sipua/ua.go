@@ -286,7 +286,7 @@ func (u *UA) lookup(req *sip.Request) *Call {
 }
 
 func (u *UA) newMedia() (*media, error) {
-	return newMedia(u.addr.Addr(), u.cfg.Clock, u.cfg.Source, int(u.cfg.MaxReceive/time.Second)*SampleRate)
+	return newMedia(u.addr.Addr(), u.cfg.Clock, u.cfg.Source, int(u.cfg.MaxReceive*SampleRate/time.Second))
 }
 
 // Dial places a call to target, a SIP URI such as

@@ -242,3 +242,21 @@ func TestCloseCancelsDial(t *testing.T) {
 		t.Fatal("Dial still running after Close")
 	}
 }
+
+// TestMaxReceive checks that received audio is kept up to MaxReceive and
+// counted beyond it.
+func TestMaxReceive(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	callee := newUA(t, Config{HangUpAfter: 600 * time.Millisecond, Source: Tone(300, 0.3)})
+	caller := newUA(t, Config{MaxReceive: 200 * time.Millisecond})
+	c, err := caller.Dial(ctx, callee.URI("1"))
+	require.NoError(t, err)
+	select {
+	case <-c.Done():
+	case <-ctx.Done():
+		t.Fatal("callee did not hang up")
+	}
+	assert.Len(t, c.Received(), SampleRate/5)
+	assert.Greater(t, c.Stats().Received, uint64(20))
+}
