@@ -64,7 +64,9 @@ func (c *checker) walk(n *yaml.Node, t reflect.Type, path string) {
 		return
 	}
 	if n.Kind == yaml.AliasNode {
-		n = n.Alias
+		// The anchor's keys were walked where it is defined; following
+		// every alias could cost the square of the file's size.
+		return
 	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
@@ -137,7 +139,8 @@ func yamlFields(t reflect.Type) map[string]reflect.Type {
 var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 
 // yamlError records a yaml.v3 error, each message under the key on its
-// line. Unknown-field messages are skipped: walk reports those better.
+// line. An unknown field walk already reported (with the valid keys) is
+// not repeated.
 func (c *checker) yamlError(err error) {
 	var msgs []string
 	if te := (*yaml.TypeError)(nil); errors.As(err, &te) {
@@ -151,12 +154,27 @@ func (c *checker) yamlError(err error) {
 			c.problems = append(c.problems, Problem{Msg: strings.TrimPrefix(m, "yaml: ")})
 			continue
 		}
-		if strings.Contains(sub[2], " not found in type ") {
-			continue
-		}
 		line, _ := strconv.Atoi(sub[1])
-		c.problems = append(c.problems, Problem{Key: c.byLine[line], Line: line, Msg: typeMessage(sub[2])})
+		msg := typeMessage(sub[2])
+		if f := yamlUnknown.FindStringSubmatch(msg); f != nil {
+			if c.reportedUnknown(line, f[1]) {
+				continue
+			}
+			msg = "unknown key " + f[1]
+		}
+		c.problems = append(c.problems, Problem{Key: c.byLine[line], Line: line, Msg: msg})
 	}
+}
+
+// yamlUnknown matches yaml.v3's "field x not found in type main.fileSide".
+var yamlUnknown = regexp.MustCompile(`^field (\S+) not found in type `)
+
+// reportedUnknown reports whether walk found the unknown key on line.
+func (c *checker) reportedUnknown(line int, key string) bool {
+	return slices.ContainsFunc(c.problems, func(p Problem) bool {
+		return p.Line == line && (p.Key == key || strings.HasSuffix(p.Key, "."+key)) &&
+			strings.HasPrefix(p.Msg, "unknown key")
+	})
 }
 
 // yamlType matches yaml.v3's "cannot unmarshal !!str `x` into int".
@@ -189,8 +207,9 @@ func typeMessage(msg string) string {
 	return fmt.Sprintf("%q is not %s", m[2], want)
 }
 
-// Value checks. Each returns the parsed value, or the zero value after
-// recording a problem; an empty string means def.
+// The value checks below record a problem for a bad value and return the
+// parsed one (the zero value when bad); where they take a default, an
+// empty string means it.
 
 func (c *checker) duration(key, s string, def time.Duration) time.Duration {
 	if s == "" {

@@ -219,6 +219,10 @@ func TestConfigProblems(t *testing.T) {
 			key: "recording.guidance.mode", line: 12, msg: `"loud" is not one of both`},
 		"priority source": {new: "priority:\n  sources: [everyone]\n",
 			key: "priority.sources[0]", line: 17, msg: `"everyone" is not a network`},
+		"unknown key through an alias": {
+			old: "  outside:\n    listen: 127.0.0.1:0\n    next_hop: 127.0.0.1:5080\n",
+			new: "  x: &side {listen: 127.0.0.1:0, next_hop: 127.0.0.1:1, bogus: 1}\n  outside: *side\n",
+			key: "sides.x", line: 6, msg: "unknown key bogus"},
 		"duplicate key": {new: "recording:\n  dir: /tmp/other\n",
 			key: "recording", line: 16, msg: `mapping key "recording" already defined at line 9`},
 		"yaml syntax": {new: "log: [\n",
