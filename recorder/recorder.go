@@ -143,7 +143,8 @@ type Result struct {
 // arrival minus the window are final, and are mixed or interleaved into an
 // output buffer. A full buffer is written to the output by the goroutine
 // that filled it, without holding the recording's lock, while the other
-// buffer takes new frames. Memory is therefore fixed at construction.
+// buffer takes new frames. Memory is therefore fixed at construction, but
+// for the DTMF events (at most 4096) and pause intervals it reports.
 //
 // All methods are safe for concurrent use.
 type Recording struct {
