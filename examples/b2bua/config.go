@@ -189,19 +189,18 @@ const (
 
 // Defaults of the example's own settings (the packages document theirs).
 const (
-	defaultShutdownGrace   = 30 * time.Second
-	defaultSpoolShutdown   = 10 * time.Second
-	defaultAnnouncement    = 1
-	maxConfigFileSize      = 1 << 20
-	maxAnnouncementID      = 5
-	channelsMono           = "mono"
-	channelsStereo         = "stereo"
-	cdrStdout              = "-"
-	logFormatJSON          = "json"
-	logFormatText          = "text"
-	transportUDP           = "udp"
-	transportTCP           = "tcp"
-	defaultMetricsDisabled = ""
+	defaultShutdownGrace = 30 * time.Second
+	defaultSpoolShutdown = 10 * time.Second
+	defaultAnnouncement  = 1
+	maxConfigFileSize    = 1 << 20
+	maxAnnouncementID    = 5
+	channelsMono         = "mono"
+	channelsStereo       = "stereo"
+	cdrStdout            = "-"
+	logFormatJSON        = "json"
+	logFormatText        = "text"
+	transportUDP         = "udp"
+	transportTCP         = "tcp"
 )
 
 // config is a validated configuration, ready to build the service from.
@@ -287,7 +286,7 @@ func (fc *fileConfig) check(c *checker) *config {
 			c.addf("log.level", "%q is not debug, info, warn or error", fc.Log.Level)
 		}
 	}
-	if cfg.metricsListen != defaultMetricsDisabled {
+	if cfg.metricsListen != "" {
 		c.hostPort("metrics.listen", cfg.metricsListen, false, true)
 	}
 	fc.checkSIP(c, cfg)
