@@ -1,0 +1,129 @@
+// Package sipadapter is a recording SIP back-to-back user agent (B2BUA): it
+// sits between a company's PBX or mobile core and the network, decides per
+// call whether to record with [github.com/callrec/callrec/dialplan],
+// anchors the media, plays the recording announcement to both parties with
+// [github.com/callrec/callrec/guidance], records both directions with
+// [github.com/callrec/callrec/recorder] and hands the finished file to
+// [github.com/callrec/callrec/delivery]. SIP runs on
+// [github.com/emiago/sipgo], SDP on [github.com/pion/sdp/v3], and media
+// through the [github.com/callrec/callrec/sipadapter/relay] sub-package.
+//
+// # Sides
+//
+// A [B2BUA] has two [Side]s, [Inside] (the PBX) and [Outside] (the
+// network), each with a listen address (UDP and TCP on the same port) and a
+// next hop ([SideConfig]). A call's direction follows the side its INVITE
+// arrived on: from the inside it is an outgoing call of a contract line,
+// forwarded to the outside's next hop; from the outside an incoming call,
+// forwarded to the inside's. The inside accepts requests only from
+// [SideConfig].Networks. The callee leg is a new dialog (its own Call-ID and
+// tags), so nothing of one side's dialog leaks into the other.
+//
+// # Decisions and refusals
+//
+// Every INVITE resolves its contract line with the [LineResolver] (the
+// From user of an outgoing call, the called number of an incoming one) and
+// asks the dial plan. A recorded call is forwarded with the destination,
+// prefix stripped, as the Request-URI user; a connect-unrecorded call is
+// relayed without guidance or recording. A refusal is answered at once and
+// never forwarded, with a Reason header (RFC 3326, protocol SIP, text
+// "verdict: reason") and a Warning header (code 399) carrying the dial
+// plan's reason:
+//
+//	not-recordable        403 Forbidden
+//	restricted-from-050   403 Forbidden
+//	prefix-line-mismatch  403 Forbidden
+//	emergency             380 Alternative Service, Contact: the number without the prefix
+//	invalid number        484 Address Incomplete
+//	unknown line          403 Forbidden (outgoing calls only)
+//
+// Other answers the B2BUA makes itself: 400 for a malformed INVITE or SDP,
+// 488 when the offer has no PCMU or PCMA audio (or no offer at all), 503
+// with Retry-After when recording is congested or a limit is reached, 403
+// for a source outside the inside's networks, 481 for a request matching no
+// call, 491 for overlapping re-INVITEs, 408 when the callee does not answer
+// within [Config].RingTimeout. Unparsable and oversized messages are
+// dropped.
+//
+// # Media
+//
+// Each call gets an anchored [relay.Session]: two RTP/RTCP port pairs from
+// the configured range, one facing each party. Offers and answers are
+// rewritten to point at them (o=, c=, m= port) and filtered to PCMU, PCMA
+// and telephone-event; other streams are disabled (port 0). Early media
+// (183 with SDP) is relayed, not recorded. Legs are told apart by socket,
+// never by SSRC, and each party's address is latched from the packets it
+// actually sends (NAT).
+//
+// # Guidance and recording
+//
+// After the caller's ACK, a recorded call plays the line's announcement to
+// both parties through one [guidance.Stream] per direction installed as the
+// relay's filter: the parties do not hear each other meanwhile. The
+// guidance start is the billing start ([EventGuidanceStarted]). When it
+// ends the recorder is tapped on both directions ([EventRecordingStarted]),
+// so the file holds the conversation and never the announcement. When the
+// call ends the recording is closed, its metadata written, and it is
+// enqueued to [Config].Delivery ([EventEnqueued]). A recording's metadata
+// sidecar is written in [Config].RecordDir before the recording starts: a
+// crash leaves a partial file that [B2BUA.Serve] repairs
+// (recorder.Repair) and enqueues on the next start.
+//
+// # Dialog life
+//
+// BYE from either party ends the call with BYE to the other; CANCEL before
+// the answer is passed on; every failure response of the callee is passed
+// back to the caller with its code and Reason headers (a Reason is added
+// when the callee sent none). Re-INVITEs are forwarded with their SDP
+// anchored, so hold (sendonly, inactive) and resume pass through; the
+// recording keeps running, so the held party's silence is in the file. A
+// re-INVITE without SDP (session refresh) is answered locally with the last
+// SDP sent. OPTIONS is answered 200. No RTP from either party for
+// [Config].InactivityTimeout (default 60 s), or [Config].MaxCallDuration
+// after the answer, ends the call with BYE to both sides.
+//
+// # Congestion and disaster priority
+//
+// Recording is congested when [Config].MaxRecordedCalls recorded calls are
+// in progress, or when the delivery spool's free space is below
+// [Config].MinSpoolFree. A call from a disaster-priority line (a
+// Resource-Priority header, RFC 4412, or [Config].Priority) is then
+// connected unrecorded, bypassing guidance and recorder; any other call that
+// would be recorded gets 503 with Retry-After. A priority call is never
+// refused because of recording.
+//
+// # Events and CDRs
+//
+// [Config].Events receives each call's typed [Event]s in order: decided,
+// ringing, answered, guidance started and ended, recording started,
+// enqueued, ended (with cause and which party hung up). Wrap the delivery
+// sink with [NotifySink] to also receive [EventDelivered]. [Config].CDR
+// receives one [CDR] JSON line per call.
+//
+// # Usage
+//
+//	b, err := sipadapter.New(sipadapter.Config{
+//		Inside:    sipadapter.SideConfig{Listen: "10.0.0.5:5060", NextHop: "10.0.0.10:5060", Networks: pbxNets},
+//		Outside:   sipadapter.SideConfig{Listen: "192.0.2.5:5060", NextHop: "192.0.2.1:5060"},
+//		MediaAddr: netip.MustParseAddr("192.0.2.5"),
+//		Plan:      plan,      // *dialplan.Plan
+//		Lines:     lines,     // sipadapter.LineResolver
+//		RecordDir: "/var/lib/callrec/recording",
+//		Delivery:  queue,     // *delivery.Queue
+//		Events:    onEvent,
+//	})
+//	if err != nil {
+//		return err
+//	}
+//	defer b.Close()
+//	return b.Serve(ctx) // until ctx is done
+//
+// # Not supported
+//
+// INVITEs without an SDP offer (late offer) are refused with 488; SRTP,
+// ICE and video are not anchored (those streams are disabled); a 2xx to a
+// forwarded re-INVITE is not retransmitted by the B2BUA (the UDP peer's
+// own retransmission of the re-INVITE gets it again); the B2BUA does not
+// authenticate to the next hop: a 401 or 407 is passed back as a failure,
+// without its challenge.
+package sipadapter
