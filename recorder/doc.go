@@ -58,8 +58,10 @@
 // timestamps stop agreeing with the arrival times: a new SSRC, a sequence
 // restart (RFC 3550 A.1), a packet ahead of its arrival by more than the
 // window (a jump forward, a fast sender clock), a jump back of more than a
-// second, a talkspurt (marker bit) more than half a window off, or three
-// packets in a row too late to play (a slow sender clock, a stall). A
+// second, a talkspurt (marker bit) more than half a window off, three
+// packets in a row behind their arrival by more than half the window (a
+// slow sender clock, a longer network delay), or three packets in a row too
+// late to play (a stall). A
 // timestamp jump is never written as hours of silence. The file lasts from
 // Start to Close, whatever each party sent.
 //

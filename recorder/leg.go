@@ -131,13 +131,14 @@ type Leg struct {
 	pts  payloadTable
 
 	// Guarded by r.mu.
-	stats   Stats
-	started bool
-	ssrc    uint32
-	seq     seqTracker
-	clock   rtpClock
-	lateRun int // consecutive in-order audio packets too late to play
-	event   pendingEvent
+	stats     Stats
+	started   bool
+	ssrc      uint32
+	seq       seqTracker
+	clock     rtpClock
+	lateRun   int // consecutive in-order audio packets too late to play
+	behindRun int // consecutive in-order packets behind their arrival by more than half the window
+	event     pendingEvent
 }
 
 // Side returns which party sends this leg's packets.
@@ -439,12 +440,22 @@ func (l *Leg) place(h header, class seqClass, arrival, lead, n int64) (int64, bo
 	case n > 0 && pos+n <= l.r.mix.flushed:
 		// Too late to play: jitter if alone, a slow sender clock or a
 		// stall if it goes on.
+		l.behindRun = 0
 		if l.lateRun++; l.lateRun >= resyncRun {
 			l.reanchor(h.ts, arrival, true)
 			return arrival, true
 		}
-	default:
+	case skew < -w/2:
+		// Still playable but behind by more than half the window: if it
+		// lasts, the sender's clock is slow or the delay grew, and the
+		// leg moves before its packets come too late.
 		l.lateRun = 0
+		if l.behindRun++; l.behindRun >= resyncRun {
+			l.reanchor(h.ts, arrival-lead, true)
+			return arrival - lead, true
+		}
+	default:
+		l.lateRun, l.behindRun = 0, 0
 	}
 	l.clock.advance(h.ts)
 	return pos, true
@@ -456,5 +467,5 @@ func (l *Leg) reanchor(ts uint32, arrival int64, count bool) {
 		l.r.log.Debug("re-anchor", "side", l.side, "ts", ts, "from", l.clock.position(ts), "to", arrival)
 	}
 	l.clock.anchor(ts, arrival)
-	l.lateRun = 0
+	l.lateRun, l.behindRun = 0, 0
 }
