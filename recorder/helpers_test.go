@@ -2,6 +2,7 @@ package recorder_test
 
 import (
 	"context"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -59,6 +60,14 @@ func decodeWAV(t testing.TB, data []byte) audio {
 	a, err := recordertest.Decode(data)
 	require.NoError(t, err)
 	return a
+}
+
+// readFile returns the bytes of the file at path.
+func readFile(t testing.TB, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return data
 }
 
 func readWAV(t testing.TB, path string) audio {

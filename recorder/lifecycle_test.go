@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -279,15 +278,4 @@ func TestLegStatsSnapshot(t *testing.T) {
 	assert.Equal(t, at(0), c.rec.Start())
 	_, err := c.rec.Close(context.Background())
 	require.NoError(t, err)
-}
-
-// readAll is io.ReadAll for a path.
-func readAll(t *testing.T, path string) []byte {
-	t.Helper()
-	f, err := os.Open(path)
-	require.NoError(t, err)
-	defer f.Close()
-	data, err := io.ReadAll(f)
-	require.NoError(t, err)
-	return data
 }

@@ -103,7 +103,7 @@ func TestCrashLeavesPlayableFile(t *testing.T) {
 	t.Cleanup(func() { _, _ = c.rec.Close(context.Background()) })
 	c.talk(0, 3500*time.Millisecond, true, true)
 
-	crashed := readAll(t, c.path)
+	crashed := readFile(t, c.path)
 	var h recorder.Header
 	require.NoError(t, h.Unmarshal(crashed))
 	assert.GreaterOrEqual(t, h.Duration(), 2*time.Second, "header updated at least every second")
@@ -115,7 +115,7 @@ func TestCrashLeavesPlayableFile(t *testing.T) {
 	copyPath := filepath.Join(t.TempDir(), "crashed.wav")
 	require.NoError(t, os.WriteFile(copyPath, crashed, 0o600))
 	require.NoError(t, recorder.Repair(copyPath))
-	repaired := readAll(t, copyPath)
+	repaired := readFile(t, copyPath)
 	var rh recorder.Header
 	require.NoError(t, rh.Unmarshal(repaired))
 	assert.EqualValues(t, len(crashed)-recorder.HeaderSize, rh.DataSize)
@@ -128,7 +128,7 @@ func TestRepair(t *testing.T) {
 		c := newCall(t, nil)
 		c.talk(0, time.Second, true, true)
 		c.close(time.Second)
-		return readAll(t, c.path)
+		return readFile(t, c.path)
 	}
 	tests := map[string]struct {
 		mutate   func(t *testing.T, b []byte) []byte
