@@ -71,6 +71,18 @@ func TestVoiceHasPauses(t *testing.T) {
 	assert.NotEqual(t, x, render(Voice{Pitch: 150, Seed: 4}, 0, 10*SampleRate), "seed ignored")
 }
 
+// TestVoiceFill checks that a frame filled at once equals the samples one by
+// one, at any start, pitch and seed.
+func TestVoiceFill(t *testing.T) {
+	for _, v := range []Voice{{}, {Pitch: 95, Seed: 5}, {Pitch: 330, Amplitude: 1, Seed: 6}, {Pitch: 5000}} {
+		for _, from := range []int64{-100, 0, 1999, 123456789} {
+			frame := make([]int16, 700)
+			v.Fill(frame, from)
+			assert.Equal(t, render(v, from, 700), frame, "%+v from %d", v, from)
+		}
+	}
+}
+
 func TestFind(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	noise := make([]int16, 6*SampleRate)
@@ -117,6 +129,16 @@ func BenchmarkVoiceSample(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		_ = v.Sample(int64(i))
+	}
+}
+
+// BenchmarkVoiceFill fills one 20 ms packet.
+func BenchmarkVoiceFill(b *testing.B) {
+	v := Voice{Pitch: 130, Seed: 1}
+	frame := make([]int16, frameSamples)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		v.Fill(frame, int64(i)*frameSamples)
 	}
 }
 

@@ -119,8 +119,12 @@ func (m *media) send() {
 			return
 		case <-t.C():
 		}
-		for i := range pcm {
-			pcm[i] = m.src.Sample(n*frameSamples + int64(i))
+		if f, ok := m.src.(Filler); ok {
+			f.Fill(pcm, n*frameSamples)
+		} else {
+			for i := range pcm {
+				pcm[i] = m.src.Sample(n*frameSamples + int64(i))
+			}
 		}
 		m.mu.Lock()
 		remote, codec, sending := m.remote, m.codec, m.sending
