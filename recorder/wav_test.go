@@ -1,11 +1,14 @@
 package recorder_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -14,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/callrec/callrec/recorder"
+	"github.com/callrec/callrec/recorder/recordertest"
 )
 
 func TestHeaderRoundTrip(t *testing.T) {
@@ -95,34 +99,6 @@ func FuzzHeaderUnmarshal(f *testing.F) {
 	})
 }
 
-// TestCrashLeavesPlayableFile records without closing, as a killed process
-// would, and checks that the file on disk plays up to the last header
-// update, and all of it after Repair.
-func TestCrashLeavesPlayableFile(t *testing.T) {
-	c := newCall(t, nil)
-	t.Cleanup(func() { _, _ = c.rec.Close(context.Background()) })
-	c.talk(0, 3500*time.Millisecond, true, true)
-
-	crashed := readFile(t, c.path)
-	var h recorder.Header
-	require.NoError(t, h.Unmarshal(crashed))
-	assert.GreaterOrEqual(t, h.Duration(), 2*time.Second, "header updated at least every second")
-	a := decodeWAV(t, crashed)
-	assert.Equal(t, h.Duration(), a.Duration())
-	assertTone(t, a, left, 0, h.Duration(), 440, 1000)
-	assertTone(t, a, right, 0, h.Duration(), 1000, 440)
-
-	copyPath := filepath.Join(t.TempDir(), "crashed.wav")
-	require.NoError(t, os.WriteFile(copyPath, crashed, 0o600))
-	require.NoError(t, recorder.Repair(copyPath))
-	repaired := readFile(t, copyPath)
-	var rh recorder.Header
-	require.NoError(t, rh.Unmarshal(repaired))
-	assert.EqualValues(t, len(crashed)-recorder.HeaderSize, rh.DataSize)
-	assert.Greater(t, rh.Duration(), h.Duration())
-	assertTone(t, decodeWAV(t, repaired), left, 0, rh.Duration(), 440, 1000)
-}
-
 func TestRepair(t *testing.T) {
 	complete := func(t *testing.T) []byte {
 		c := newCall(t, nil)
@@ -195,4 +171,73 @@ func TestRepair(t *testing.T) {
 	t.Run("missing file", func(t *testing.T) {
 		require.ErrorIs(t, recorder.Repair(filepath.Join(t.TempDir(), "none.wav")), os.ErrNotExist)
 	})
+}
+
+// TestKilledProcessLeavesPlayableFile records in a child process that is
+// killed with SIGKILL mid-call, then checks the file it left: it plays up
+// to the last header update, and all of it after Repair.
+func TestKilledProcessLeavesPlayableFile(t *testing.T) {
+	if path := os.Getenv("RECORDER_CRASH_CHILD"); path != "" {
+		crashChild(path) // never returns
+	}
+	path := filepath.Join(t.TempDir(), "killed.wav")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestKilledProcessLeavesPlayableFile$")
+	cmd.Env = append(os.Environ(), "RECORDER_CRASH_CHILD="+path)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "recording\n", line)
+	require.NoError(t, cmd.Process.Kill())
+	err = cmd.Wait()
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "killed", "the child died of SIGKILL, not of its own accord")
+
+	killed := readFile(t, path)
+	var h recorder.Header
+	require.NoError(t, h.Unmarshal(killed))
+	assert.GreaterOrEqual(t, h.Duration(), 2*time.Second, "the header was updated at least every second of 3.5 s")
+	a := decodeWAV(t, killed)
+	assertTone(t, a, left, 0, h.Duration(), 440, 1000)
+	assertTone(t, a, right, 0, h.Duration(), 1000, 440)
+
+	require.NoError(t, recorder.Repair(path))
+	var rh recorder.Header
+	require.NoError(t, rh.Unmarshal(readFile(t, path)))
+	assert.GreaterOrEqual(t, rh.Duration(), h.Duration())
+	assert.EqualValues(t, len(killed)-recorder.HeaderSize, rh.DataSize)
+}
+
+// crashChild records 3.5 s of a call to path, says so on stdout and waits
+// to be killed.
+func crashChild(path string) {
+	now := t0
+	rec, err := recorder.New(recorder.Config{Path: path, Clock: func() time.Time { return now }})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	caller, callee := newTone(440, 1), newTone(1000, 2)
+	for i := range 175 {
+		d := at(time.Duration(i) * 20 * time.Millisecond)
+		for _, s := range []struct {
+			leg *recorder.Leg
+			g   *recordertest.Tone
+		}{{rec.Caller(), caller}, {rec.Callee(), callee}} {
+			raw, err := s.g.Next().Marshal()
+			if err == nil {
+				err = s.leg.Write(raw, d)
+			}
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(2)
+			}
+		}
+	}
+	fmt.Println("recording")
+	time.Sleep(time.Minute) // until killed
+	os.Exit(3)
 }
