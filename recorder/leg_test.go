@@ -25,3 +25,18 @@ func TestDTMFEventJSON(t *testing.T) {
 	assert.Equal(t, events, back)
 	require.Error(t, json.Unmarshal([]byte(`{"side":"operator"}`), &back[0]))
 }
+
+func TestResultJSON(t *testing.T) {
+	c := newCall(t, func(cfg *recorder.Config) { cfg.Mode = recorder.Mono })
+	c.talk(0, 100*time.Millisecond, true, false)
+	res, _ := c.close(100 * time.Millisecond)
+	b, err := json.Marshal(res)
+	require.NoError(t, err)
+	var back recorder.Result
+	require.NoError(t, json.Unmarshal(b, &back))
+	assert.Equal(t, recorder.Mono, back.Mode)
+	assert.Contains(t, string(b), `"Mode":"mono"`)
+	assert.Equal(t, res.Caller.Decoded, back.Caller.Decoded)
+	assert.True(t, res.Caller.First.Equal(back.Caller.First))
+	require.Error(t, json.Unmarshal([]byte(`{"Mode":"quad"}`), &back))
+}

@@ -34,6 +34,22 @@ func (m Mode) String() string {
 	return "stereo"
 }
 
+// MarshalText encodes the mode as "stereo" or "mono", also in JSON.
+func (m Mode) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
+
+// UnmarshalText decodes "stereo" or "mono".
+func (m *Mode) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "stereo":
+		*m = Stereo
+	case "mono":
+		*m = Mono
+	default:
+		return fmt.Errorf("recorder: unknown mode %q", b)
+	}
+	return nil
+}
+
 // PauseMode chooses what the file holds while a recording is paused.
 type PauseMode uint8
 
