@@ -36,6 +36,9 @@ func (m mediaInfo) held() bool {
 // telephone-event. The error wraps [ErrSDP] for an unparsable body and
 // [ErrNoCodec] when no audio codec the recorder decodes is left.
 func parseSDP(body []byte) (mediaInfo, error) {
+	if len(body) == 0 {
+		return mediaInfo{}, fmt.Errorf("%w: empty body", ErrSDP)
+	}
 	var sd sdp.SessionDescription
 	if err := sd.UnmarshalString(string(body)); err != nil {
 		return mediaInfo{}, fmt.Errorf("%w: %v", ErrSDP, err)
@@ -85,33 +88,34 @@ func filterCodecs(sd *sdp.SessionDescription) *sdp.MediaDescription {
 }
 
 // keepCodecs filters md's formats and their rtpmap/fmtp attributes and
-// reports whether PCMU or PCMA remains.
+// reports whether PCMU or PCMA remains. Formats are rewritten in canonical
+// decimal form ("008" becomes "8").
 func keepCodecs(md *sdp.MediaDescription) bool {
-	dtmf := map[string]bool{}
+	dtmf := map[int]bool{}
 	for _, a := range md.Attributes {
 		if a.Key != "rtpmap" {
 			continue
 		}
 		pt, enc, _ := strings.Cut(a.Value, " ")
-		if strings.EqualFold(strings.TrimSpace(enc), "telephone-event/8000") {
-			dtmf[pt] = true
+		if n, err := strconv.Atoi(pt); err == nil && strings.EqualFold(strings.TrimSpace(enc), "telephone-event/8000") {
+			dtmf[n] = true
 		}
 	}
-	keep := map[string]bool{}
+	keep := map[int]bool{}
 	formats := md.MediaName.Formats[:0:0]
 	voice := false
 	for _, f := range md.MediaName.Formats {
 		pt, err := strconv.Atoi(f)
-		if err != nil {
+		if err != nil || keep[pt] {
 			continue
 		}
 		if pt == ptPCMU || pt == ptPCMA {
 			voice = true
-		} else if !(pt >= 96 && pt <= 127 && dtmf[f]) {
+		} else if !(pt >= 96 && pt <= 127 && dtmf[pt]) {
 			continue
 		}
-		keep[f] = true
-		formats = append(formats, f)
+		keep[pt] = true
+		formats = append(formats, strconv.Itoa(pt))
 	}
 	if !voice {
 		return false
@@ -121,10 +125,12 @@ func keepCodecs(md *sdp.MediaDescription) bool {
 	for _, a := range md.Attributes {
 		switch a.Key {
 		case "rtpmap", "fmtp":
-			pt, _, _ := strings.Cut(a.Value, " ")
-			if !keep[pt] {
+			pt, rest, _ := strings.Cut(a.Value, " ")
+			n, err := strconv.Atoi(pt)
+			if err != nil || !keep[n] {
 				continue
 			}
+			a.Value = strconv.Itoa(n) + " " + rest
 		case "rtcp", "rtcp-mux", "candidate", "ice-ufrag", "ice-pwd", "ice-options", "end-of-candidates", "crypto":
 			continue // they describe the party's transport, which the anchor replaces
 		}
