@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -154,26 +155,28 @@ func New(cfg Config) (*UA, error) {
 	}
 	log := cfg.Logger.With("component", "sipua", "ua", cfg.Name)
 	srv, err := sipgo.NewServer(sua, sipgo.WithServerLogger(log))
+	var cli *sipgo.Client
 	if err == nil {
-		var cli *sipgo.Client
+		// Requests leave from the listening socket, so the peer sees one
+		// address for everything the UA sends.
 		cli, err = sipgo.NewClient(sua, sipgo.WithClientLogger(log), sipgo.WithClientHostname(host),
 			sipgo.WithClientPort(int(addr.Port())), sipgo.WithClientConnectionAddr(addr.String()))
-		if err == nil {
-			ctx, cancel := context.WithCancel(context.Background())
-			u := &UA{
-				cfg: cfg, log: log, sua: sua, srv: srv, conn: conn, addr: addr, ctx: ctx, cancel: cancel,
-				served: make(chan struct{}), incoming: make(chan *Call, acceptBacklog), calls: make(map[string]*Call),
-				dua: &sipgo.DialogUA{Client: cli, ContactHDR: sip.ContactHeader{
-					Address: sip.Uri{Scheme: "sip", User: cfg.User, Host: host, Port: int(addr.Port())},
-				}},
-			}
-			u.serve()
-			return u, nil
-		}
 	}
-	_ = sua.Close()
-	_ = conn.Close()
-	return nil, fmt.Errorf("sipua: %w", err)
+	if err != nil {
+		_ = sua.Close()
+		_ = conn.Close()
+		return nil, fmt.Errorf("sipua: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	u := &UA{
+		cfg: cfg, log: log, sua: sua, srv: srv, conn: conn, addr: addr, ctx: ctx, cancel: cancel,
+		served: make(chan struct{}), incoming: make(chan *Call, acceptBacklog), calls: make(map[string]*Call),
+		dua: &sipgo.DialogUA{Client: cli, ContactHDR: sip.ContactHeader{
+			Address: sip.Uri{Scheme: "sip", User: cfg.User, Host: host, Port: int(addr.Port())},
+		}},
+	}
+	u.serve()
+	return u, nil
 }
 
 // serve registers the handlers, starts the listener and waits until the
@@ -385,7 +388,8 @@ func (u *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	oa, err := parseSDP(req.Body())
 	if err != nil {
-		respond(tx, req, sip.StatusBadRequest, "Bad Request", sip.NewHeader("Warning", `399 sipua "`+err.Error()+`"`))
+		text := strings.ReplaceAll(err.Error(), `"`, "'")
+		respond(tx, req, sip.StatusBadRequest, "Bad Request", sip.NewHeader("Warning", `399 sipua "`+text+`"`))
 		return
 	}
 	codec, ok := u.pick(oa.codecs)
@@ -409,7 +413,11 @@ func (u *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	u.register(c)
 	if err := c.answer(oa, codec); err != nil {
 		u.log.Debug("incoming call not established", "call_id", c.id, "error", err)
-		c.finish(Remote)
+		by := Remote // cancelled, or no ACK
+		if errors.Is(err, ErrClosed) {
+			by = Local
+		}
+		c.finish(by)
 		_ = sess.Close()
 		return
 	}

@@ -3,6 +3,7 @@ package sipua
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -132,17 +133,31 @@ func TestCall(t *testing.T) {
 }
 
 func TestDialRejected(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	callee := newUA(t, Config{Reject: 486})
-	caller := newUA(t, Config{})
-	c, err := caller.Dial(ctx, callee.URI("0312345678"))
-	require.ErrorIs(t, err, ErrRejected)
-	assert.Nil(t, c)
-	var se *StatusError
-	require.ErrorAs(t, err, &se)
-	assert.Equal(t, 486, se.Code)
-	assert.Equal(t, "Busy Here", se.Phrase)
+	tests := map[string]struct {
+		callee, caller Config
+		code           int
+		phrase         string
+	}{
+		"busy":            {Config{Reject: 486}, Config{}, 486, "Busy Here"},
+		"declined":        {Config{Reject: 603}, Config{}, 603, "Decline"},
+		"no common codec": {Config{Codecs: []Codec{PCMU}}, Config{Codecs: []Codec{PCMA}}, 488, "Not Acceptable Here"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			callee := newUA(t, tt.callee)
+			caller := newUA(t, tt.caller)
+			c, err := caller.Dial(ctx, callee.URI("0312345678"))
+			require.ErrorIs(t, err, ErrRejected)
+			assert.Nil(t, c)
+			var se *StatusError
+			require.ErrorAs(t, err, &se)
+			assert.Equal(t, tt.code, se.Code)
+			assert.Equal(t, tt.phrase, se.Phrase)
+			assert.Contains(t, se.Error(), fmt.Sprint(tt.code))
+		})
+	}
 }
 
 func TestDialCancelled(t *testing.T) {
