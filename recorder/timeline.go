@@ -34,9 +34,10 @@ const (
 	// instead of dropping the rest of the stream as late. Ahead of the
 	// arrival, the limit is the jitter window.
 	resyncJump = 1 * SampleRate // 1 s in frames
-	// resyncRun is how many consecutive in-order audio packets must be too
-	// late to play before the leg re-anchors. One late packet is jitter; a
-	// run is a sender clock running slow or a stall.
+	// resyncRun is how many consecutive in-order packets must be too late
+	// to play, or behind their arrival by more than half the window, before
+	// the leg re-anchors. One such packet is jitter; a run is a sender clock
+	// running slow, a longer network delay or a stall.
 	resyncRun = 3
 )
 
