@@ -235,20 +235,7 @@ func TestNetworkFaults(t *testing.T) {
 			},
 		},
 		"talkspurts with marker bit": {
-			send: func(c *call, i int, due time.Duration) bool {
-				switch {
-				case i >= 50 && i < 100: // silence suppressed: no packets, timestamps run on
-					c.caller.Skip()
-					c.caller.Seq--
-					return true
-				case i == 100:
-					p := c.caller.Next()
-					p.Marker = true
-					c.send(c.rec.Caller(), p, due)
-					return true
-				}
-				return false
-			},
+			send: talkspurt(true),
 			check: func(t *testing.T, s recorder.Stats, a audio) {
 				assert.Zero(t, s.Lost+s.Late+s.Reanchors)
 				assertTone(t, a, left, 0, time.Second, 440, 1000)
@@ -257,18 +244,7 @@ func TestNetworkFaults(t *testing.T) {
 			},
 		},
 		"talkspurt whose timestamps did not run on": {
-			send: func(c *call, i int, due time.Duration) bool {
-				switch {
-				case i >= 50 && i < 100:
-					return true
-				case i == 100:
-					p := c.caller.Next()
-					p.Marker = true
-					c.send(c.rec.Caller(), p, due)
-					return true
-				}
-				return false
-			},
+			send: talkspurt(false),
 			check: func(t *testing.T, s recorder.Stats, a audio) {
 				assert.EqualValues(t, 1, s.Reanchors)
 				assert.Zero(t, s.Lost+s.Late)
@@ -277,24 +253,14 @@ func TestNetworkFaults(t *testing.T) {
 			},
 		},
 		"timestamp jump forward of half the clock": {
-			send: func(c *call, i int, due time.Duration) bool {
-				if i == 75 {
-					c.caller.TS += 1 << 31
-				}
-				return false
-			},
+			send: tsJump(1 << 31),
 			check: func(t *testing.T, s recorder.Stats, a audio) {
 				assert.EqualValues(t, 1, s.Reanchors)
 				assertContinuous(t, a, left, 0, end)
 			},
 		},
 		"timestamp jump back by an hour": {
-			send: func(c *call, i int, due time.Duration) bool {
-				if i == 75 {
-					c.caller.TS -= 3600 * recorder.SampleRate
-				}
-				return false
-			},
+			send: tsJump(-(3600 * recorder.SampleRate)),
 			check: func(t *testing.T, s recorder.Stats, a audio) {
 				assert.EqualValues(t, 1, s.Reanchors)
 				assert.Zero(t, s.Late)
@@ -302,12 +268,7 @@ func TestNetworkFaults(t *testing.T) {
 			},
 		},
 		"timestamp jump forward by 300 ms": {
-			send: func(c *call, i int, due time.Duration) bool {
-				if i == 75 {
-					c.caller.TS += 300 * 8
-				}
-				return false
-			},
+			send: tsJump(300 * 8),
 			check: func(t *testing.T, s recorder.Stats, a audio) {
 				assert.EqualValues(t, 1, s.Reanchors)
 				assertContinuous(t, a, left, 0, end)
@@ -419,6 +380,38 @@ func TestNetworkFaults(t *testing.T) {
 			assertTone(t, a, right, 0, end, 1000, 440)
 			assert.EqualValues(t, 150, res.Callee.Decoded)
 		})
+	}
+}
+
+// talkspurt makes the caller silent (no packets) from 1 s to 2 s, then
+// starts a talkspurt with the marker bit; its timestamps run on during the
+// silence, as RFC 3551 wants, or not.
+func talkspurt(runOn bool) func(c *call, i int, due time.Duration) bool {
+	return func(c *call, i int, due time.Duration) bool {
+		switch {
+		case i >= 50 && i < 100:
+			if runOn {
+				c.caller.Skip()
+				c.caller.Seq--
+			}
+			return true
+		case i == 100:
+			p := c.caller.Next()
+			p.Marker = true
+			c.send(c.rec.Caller(), p, due)
+			return true
+		}
+		return false
+	}
+}
+
+// tsJump moves the caller's timestamps by delta at 1.5 s.
+func tsJump(delta int64) func(c *call, i int, due time.Duration) bool {
+	return func(c *call, i int, due time.Duration) bool {
+		if i == 75 {
+			c.caller.TS += uint32(delta)
+		}
+		return false
 	}
 }
 
