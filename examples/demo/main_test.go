@@ -125,3 +125,19 @@ func TestHelp(t *testing.T) {
 	assert.Contains(t, stderr.String(), "-announcement")
 	assert.Empty(t, stdout.String())
 }
+
+// TestInterrupt cancels the demo during its first call: it stops at once,
+// cleanly, and reports the interruption.
+func TestInterrupt(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	time.AfterFunc(2*time.Second, cancel)
+	var stdout, stderr bytes.Buffer
+	start := time.Now()
+	err := run(ctx, []string{"-out", t.TempDir()}, &stdout, &stderr)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Less(t, time.Since(start), 15*time.Second)
+	assert.Contains(t, stdout.String(), "[1/3]")
+	assert.NotContains(t, stdout.String(), "[2/3]")
+	assert.Contains(t, stdout.String(), "FAILED")
+}

@@ -35,9 +35,14 @@ func (d *demo) header(sc *scenario) {
 	fmt.Fprintf(d.w, "\n[%d/%d] %s: %s dials %s\n", sc.n, sc.of, capitalize(sc.title), sc.callerName, sc.dialled)
 }
 
-// line prints one timeline entry at time t of the call.
+// line prints one timeline entry at time t of the call; an entry without
+// a name continues the one before.
 func (d *demo) line(r *result, t time.Time, what, format string, args ...any) {
-	fmt.Fprintf(d.w, "  %+8.3fs  %-10s %s\n", t.Sub(r.t0).Seconds(), what, fmt.Sprintf(format, args...))
+	when := fmt.Sprintf("%+8.3fs", t.Sub(r.t0).Seconds())
+	if what == "" {
+		when = strings.Repeat(" ", len(when))
+	}
+	fmt.Fprintf(d.w, "  %s  %-10s %s\n", when, what, fmt.Sprintf(format, args...))
 }
 
 // event prints one event of the B2BUA or the delivery.

@@ -109,7 +109,7 @@ func (d *demo) verify(r *result) {
 		return
 	}
 	add("delivered", true, "%s with %s", rec.wavPath, filepath.Base(rec.jsonPath))
-	add("SHA-256", rec.sha256 == rec.meta.SHA256, "the stored file hashes to the metadata's %s", short(rec.meta.SHA256))
+	add("SHA-256", rec.sha256 == rec.meta.SHA256, "stored file %s, metadata %s", short(rec.sha256), short(rec.meta.SHA256))
 	wantCh := 2
 	if d.opts.mono {
 		wantCh = 1
@@ -120,7 +120,8 @@ func (d *demo) verify(r *result) {
 	}
 	add("metadata", rec.meta.CallID == r.callID && rec.meta.Direction == wantDir &&
 		rec.meta.Channels == wantCh && len(rec.audio.Channels) == wantCh && rec.audio.SampleRate == sipua.SampleRate &&
-		rec.meta.AnnouncementID == fmt.Sprint(d.opts.announcement) && !rec.meta.GuidanceStart.IsZero(),
+		rec.meta.AnnouncementID == fmt.Sprint(d.opts.announcement) &&
+		!rec.meta.GuidanceStart.IsZero() && !rec.meta.GuidanceStart.Before(rec.meta.Answer),
 		"%s call %s, %d channel(s) at %d Hz, announcement %s, billing start %s",
 		rec.meta.Direction, rec.meta.CallID, len(rec.audio.Channels), rec.audio.SampleRate,
 		rec.meta.AnnouncementID, rec.meta.GuidanceStart.Format("15:04:05.000"))
@@ -166,11 +167,17 @@ func (d *demo) verifyHeard(r *result, add func(string, bool, string, ...any)) {
 			parts = append(parts, p.name+": no call")
 			continue
 		}
-		_, score := sipua.Find(p.call.Received(), p.call.Codec().RoundTrip(prompt.Samples()))
-		ok = ok && score >= heardMin
-		parts = append(parts, fmt.Sprintf("%s %.3f", p.name, score))
+		rx, want := p.call.Received(), p.call.Codec().RoundTrip(prompt.Samples())
+		off, score := sipua.Find(rx, want)
+		whole := off >= 0 && off+len(want) <= len(rx) // not just a part of it
+		ok = ok && whole && score >= heardMin
+		extent := "whole"
+		if !whole {
+			extent = "partly"
+		}
+		parts = append(parts, fmt.Sprintf("%s %s, correlation %.3f at %.2fs", p.name, extent, score, float64(off)/sipua.SampleRate))
 	}
-	add("guidance heard", ok, "both phones received the announcement (correlation %s)", strings.Join(parts, ", "))
+	add("guidance heard", ok, "the announcement in each phone's audio: %s", strings.Join(parts, "; "))
 }
 
 // verifyChannels checks whose voice is in which channel by its pitch.
@@ -191,7 +198,7 @@ func (d *demo) verifyChannels(r *result, add func(string, bool, string, ...any))
 	left, right := sipua.EstimatePitch(ch[0]), sipua.EstimatePitch(ch[1])
 	ok := near(left.Hz, sc.callerPitch) && near(right.Hz, sc.calleePitch) &&
 		left.Share(sc.calleePitch, pitchTolerance) <= crossTalkMax && right.Share(sc.callerPitch, pitchTolerance) <= crossTalkMax
-	add("channels", ok, "left %.0f Hz = caller (%s, %.0f Hz), right %.0f Hz = callee (%s, %.0f Hz)",
+	add("channels", ok, "left %.0f Hz (the caller, %s, speaks at %.0f Hz), right %.0f Hz (the callee, %s, at %.0f Hz)",
 		left.Hz, sc.callerName, sc.callerPitch, right.Hz, sc.calleeName, sc.calleePitch)
 }
 
