@@ -3,6 +3,7 @@ package sipua
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"sync"
@@ -180,6 +181,55 @@ func (c *Call) Hangup(ctx context.Context) error {
 	}
 	c.finish(Local)
 	return err
+}
+
+// Hold puts the call on hold, or takes it off hold, with a re-INVITE: on
+// hold the UA offers a=sendonly (RFC 6337) and sends no audio, as a phone
+// without music on hold does; the peer's answer stops its audio too. Off
+// hold it offers a=sendrecv and both resume. A failure response is
+// returned as a [*StatusError] and leaves the call as it was.
+func (c *Call) Hold(ctx context.Context, hold bool) error {
+	dir := sdp.DirectionSendRecv
+	if hold {
+		dir = sdp.DirectionSendOnly
+	}
+	codec := c.Codec()
+	body, err := buildSDP(c.sessionID, c.nextVersion(), c.media.addr, []Codec{codec}, true, dir)
+	if err != nil {
+		return fmt.Errorf("sipua: offer: %w", err)
+	}
+	var (
+		target sip.Uri
+		do     func(context.Context, *sip.Request) (*sip.Response, error)
+		write  func(*sip.Request) error
+	)
+	if c.client != nil {
+		target, do, write = c.client.InviteResponse.Contact().Address, c.client.Do, c.client.WriteRequest
+	} else {
+		target, do, write = c.server.InviteRequest.Contact().Address, c.server.Do, c.server.WriteRequest
+	}
+	req := sip.NewRequest(sip.INVITE, target)
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	req.SetBody(body)
+	res, err := do(ctx, req)
+	if err != nil {
+		return fmt.Errorf("sipua: re-INVITE: %w", err)
+	}
+	if !res.IsSuccess() {
+		return statusError(res)
+	}
+	// The ACK of a 2xx is its own transaction, with the re-INVITE's CSeq.
+	ack := sip.NewRequest(sip.ACK, target)
+	ack.AppendHeader(&sip.CSeqHeader{SeqNo: req.CSeq().SeqNo, MethodName: sip.ACK})
+	if err := write(ack); err != nil {
+		return fmt.Errorf("sipua: ACK: %w", err)
+	}
+	oa, err := parseSDP(res.Body())
+	if err != nil {
+		return err
+	}
+	c.media.start(oa.addr, codec, !hold && sends(answerDirection(oa.dir)))
+	return nil
 }
 
 // finish ends the call once: stops its media and forgets it.

@@ -14,9 +14,9 @@
 // itself, after [Config.RingTime], or refused with [Config.Reject];
 // [UA.Accept] hands them over once acknowledged, and [Config.HangUpAfter]
 // ends them. Either side hangs up with [Call.Hangup]; a BYE from the peer
-// ends the call too, and [Call.End] tells who hung up. A re-INVITE is
-// answered with the matching direction, so a peer's hold stops the UA's
-// audio.
+// ends the call too, and [Call.End] tells who hung up. [Call.Hold] puts a
+// call on hold and back with a re-INVITE; a peer's re-INVITE is answered
+// with the matching direction, so its hold stops the UA's audio.
 //
 // # Audio
 //

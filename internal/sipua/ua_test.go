@@ -275,3 +275,44 @@ func TestMaxReceive(t *testing.T) {
 	assert.Len(t, c.Received(), SampleRate/5)
 	assert.Greater(t, c.Stats().Received, uint64(20))
 }
+
+// TestHold puts a call on hold from either side and takes it off again:
+// no audio flows on hold, both directions resume after.
+func TestHold(t *testing.T) {
+	for _, holder := range []Direction{Outbound, Inbound} {
+		t.Run(holder.String(), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			callee := newUA(t, Config{})
+			caller := newUA(t, Config{})
+			out, err := caller.Dial(ctx, callee.URI("1"))
+			require.NoError(t, err)
+			in, err := callee.Accept(ctx)
+			require.NoError(t, err)
+			calls := []*Call{out, in}
+			h := out
+			if holder == Inbound {
+				h = in
+			}
+			sent := func() [2]uint64 { return [2]uint64{out.Stats().Sent, in.Stats().Sent} }
+
+			require.NoError(t, h.Hold(ctx, true))
+			time.Sleep(100 * time.Millisecond) // packets in flight
+			before := sent()
+			time.Sleep(300 * time.Millisecond)
+			assert.Equal(t, before, sent(), "audio sent on hold")
+
+			require.NoError(t, h.Hold(ctx, false))
+			time.Sleep(300 * time.Millisecond)
+			after := sent()
+			for i, c := range calls {
+				assert.Greater(t, after[i], before[i]+5, "%s did not resume", c.Direction())
+			}
+			require.NoError(t, out.Hangup(ctx))
+			<-in.Done()
+			for _, c := range calls {
+				assert.Zero(t, c.Stats().Lost, "%s lost packets", c.Direction())
+			}
+		})
+	}
+}
