@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/callrec/callrec/guidance"
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/pion/sdp/v3"
@@ -53,8 +54,8 @@ type Config struct {
 	// MaxReceive bounds the received audio kept per call; later audio is
 	// counted but not kept. Default 10 min.
 	MaxReceive time.Duration
-	// Clock paces the RTP sent and stamps what arrives. Default: the system
-	// clock.
+	// Clock paces the RTP sent, times RingTime and HangUpAfter, and stamps
+	// calls. Default: guidance.SystemClock.
 	Clock Clock
 	// Logger receives the UA's logs. Default: discard.
 	Logger *slog.Logger
@@ -100,7 +101,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.MaxReceive = DefaultMaxReceive
 	}
 	if c.Clock == nil {
-		c.Clock = SystemClock{}
+		c.Clock = guidance.SystemClock{}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
