@@ -166,7 +166,9 @@ func (d *demo) place(parent context.Context, sc *scenario) *result {
 			}
 			switch ev.Kind {
 			case sipadapter.EventRecordingStarted:
-				talk = time.After(d.opts.duration)
+				// From the event's time, not from now: the talk time is
+				// the same however late this loop saw the event.
+				talk = time.After(time.Until(ev.Time.Add(d.opts.duration)))
 			case sipadapter.EventEnded:
 				ended = true
 			case sipadapter.EventDelivered:

@@ -21,7 +21,7 @@ import (
 
 // Check thresholds.
 const (
-	durationTolerance = 250 * time.Millisecond
+	durationTolerance = 150 * time.Millisecond
 	pitchTolerance    = 0.05 // fraction of the expected pitch
 	crossTalkMax      = 0.10 // share of the other party's pitch in a stereo channel
 	mixShareMin       = 0.10 // share of each party's pitch in a mono mix
@@ -78,12 +78,14 @@ func (d *demo) loadDelivered(id string) (*delivered, error) {
 	return rec, nil
 }
 
+// check records the outcome of one check of the call.
+func (r *result) check(name string, ok bool, format string, args ...any) {
+	r.checks = append(r.checks, check{name, ok, fmt.Sprintf(format, args...)})
+}
+
 // verify runs the checks of a call.
 func (d *demo) verify(r *result) {
-	sc := r.sc
-	add := func(name string, ok bool, format string, args ...any) {
-		r.checks = append(r.checks, check{name, ok, fmt.Sprintf(format, args...)})
-	}
+	sc, add := r.sc, r.check
 	if r.decided == nil {
 		add("decision", false, "the B2BUA reported no decision")
 	} else {
@@ -91,7 +93,7 @@ func (d *demo) verify(r *result) {
 	}
 	add("final response", r.code == sc.wantCode, "the %s's phone got %s, expected %d", sc.callerName, codeText(r.code), sc.wantCode)
 	if !sc.wantRecorded {
-		d.verifyRefused(r, add)
+		d.verifyRefused(r)
 		return
 	}
 	routed := r.callee != nil && r.callee.Target() == sc.destination
@@ -102,13 +104,14 @@ func (d *demo) verify(r *result) {
 		detail += fmt.Sprintf(" (BYE failed: %v)", r.hangUpErr)
 	}
 	add("hang-up", hung, "%s", detail)
-	d.verifyHeard(r, add)
+	d.verifyHeard(r)
 	rec := r.rec
 	if rec == nil {
 		add("delivered", false, "no recording reached the receiving server (recording id %q)", r.recordingID)
 		return
 	}
-	add("delivered", true, "%s with %s", rec.wavPath, filepath.Base(rec.jsonPath))
+	add("delivered", rec.meta.Size == rec.size, "%s (%d bytes; the metadata says %d) with %s",
+		rec.wavPath, rec.size, rec.meta.Size, filepath.Base(rec.jsonPath))
 	add("SHA-256", rec.sha256 == rec.meta.SHA256, "stored file %s, metadata %s", short(rec.sha256), short(rec.meta.SHA256))
 	wantCh := 2
 	if d.opts.mono {
@@ -125,10 +128,11 @@ func (d *demo) verify(r *result) {
 		"%s call %s, %d channel(s) at %d Hz, announcement %s, billing start %s",
 		rec.meta.Direction, rec.meta.CallID, len(rec.audio.Channels), rec.audio.SampleRate,
 		rec.meta.AnnouncementID, rec.meta.GuidanceStart.Format("15:04:05.000"))
-	add("duration", absDur(rec.duration-d.opts.duration) <= durationTolerance,
-		"%.3fs of audio for %v of talk", rec.duration.Seconds(), d.opts.duration)
-	d.verifyChannels(r, add)
-	d.verifyNoGuidance(r, add)
+	talk, ok := r.span(sipadapter.EventRecordingStarted, sipadapter.EventEnded)
+	add("duration", ok && absDur(rec.duration-talk) <= durationTolerance,
+		"%.3fs of audio for %.3fs of talk (planned %v)", rec.duration.Seconds(), talk.Seconds(), d.opts.duration)
+	d.verifyChannels(r)
+	d.verifyNoGuidance(r)
 	if err := d.picture(r); err != nil {
 		add("picture", false, "%v", err)
 	} else {
@@ -136,7 +140,8 @@ func (d *demo) verify(r *result) {
 	}
 }
 
-func (d *demo) verifyRefused(r *result, add func(string, bool, string, ...any)) {
+func (d *demo) verifyRefused(r *result) {
+	add := r.check
 	reason, warning := "", ""
 	if r.rejection != nil {
 		reason, warning = r.rejection.Reason, r.rejection.Warning
@@ -150,7 +155,8 @@ func (d *demo) verifyRefused(r *result, add func(string, bool, string, ...any)) 
 }
 
 // verifyHeard checks that both parties received the announcement.
-func (d *demo) verifyHeard(r *result, add func(string, bool, string, ...any)) {
+func (d *demo) verifyHeard(r *result) {
+	add := r.check
 	prompt, err := d.env.announcer.Prompt(d.opts.announcement)
 	if err != nil {
 		add("guidance heard", false, "%v", err)
@@ -181,7 +187,8 @@ func (d *demo) verifyHeard(r *result, add func(string, bool, string, ...any)) {
 }
 
 // verifyChannels checks whose voice is in which channel by its pitch.
-func (d *demo) verifyChannels(r *result, add func(string, bool, string, ...any)) {
+func (d *demo) verifyChannels(r *result) {
+	add := r.check
 	sc, ch := r.sc, r.rec.audio.Channels
 	if d.opts.mono {
 		p := sipua.EstimatePitch(ch[0])
@@ -203,7 +210,8 @@ func (d *demo) verifyChannels(r *result, add func(string, bool, string, ...any))
 }
 
 // verifyNoGuidance checks that the announcement is not in the file.
-func (d *demo) verifyNoGuidance(r *result, add func(string, bool, string, ...any)) {
+func (d *demo) verifyNoGuidance(r *result) {
+	add := r.check
 	prompt, err := d.env.announcer.Prompt(d.opts.announcement)
 	if err != nil {
 		add("no guidance in file", false, "%v", err)
