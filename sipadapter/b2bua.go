@@ -24,21 +24,21 @@ type B2BUA struct {
 	anchor *relay.Anchor
 	sides  [2]*side
 
-	ctx    context.Context // cancelled by Close: ends every call
+	ctx    context.Context // cancelled when stopping: ends every call
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // serve loops and calls
+	wg     sync.WaitGroup // calls
 
 	mu       sync.Mutex
 	calls    map[string]*call // by legKey of each leg
 	active   int              // calls in the table
 	recorded int              // calls holding a recording slot
 	closed   bool
+	serving  bool
 
-	cdrMu     sync.Mutex
-	closeOnce sync.Once
-	closeErr  error
-	served    chan struct{}
-	ready     chan struct{} // closed once both sides' UDP sockets serve
+	cdrMu    sync.Mutex
+	stopOnce sync.Once
+	served   chan struct{}
+	ready    chan struct{} // closed once both sides' UDP sockets serve
 }
 
 // side is one SIP endpoint: its own user agent (transport and transaction
@@ -195,19 +195,23 @@ func (s *side) setLaddr(req *sip.Request) {
 func (b *B2BUA) Addr(w Side) netip.AddrPort { return b.sides[w].addr }
 
 // Serve repairs and enqueues recordings a previous run left behind, then
-// serves both sides until ctx is done or [B2BUA.Close] is called, and
-// returns after every call has ended. It returns [ErrClosed] when called
-// after Close, and nil on a normal stop.
+// serves both sides until ctx is done or [B2BUA.Close] is called. Stopping
+// ends every call (BYE to both parties, recordings closed and enqueued)
+// before Serve returns nil. It returns [ErrClosed] after Close and
+// [ErrServing] when already serving.
 func (b *B2BUA) Serve(ctx context.Context) error {
 	b.mu.Lock()
-	if b.closed {
+	switch {
+	case b.closed:
 		b.mu.Unlock()
 		return ErrClosed
+	case b.serving:
+		b.mu.Unlock()
+		return ErrServing
 	}
-	b.wg.Add(1) // Close waits for Serve's listeners to stop
+	b.serving = true
 	b.mu.Unlock()
 	defer close(b.served)
-	defer b.wg.Done()
 	if err := b.recover(ctx); err != nil {
 		b.log.Error("recovering partial recordings", "error", err)
 	}
@@ -222,8 +226,7 @@ func (b *B2BUA) Serve(ctx context.Context) error {
 	case <-ctx.Done():
 	case <-b.ctx.Done():
 	}
-	b.shutdown()
-	b.closeSides()
+	b.stop()
 	wg.Wait()
 	return nil
 }
@@ -241,6 +244,8 @@ func (b *B2BUA) awaitListeners(ctx context.Context) {
 			select {
 			case <-ctx.Done():
 				return
+			case <-b.ctx.Done():
+				return
 			case <-time.After(5 * time.Millisecond):
 			}
 		}
@@ -248,37 +253,42 @@ func (b *B2BUA) awaitListeners(ctx context.Context) {
 }
 
 // Close ends every call (BYE to both parties, recordings closed and
-// enqueued), stops serving and waits. It is idempotent.
+// enqueued), stops serving and waits for [B2BUA.Serve] to return. It is
+// idempotent.
 func (b *B2BUA) Close() error {
-	b.closeOnce.Do(func() {
+	b.mu.Lock()
+	serving := b.serving
+	b.closed = true
+	b.mu.Unlock()
+	b.stop()
+	if serving {
+		<-b.served
+	}
+	return nil
+}
+
+// stop refuses new calls, hangs up every call, waits for them to finish
+// and closes both sides. It runs once.
+func (b *B2BUA) stop() {
+	b.stopOnce.Do(func() {
 		b.mu.Lock()
 		b.closed = true
+		calls := make([]*call, 0, len(b.calls))
+		seen := map[*call]bool{}
+		for _, c := range b.calls {
+			if !seen[c] {
+				seen[c] = true
+				calls = append(calls, c)
+			}
+		}
 		b.mu.Unlock()
 		b.cancel()
-		b.shutdown()
+		for _, c := range calls {
+			c.hangup(CauseShutdown, PartyB2BUA)
+		}
 		b.wg.Wait()
 		b.closeSides()
 	})
-	return b.closeErr
-}
-
-// shutdown ends every call and waits for them.
-func (b *B2BUA) shutdown() {
-	b.mu.Lock()
-	b.closed = true
-	calls := make([]*call, 0, len(b.calls))
-	seen := map[*call]bool{}
-	for _, c := range b.calls {
-		if !seen[c] {
-			seen[c] = true
-			calls = append(calls, c)
-		}
-	}
-	b.mu.Unlock()
-	for _, c := range calls {
-		c.hangup(CauseShutdown, PartyB2BUA)
-	}
-	b.cancel()
 }
 
 func (b *B2BUA) closeSides() {

@@ -41,8 +41,10 @@ type call struct {
 	ctx    context.Context // cancelled when the call ends
 	cancel context.CancelFunc
 
-	// Set during setup, read-only once established.
+	// Set during setup, read-only once established; a and bdlg are set
+	// under mu as requests of other goroutines may look them up.
 	a        *sipgo.DialogServerSession
+	inviteTx sip.ServerTransaction // the caller's INVITE
 	bdlg     *sipgo.DialogClientSession
 	bCallID  string
 	media    *relay.Session
@@ -153,7 +155,9 @@ func (c *call) establish(req *sip.Request, tx sip.ServerTransaction) bool {
 		c.fail(CauseBadRequest, sip.StatusBadRequest, err)
 		return false
 	}
-	c.a = dtx
+	c.mu.Lock()
+	c.a, c.inviteTx = dtx, tx
+	c.mu.Unlock()
 	_ = dtx.Respond(sip.StatusTrying, "Trying", nil)
 
 	offer, err := parseSDP(req.Body())
@@ -165,7 +169,7 @@ func (c *call) establish(req *sip.Request, tx sip.ServerTransaction) bool {
 		if len(req.Body()) == 0 {
 			err = fmt.Errorf("%w: INVITE without an SDP offer is not supported", ErrSDP)
 		}
-		_ = dtx.Respond(code, reason, nil, warning(c.in, err.Error()))
+		c.reject(code, reason, warning(c.in, err.Error()))
 		cause := CauseBadRequest
 		if code == sip.StatusNotAcceptableHere {
 			cause = CauseNotAcceptable
@@ -182,7 +186,7 @@ func (c *call) establish(req *sip.Request, tx sip.ServerTransaction) bool {
 		if err := b.takeRecordingSlot(); err != nil {
 			if !c.priority {
 				b.log.Warn("recording congested: refusing", "call_id", c.callID, "reason", err)
-				_ = dtx.Respond(sip.StatusServiceUnavailable, "Service Unavailable", nil,
+				c.reject(sip.StatusServiceUnavailable, "Service Unavailable",
 					retryAfter(b.cfg.RetryAfter), warning(c.in, "recording congested"),
 					reasonHeader(sip.StatusServiceUnavailable, "recording congested"))
 				c.fail(CauseCongested, sip.StatusServiceUnavailable, err)
@@ -199,7 +203,7 @@ func (c *call) establish(req *sip.Request, tx sip.ServerTransaction) bool {
 
 	media, err := b.anchor.Open()
 	if err != nil {
-		_ = dtx.Respond(sip.StatusServiceUnavailable, "Service Unavailable", nil, retryAfter(b.cfg.RetryAfter),
+		c.reject(sip.StatusServiceUnavailable, "Service Unavailable", retryAfter(b.cfg.RetryAfter),
 			warning(c.in, "no media ports"))
 		c.fail(CauseError, sip.StatusServiceUnavailable, err)
 		return false
@@ -209,7 +213,7 @@ func (c *call) establish(req *sip.Request, tx sip.ServerTransaction) bool {
 
 	breq, err := c.calleeInvite(req, offer)
 	if err != nil {
-		_ = dtx.Respond(sip.StatusInternalServerError, "Server Internal Error", nil, warning(c.in, err.Error()))
+		c.reject(sip.StatusInternalServerError, "Server Internal Error", warning(c.in, err.Error()))
 		c.fail(CauseError, sip.StatusInternalServerError, err)
 		return false
 	}
@@ -236,11 +240,13 @@ func (c *call) establish(req *sip.Request, tx sip.ServerTransaction) bool {
 	bdlg, err := c.out.dua.WriteInvite(ringCtx, breq)
 	if err != nil {
 		b.log.Warn("sending INVITE to the next hop", "call_id", c.callID, "next_hop", c.out.cfg.NextHop, "error", err)
-		_ = dtx.Respond(sip.StatusServiceUnavailable, "Service Unavailable", nil, warning(c.in, "next hop unreachable"))
+		c.reject(sip.StatusServiceUnavailable, "Service Unavailable", warning(c.in, "next hop unreachable"))
 		c.fail(CauseError, sip.StatusServiceUnavailable, err)
 		return false
 	}
+	c.mu.Lock()
 	c.bdlg = bdlg
+	c.mu.Unlock()
 	err = bdlg.WaitAnswer(ringCtx, sipgo.AnswerOptions{OnResponse: c.provisional})
 	if err != nil {
 		c.unanswered(err)
@@ -252,7 +258,7 @@ func (c *call) establish(req *sip.Request, tx sip.ServerTransaction) bool {
 	if err != nil {
 		_ = bdlg.Ack(context.Background())
 		c.byeCallee()
-		_ = dtx.Respond(sip.StatusNotAcceptableHere, "Not Acceptable Here", nil, warning(c.in, "callee answer: "+err.Error()))
+		c.reject(sip.StatusNotAcceptableHere, "Not Acceptable Here", warning(c.in, "callee answer: "+err.Error()))
 		c.fail(CauseNotAcceptable, sip.StatusNotAcceptableHere, err)
 		return false
 	}
@@ -264,7 +270,7 @@ func (c *call) establish(req *sip.Request, tx sip.ServerTransaction) bool {
 	toCaller, err := anchorSDP(answer, b.cfg.MediaAddr, media.Local(relay.Caller).Port())
 	if err != nil {
 		c.byeCallee()
-		_ = dtx.Respond(sip.StatusInternalServerError, "Server Internal Error", nil)
+		c.reject(sip.StatusInternalServerError, "Server Internal Error")
 		c.fail(CauseError, sip.StatusInternalServerError, err)
 		return false
 	}
@@ -305,7 +311,7 @@ func (c *call) decide(req *sip.Request) bool {
 		c.line, err = b.cfg.Lines.Line(c.ctx, fromUser, c.src)
 		if err != nil {
 			b.log.Info("unknown line", "call_id", c.callID, "from", fromUser, "error", err)
-			_ = c.a.Respond(sip.StatusForbidden, "Forbidden", nil, warning(c.in, "unknown line"),
+			c.reject(sip.StatusForbidden, "Forbidden", warning(c.in, "unknown line"),
 				reasonHeader(sip.StatusForbidden, "unknown line"))
 			c.fail(CauseRefused, sip.StatusForbidden, err)
 			return false
@@ -351,7 +357,7 @@ func (c *call) decide(req *sip.Request) bool {
 		alt := sip.Uri{Scheme: "sip", User: dec.Destination, Host: req.Recipient.Host, Port: req.Recipient.Port}
 		hdrs = append(hdrs, &sip.ContactHeader{Address: alt})
 	}
-	_ = c.a.Respond(code, reason, nil, hdrs...)
+	c.reject(code, reason, hdrs...)
 	c.fail(CauseRefused, code, nil)
 	return false
 }
@@ -434,6 +440,17 @@ func (c *call) calleeInvite(req *sip.Request, offer mediaInfo) (*sip.Request, er
 	return breq, nil
 }
 
+// reject sends a final failure response to the caller without waiting for
+// its ACK, which the transaction layer absorbs (retransmitting meanwhile):
+// a caller that never ACKs does not hold the call's resources for 32 s.
+func (c *call) reject(code int, reason string, hdrs ...sip.Header) {
+	res := sip.NewResponseFromRequest(c.a.InviteRequest, code, reason, nil)
+	for _, h := range hdrs {
+		res.AppendHeader(h)
+	}
+	_ = c.inviteTx.Respond(res)
+}
+
 // provisional relays the callee's 180/183 to the caller, with the early
 // media's SDP anchored; early media is relayed, not recorded.
 func (c *call) provisional(res *sip.Response) error {
@@ -480,19 +497,19 @@ func (c *call) unanswered(err error) {
 				hdrs = append(hdrs, sip.NewHeader(name, h.Value()))
 			}
 		}
-		_ = c.a.Respond(res.StatusCode, res.Reason, nil, hdrs...)
+		c.reject(res.StatusCode, res.Reason, hdrs...)
 		c.fail(CauseRejected, res.StatusCode, nil)
 	case c.a.Context().Err() != nil:
 		c.fail(CauseCancelled, sip.StatusRequestTerminated, nil)
 		c.setHungUp(PartyCaller)
 	case c.b.ctx.Err() != nil:
-		_ = c.a.Respond(sip.StatusServiceUnavailable, "Service Unavailable", nil, retryAfter(c.b.cfg.RetryAfter))
+		c.reject(sip.StatusServiceUnavailable, "Service Unavailable", retryAfter(c.b.cfg.RetryAfter))
 		c.fail(CauseShutdown, sip.StatusServiceUnavailable, nil)
 	case c.ringTimedOut.Load():
-		_ = c.a.Respond(sip.StatusRequestTimeout, "Request Timeout", nil, reasonHeader(sip.StatusRequestTimeout, "no answer"))
+		c.reject(sip.StatusRequestTimeout, "Request Timeout", reasonHeader(sip.StatusRequestTimeout, "no answer"))
 		c.fail(CauseRingTimeout, sip.StatusRequestTimeout, errNoAnswer)
 	default:
-		_ = c.a.Respond(sip.StatusRequestTimeout, "Request Timeout", nil, reasonHeader(sip.StatusRequestTimeout, "no response from next hop"))
+		c.reject(sip.StatusRequestTimeout, "Request Timeout", reasonHeader(sip.StatusRequestTimeout, "no response from next hop"))
 		c.fail(CauseError, sip.StatusRequestTimeout, err)
 	}
 }
@@ -548,40 +565,46 @@ func (c *call) byeCaller() {
 }
 
 func (c *call) byeCallee() {
-	if c.bdlg == nil {
+	_, bdlg := c.dialogs()
+	if bdlg == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), byeTimeout)
 	defer cancel()
-	if err := c.bdlg.Bye(ctx); err != nil {
+	if err := bdlg.Bye(ctx); err != nil {
 		c.b.log.Debug("BYE to callee", "call_id", c.callID, "error", err)
 	}
 }
 
+// dialogs returns the caller's and the callee's dialogs, nil until set.
+func (c *call) dialogs() (*sipgo.DialogServerSession, *sipgo.DialogClientSession) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.a, c.bdlg
+}
+
 func (c *call) readBye(w Side, req *sip.Request, tx sip.ServerTransaction) {
-	if w == c.in.which && c.a != nil {
-		if err := c.a.ReadBye(req, tx); err != nil {
-			respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+	a, bdlg := c.dialogs()
+	var err error
+	switch {
+	case w == c.in.which && a != nil:
+		if err = a.ReadBye(req, tx); err == nil {
+			c.hangup(CauseBye, PartyCaller)
 			return
 		}
-		c.hangup(CauseBye, PartyCaller)
-		return
-	}
-	if w == c.out.which && c.bdlg != nil {
-		if err := c.bdlg.ReadBye(req, tx); err != nil {
-			respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+	case w == c.out.which && bdlg != nil:
+		if err = bdlg.ReadBye(req, tx); err == nil {
+			c.hangup(CauseBye, PartyCallee)
 			return
 		}
-		c.hangup(CauseBye, PartyCallee)
-		return
 	}
 	respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
 }
 
 func (c *call) readAck(w Side, req *sip.Request, tx sip.ServerTransaction) {
-	if w == c.in.which && c.a != nil {
+	if a, _ := c.dialogs(); w == c.in.which && a != nil {
 		// An ACK for a re-INVITE's 2xx has another CSeq; it needs nothing.
-		_ = c.a.ReadAck(req, tx)
+		_ = a.ReadAck(req, tx)
 	}
 }
 

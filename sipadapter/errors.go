@@ -17,6 +17,9 @@ var (
 
 	// ErrClosed is returned by [B2BUA.Serve] after [B2BUA.Close].
 	ErrClosed = errors.New("sipadapter: closed")
+
+	// ErrServing is returned by a second call of [B2BUA.Serve].
+	ErrServing = errors.New("sipadapter: already serving")
 )
 
 // ErrUnknownLine is wrapped by a [LineResolver] that does not know a line.
