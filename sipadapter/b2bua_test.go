@@ -2,6 +2,11 @@ package sipadapter
 
 import (
 	"context"
+	"net/netip"
+
+	"github.com/callrec/callrec/delivery"
+	"github.com/callrec/callrec/dialplan"
+	"github.com/emiago/sipgo/sip"
 	"testing"
 	"time"
 
@@ -94,3 +99,97 @@ func TestTimeoutsEndCallWithByeToBoth(t *testing.T) {
 		})
 	}
 }
+
+// TestRecordedCallLimit fills the recording capacity with one call: the
+// next ordinary call gets 503, a call the Priority predicate marks is
+// connected unrecorded.
+func TestRecordedCallLimit(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.MaxRecordedCalls = 1
+		c.Priority = func(req *sip.Request) bool {
+			h := req.GetHeader("Priority")
+			return h != nil && h.Value() == "emergency"
+		}
+	})
+	newPeer(t, int(e.outsideHop.Port()), calleeHz)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	first, err := newPeer(t, 0, callerHz).call(ctx, e.b.Addr(Inside), "0077270312345678")
+	require.NoError(t, err)
+	e.events.wait(t, EventRecordingStarted, 1, 5*time.Second)
+	_, recorded := e.b.ActiveCalls()
+	require.Equal(t, 1, recorded)
+
+	d, err := newPeer(t, 0, callerHz).call(ctx, e.b.Addr(Inside), "0077270312345678")
+	require.Error(t, err)
+	require.NotNil(t, d.InviteResponse)
+	assert.Equal(t, 503, d.InviteResponse.StatusCode)
+	require.NotNil(t, d.InviteResponse.GetHeader("Retry-After"))
+
+	prio, err := newPeer(t, 0, callerHz).call(ctx, e.b.Addr(Inside), "0077270312345678", sip.NewHeader("Priority", "emergency"))
+	require.NoError(t, err)
+	calls, recorded := e.b.ActiveCalls()
+	assert.Equal(t, 2, calls)
+	assert.Equal(t, 1, recorded, "the priority call is not recorded")
+	require.NoError(t, prio.Bye(ctx))
+	require.NoError(t, first.Bye(ctx))
+	e.events.wait(t, EventDelivered, 1, 10*time.Second)
+	cdrs := e.cdr.cdrs(t)
+	require.Len(t, cdrs, 3)
+	byCause := map[string]int{}
+	for _, c := range cdrs {
+		byCause[c.Cause]++
+		if c.Priority {
+			assert.False(t, c.Recorded)
+		}
+	}
+	assert.Equal(t, map[string]int{CauseCongested: 1, CauseBye: 2}, byCause)
+}
+
+func TestConfigValidation(t *testing.T) {
+	valid := func() Config {
+		plan, err := dialplan.New(dialplan.Config{})
+		require.NoError(t, err)
+		return Config{
+			Inside:  SideConfig{Listen: "127.0.0.1:0", NextHop: "127.0.0.1:5070", Networks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}},
+			Outside: SideConfig{Listen: "127.0.0.1:0", NextHop: "127.0.0.1:5080"},
+			Plan:    plan, Lines: testLines, RecordDir: t.TempDir(), Delivery: nopDelivery{},
+		}
+	}
+	tests := map[string]struct {
+		mutate func(*Config)
+		field  string
+	}{
+		"listen not ip:port":    {func(c *Config) { c.Inside.Listen = "pbx:5060" }, "Inside.Listen"},
+		"next hop missing":      {func(c *Config) { c.Outside.NextHop = "" }, "Outside.NextHop"},
+		"next hop port 0":       {func(c *Config) { c.Outside.NextHop = "127.0.0.1:0" }, "Outside.NextHop"},
+		"transport":             {func(c *Config) { c.Outside.Transport = "sctp" }, "Outside.Transport"},
+		"inside networks":       {func(c *Config) { c.Inside.Networks = nil }, "Inside.Networks"},
+		"plan":                  {func(c *Config) { c.Plan = nil }, "Plan"},
+		"lines":                 {func(c *Config) { c.Lines = nil }, "Lines"},
+		"record dir":            {func(c *Config) { c.RecordDir = "" }, "RecordDir"},
+		"delivery":              {func(c *Config) { c.Delivery = nil }, "Delivery"},
+		"recorded calls":        {func(c *Config) { c.MaxRecordedCalls = -1 }, "MaxRecordedCalls"},
+		"spool free without fn": {func(c *Config) { c.MinSpoolFree = 1 }, "SpoolFree"},
+		"media addr":            {func(c *Config) { c.Inside.Listen = "0.0.0.0:0" }, "MediaAddr"},
+		"media ports":           {func(c *Config) { c.MediaPortMin, c.MediaPortMax = 20001, 20100 }, "PortMin"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			cfg := valid()
+			tc.mutate(&cfg)
+			_, err := New(cfg)
+			require.ErrorIs(t, err, ErrConfig)
+			assert.Contains(t, err.Error(), tc.field)
+		})
+	}
+	b, err := New(valid())
+	require.NoError(t, err)
+	require.NoError(t, b.Close())
+	require.NoError(t, b.Close(), "Close is idempotent")
+	require.ErrorIs(t, b.Serve(context.Background()), ErrClosed)
+}
+
+type nopDelivery struct{}
+
+func (nopDelivery) Enqueue(context.Context, delivery.Recording) error { return nil }

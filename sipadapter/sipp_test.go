@@ -311,3 +311,18 @@ func TestSIPpCongestionAndPriority(t *testing.T) {
 		assert.Zero(t, e.events.count(EventGuidanceStarted), "priority calls bypass the guidance")
 	})
 }
+
+// TestSIPpTCP runs a recorded call over TCP on both sides.
+func TestSIPpTCP(t *testing.T) {
+	bin := testenv.LookPath(t, "sipp", "sip-tester")
+	e := newEnv(t, func(c *Config) { c.Outside.Transport = "tcp" })
+	dir := sippDir(t, nil)
+	uas := e.uas(t, bin, dir, "uas_answer.xml", e.outsideHop, "-t", "t1")
+	e.uac(t, bin, dir, Inside, "uac_call.xml", "0077270312345678", lineFixed, "-t", "t1", "-d", "1500").requireOK(t, 30*time.Second)
+	uas.requireOK(t, 30*time.Second)
+	cdr := e.lastCDR(t, 1)
+	assert.Equal(t, CauseBye, cdr.Cause)
+	assert.True(t, cdr.Recorded)
+	assert.NotZero(t, cdr.CalleePackets)
+	e.events.wait(t, EventDelivered, 1, 10*time.Second)
+}
