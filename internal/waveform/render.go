@@ -197,7 +197,7 @@ func (p *plot) panel(ch int, r image.Rectangle, step time.Duration) {
 	}
 	mid := r.Min.Y + (r.Dy()-1)/2 // the zero row; +1.0 is r.Min.Y
 	half := mid - r.Min.Y
-	for t := step; p.x(t) < p.x1-1; t += step {
+	for t := step; t < p.dur && p.x(t) < p.x1-1; t += step {
 		cv.vline(p.x(t), r.Min.Y, r.Max.Y, cGrid)
 	}
 	for x := p.x0; x < p.x1; x += 8 { // dashed ±0.5
