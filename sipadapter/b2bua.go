@@ -448,8 +448,7 @@ func (b *B2BUA) onInvite(s *side, req *sip.Request, tx sip.ServerTransaction) {
 	c.setup(req, tx)
 }
 
-// register adds the callee leg's key; it reports false when the B2BUA is
-// closing.
+// register adds a call's callee leg to the call table.
 func (b *B2BUA) register(w Side, callID string, c *call) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -470,7 +469,8 @@ func (b *B2BUA) unregister(c *call) {
 	}
 }
 
-// errCongested reports why recording is congested, nil when it is not.
+// takeRecordingSlot reserves one of the recorded-call slots, or reports why
+// recording is congested.
 func (b *B2BUA) takeRecordingSlot() error {
 	if b.cfg.MinSpoolFree > 0 {
 		free, err := b.cfg.SpoolFree()

@@ -21,6 +21,8 @@ import (
 	"github.com/emiago/sipgo/sip"
 )
 
+var errTooManyHops = errors.New("max-forwards exhausted")
+
 // byeTimeout bounds a BYE (or re-INVITE) transaction the B2BUA sends.
 const byeTimeout = 5 * time.Second
 
@@ -212,6 +214,11 @@ func (c *call) establish(req *sip.Request, tx sip.ServerTransaction) bool {
 	media.SetRemote(relay.Caller, offer.addr)
 
 	breq, err := c.calleeInvite(req, offer)
+	if errors.Is(err, errTooManyHops) {
+		c.reject(sip.StatusTooManyHops, "Too Many Hops")
+		c.fail(CauseBadRequest, sip.StatusTooManyHops, err)
+		return false
+	}
 	if err != nil {
 		c.reject(sip.StatusInternalServerError, "Server Internal Error", warning(c.in, err.Error()))
 		c.fail(CauseError, sip.StatusInternalServerError, err)
@@ -421,7 +428,7 @@ func (c *call) calleeInvite(req *sip.Request, offer mediaInfo) (*sip.Request, er
 	maxFwd := sip.MaxForwardsHeader(70)
 	if mf := req.MaxForwards(); mf != nil {
 		if mf.Val() <= 1 {
-			return nil, errors.New("max-forwards exhausted")
+			return nil, errTooManyHops
 		}
 		maxFwd = sip.MaxForwardsHeader(mf.Val() - 1)
 	}
@@ -627,7 +634,7 @@ func (c *call) finish() {
 	recID := c.closeRecording(end)
 	c.mu.Lock()
 	cdr := CDR{
-		CallID: c.callID, Direction: c.decision.Direction.String(), Side: c.in.which.String(),
+		CallID: c.callID, Direction: c.direction(), Side: c.in.which.String(),
 		Caller: c.caller, Called: c.called, Verdict: c.decision.Verdict.String(), Reason: c.decision.Reason,
 		Destination: c.decision.Destination, LineNumber: c.line.Number, Recorded: c.rec != nil,
 		Priority: c.priority, Start: c.start, Answer: c.answerAt, End: end, Code: c.code,
@@ -646,6 +653,14 @@ func (c *call) finish() {
 	b.writeCDR(cdr)
 	b.unregister(c)
 	b.wg.Done()
+}
+
+// direction is "outgoing" for a call from the inside, "incoming" otherwise.
+func (c *call) direction() string {
+	if c.in.which == Inside {
+		return dialplan.Outgoing.String()
+	}
+	return dialplan.Incoming.String()
 }
 
 func (c *call) waitMedia() <-chan struct{} {

@@ -43,6 +43,6 @@ func Example() {
 	}
 	var got rtp.Packet
 	_ = got.Unmarshal(buf[:n])
-	fmt.Println(string(got.Payload), sess.Stats().Caller.Forwarded)
+	fmt.Println(string(got.Payload), sess.Stats().Caller.Received)
 	// Output: hello 1
 }

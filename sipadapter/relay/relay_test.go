@@ -1,7 +1,9 @@
-package relay
+package relay_test
 
 import (
 	"errors"
+	"github.com/callrec/callrec/sipadapter/internal/fakeclock"
+	"github.com/callrec/callrec/sipadapter/relay"
 	"net"
 	"net/netip"
 	"runtime"
@@ -15,66 +17,6 @@ import (
 )
 
 var loopback = netip.MustParseAddr("127.0.0.1")
-
-// fakeClock is a manual Clock: Advance runs the timers that fall due.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*fakeTimer
-}
-
-type fakeTimer struct {
-	c       *fakeClock
-	at      time.Time
-	f       func()
-	stopped bool
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1_700_000_000, 0)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) AfterFunc(d time.Duration, f func()) Timer {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &fakeTimer{c: c, at: c.now.Add(d), f: f}
-	c.timers = append(c.timers, t)
-	return t
-}
-
-func (t *fakeTimer) Stop() bool {
-	t.c.mu.Lock()
-	defer t.c.mu.Unlock()
-	was := !t.stopped
-	t.stopped = true
-	return was
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	var due []*fakeTimer
-	keep := c.timers[:0]
-	for _, t := range c.timers {
-		switch {
-		case t.stopped:
-		case !t.at.After(c.now):
-			t.stopped = true
-			due = append(due, t)
-		default:
-			keep = append(keep, t)
-		}
-	}
-	c.timers = keep
-	c.mu.Unlock()
-	for _, t := range due {
-		t.f()
-	}
-}
 
 // peer is a UDP socket standing in for a party's RTP endpoint.
 type peer struct {
@@ -135,36 +77,34 @@ func freeEvenRange(t testing.TB, pairs int) (int, int) {
 	return base, base + 2*(pairs-1)
 }
 
-func newTestAnchor(t testing.TB, pairs int, clock Clock) *Anchor {
+func newTestAnchor(t testing.TB, pairs int, clock relay.Clock) *relay.Anchor {
 	t.Helper()
 	min, max := freeEvenRange(t, pairs)
-	a, err := New(Config{Addr: loopback, PortMin: min, PortMax: max, Clock: clock, InactivityTimeout: 5 * time.Second})
+	a, err := relay.New(relay.Config{Addr: loopback, PortMin: min, PortMax: max, Clock: clock, InactivityTimeout: 5 * time.Second})
 	require.NoError(t, err)
 	return a
 }
 
 func TestConfigValidation(t *testing.T) {
 	tests := map[string]struct {
-		cfg   Config
+		cfg   relay.Config
 		field string
 	}{
-		"odd min":       {Config{PortMin: 20001, PortMax: 20010}, "PortMin"},
-		"negative min":  {Config{PortMin: -2, PortMax: 20010}, "PortMin"},
-		"odd max":       {Config{PortMin: 20000, PortMax: 20011}, "PortMax"},
-		"max below min": {Config{PortMin: 20010, PortMax: 20000}, "PortMax"},
-		"max too high":  {Config{PortMin: 20000, PortMax: 65536}, "PortMax"},
+		"odd min":       {relay.Config{PortMin: 20001, PortMax: 20010}, "PortMin"},
+		"negative min":  {relay.Config{PortMin: -2, PortMax: 20010}, "PortMin"},
+		"odd max":       {relay.Config{PortMin: 20000, PortMax: 20011}, "PortMax"},
+		"max below min": {relay.Config{PortMin: 20010, PortMax: 20000}, "PortMax"},
+		"max too high":  {relay.Config{PortMin: 20000, PortMax: 65536}, "PortMax"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			_, err := New(tc.cfg)
-			require.ErrorIs(t, err, ErrConfig)
+			_, err := relay.New(tc.cfg)
+			require.ErrorIs(t, err, relay.ErrConfig)
 			assert.Contains(t, err.Error(), tc.field)
 		})
 	}
-	a, err := New(Config{})
-	require.NoError(t, err)
-	assert.Equal(t, DefaultPortMin, a.cfg.PortMin)
-	assert.Equal(t, DefaultInactivityTimeout, a.cfg.InactivityTimeout)
+	_, err := relay.New(relay.Config{})
+	require.NoError(t, err, "the zero relay.Config is valid")
 }
 
 func TestRelayBothWaysWithLatching(t *testing.T) {
@@ -176,27 +116,27 @@ func TestRelayBothWaysWithLatching(t *testing.T) {
 	caller, callee := newPeer(t), newPeer(t)
 	// The callee's SDP address is known; the caller's is a NAT-private
 	// address it never sends from: latching must learn the real one.
-	s.SetRemote(Callee, callee.addr())
-	s.SetRemote(Caller, netip.MustParseAddrPort("10.255.255.1:4000"))
+	s.SetRemote(relay.Callee, callee.addr())
+	s.SetRemote(relay.Caller, netip.MustParseAddrPort("10.255.255.1:4000"))
 
-	caller.send(s.Local(Caller), packet(1, "hello"))
+	caller.send(s.Local(relay.Caller), packet(1, "hello"))
 	got, src := callee.recv()
 	assert.Equal(t, "hello", string(got.Payload))
-	assert.Equal(t, s.Local(Callee), src, "media must come from the socket facing the callee")
+	assert.Equal(t, s.Local(relay.Callee), src, "media must come from the socket facing the callee")
 
 	// Same SSRC in the other direction: legs are kept apart by socket.
-	callee.send(s.Local(Callee), packet(7, "world"))
+	callee.send(s.Local(relay.Callee), packet(7, "world"))
 	got, src = caller.recv()
 	assert.Equal(t, "world", string(got.Payload))
-	assert.Equal(t, s.Local(Caller), src)
+	assert.Equal(t, s.Local(relay.Caller), src)
 
-	remote, latched := s.Remote(Caller)
+	remote, latched := s.Remote(relay.Caller)
 	assert.True(t, latched)
 	assert.Equal(t, caller.addr(), remote)
 
 	// A third party spraying packets at the caller-facing port is rejected.
 	intruder := newPeer(t)
-	intruder.send(s.Local(Caller), packet(2, "evil"))
+	intruder.send(s.Local(relay.Caller), packet(2, "evil"))
 	callee.expectNothing()
 
 	st := s.Stats()
@@ -215,8 +155,8 @@ func TestRTCPRelayed(t *testing.T) {
 	caller, callee := newPeer(t), newPeer(t)
 	// The callee's RTCP port is its RTP port + 1: give it a socket there by
 	// declaring the RTCP peer's port minus one as the RTP address.
-	s.SetRemote(Callee, netip.AddrPortFrom(loopback, callee.addr().Port()-1))
-	rtcpLocal := netip.AddrPortFrom(loopback, s.Local(Caller).Port()+1)
+	s.SetRemote(relay.Callee, netip.AddrPortFrom(loopback, callee.addr().Port()-1))
+	rtcpLocal := netip.AddrPortFrom(loopback, s.Local(relay.Caller).Port()+1)
 	_, err = caller.conn.WriteToUDPAddrPort([]byte{0x80, 200, 0, 1, 0, 0, 0, 1}, rtcpLocal)
 	require.NoError(t, err)
 	buf := make([]byte, 64)
@@ -224,7 +164,7 @@ func TestRTCPRelayed(t *testing.T) {
 	n, src, err := callee.conn.ReadFromUDPAddrPort(buf)
 	require.NoError(t, err)
 	assert.Equal(t, []byte{0x80, 200, 0, 1, 0, 0, 0, 1}, buf[:n])
-	assert.Equal(t, s.Local(Callee).Port()+1, src.Port())
+	assert.Equal(t, s.Local(relay.Callee).Port()+1, src.Port())
 	assert.EqualValues(t, 1, s.Stats().Caller.RTCPForwarded)
 }
 
@@ -255,36 +195,36 @@ func (r rewriteSSRC) Relay(p *rtp.Packet) bool {
 }
 
 func TestHooks(t *testing.T) {
-	clock := newFakeClock()
+	clock := fakeclock.New(time.Unix(1_700_000_000, 0))
 	a := newTestAnchor(t, 4, clock)
 	s, err := a.Open()
 	require.NoError(t, err)
 	defer s.Close()
 	caller, callee := newPeer(t), newPeer(t)
-	s.SetRemote(Caller, caller.addr())
-	s.SetRemote(Callee, callee.addr())
+	s.SetRemote(relay.Caller, caller.addr())
+	s.SetRemote(relay.Callee, callee.addr())
 
 	tap := &recordingTap{}
-	s.SetTap(Caller, tap)
-	s.SetFilter(Callee, dropAll{})
-	caller.send(s.Local(Caller), packet(1, "during-guidance"))
+	s.SetTap(relay.Caller, tap)
+	s.SetFilter(relay.Callee, dropAll{})
+	caller.send(s.Local(relay.Caller), packet(1, "during-guidance"))
 	callee.expectNothing()
 
 	// Guidance injects toward the callee through the writer meanwhile.
-	require.NoError(t, s.Writer(Callee).WriteRTP(packet(50, "prompt")))
+	require.NoError(t, s.Writer(relay.Callee).WriteRTP(packet(50, "prompt")))
 	got, _ := callee.recv()
 	assert.Equal(t, "prompt", string(got.Payload))
 
-	s.SetFilter(Callee, rewriteSSRC(0x1234))
-	caller.send(s.Local(Caller), packet(2, "after"))
+	s.SetFilter(relay.Callee, rewriteSSRC(0x1234))
+	caller.send(s.Local(relay.Caller), packet(2, "after"))
 	got, _ = callee.recv()
 	assert.Equal(t, "after", string(got.Payload))
 	assert.EqualValues(t, 0x1234, got.SSRC)
 	assert.EqualValues(t, 1002, got.SequenceNumber)
 
-	s.SetFilter(Callee, nil)
-	s.SetTap(Caller, nil)
-	caller.send(s.Local(Caller), packet(3, "plain"))
+	s.SetFilter(relay.Callee, nil)
+	s.SetTap(relay.Caller, nil)
+	caller.send(s.Local(relay.Caller), packet(3, "plain"))
 	got, _ = callee.recv()
 	assert.EqualValues(t, 0xCA110000, got.SSRC)
 
@@ -302,23 +242,23 @@ func TestWriterErrors(t *testing.T) {
 	a := newTestAnchor(t, 4, nil)
 	s, err := a.Open()
 	require.NoError(t, err)
-	require.ErrorIs(t, s.Writer(Caller).WriteRTP(packet(1, "x")), ErrNoTarget)
+	require.ErrorIs(t, s.Writer(relay.Caller).WriteRTP(packet(1, "x")), relay.ErrNoTarget)
 	require.NoError(t, s.Close())
 	require.NoError(t, s.Close(), "Close is idempotent")
-	require.ErrorIs(t, s.Writer(Caller).WriteRTP(packet(1, "x")), ErrClosed)
+	require.ErrorIs(t, s.Writer(relay.Caller).WriteRTP(packet(1, "x")), relay.ErrClosed)
 }
 
 func TestInactivity(t *testing.T) {
-	clock := newFakeClock()
+	clock := fakeclock.New(time.Unix(1_700_000_000, 0))
 	a := newTestAnchor(t, 4, clock) // 5 s timeout
 	s, err := a.Open()
 	require.NoError(t, err)
 	defer s.Close()
 	caller, callee := newPeer(t), newPeer(t)
-	s.SetRemote(Callee, callee.addr())
+	s.SetRemote(relay.Callee, callee.addr())
 
 	clock.Advance(3 * time.Second)
-	caller.send(s.Local(Caller), packet(1, "x"))
+	caller.send(s.Local(relay.Caller), packet(1, "x"))
 	callee.recv() // the packet was processed: lastRTP is now t0+3s
 	clock.Advance(3 * time.Second)
 	assertOpen(t, s.Inactive(), "6 s after start but only 3 s after the last packet")
@@ -348,13 +288,13 @@ func assertOpen(t *testing.T, ch <-chan struct{}, why string) {
 
 func TestPortsExhaustedAndReleased(t *testing.T) {
 	a := newTestAnchor(t, 4, nil) // four pairs: two sessions
-	var sessions []*Session
+	var sessions []*relay.Session
 	seen := map[uint16]bool{}
 	for range 2 {
 		s, err := a.Open()
 		require.NoError(t, err)
 		sessions = append(sessions, s)
-		for _, p := range []Party{Caller, Callee} {
+		for _, p := range []relay.Party{relay.Caller, relay.Callee} {
 			port := s.Local(p).Port()
 			assert.Zero(t, port%2, "RTP port must be even")
 			assert.False(t, seen[port], "port handed out twice")
@@ -363,7 +303,7 @@ func TestPortsExhaustedAndReleased(t *testing.T) {
 	}
 	assert.Equal(t, 4, a.PairsInUse())
 	_, err := a.Open()
-	require.ErrorIs(t, err, ErrPortsExhausted)
+	require.ErrorIs(t, err, relay.ErrPortsExhausted)
 	assert.Equal(t, 4, a.PairsInUse(), "a failed Open must not leak a pair")
 	require.NoError(t, sessions[0].Close())
 	assert.Equal(t, 2, a.PairsInUse())
@@ -379,13 +319,13 @@ func TestPortBusyElsewhereIsSkipped(t *testing.T) {
 	busy, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback, uint16(min+1))))
 	require.NoError(t, err)
 	defer busy.Close()
-	a, err := New(Config{Addr: loopback, PortMin: min, PortMax: min + 4})
+	a, err := relay.New(relay.Config{Addr: loopback, PortMin: min, PortMax: min + 4})
 	require.NoError(t, err)
 	s, err := a.Open()
 	require.NoError(t, err)
 	defer s.Close()
-	assert.NotEqual(t, uint16(min), s.Local(Caller).Port())
-	assert.NotEqual(t, uint16(min), s.Local(Callee).Port())
+	assert.NotEqual(t, uint16(min), s.Local(relay.Caller).Port())
+	assert.NotEqual(t, uint16(min), s.Local(relay.Callee).Port())
 }
 
 func TestNoGoroutineLeak(t *testing.T) {
@@ -424,12 +364,12 @@ func BenchmarkRelay(b *testing.B) {
 	require.NoError(b, err)
 	defer s.Close()
 	caller, callee := newPeer(b), newPeer(b)
-	s.SetRemote(Callee, callee.addr())
-	s.SetTap(Caller, nopTap{})
-	s.SetFilter(Callee, passFilter{})
+	s.SetRemote(relay.Callee, callee.addr())
+	s.SetTap(relay.Caller, nopTap{})
+	s.SetFilter(relay.Callee, passFilter{})
 	raw, err := packet(1, string(make([]byte, 160))).Marshal()
 	require.NoError(b, err)
-	dst := s.Local(Caller)
+	dst := s.Local(relay.Caller)
 	buf := make([]byte, 2048)
 	require.NoError(b, callee.conn.SetReadDeadline(time.Time{}))
 	b.ReportAllocs()

@@ -291,6 +291,20 @@ func (e *endpoint) latch(src netip.AddrPort) bool {
 
 func (l *leg) other() *leg { return l.s.legs[l.party.Other()] }
 
+// read returns the next datagram on conn; ok is false once the session is
+// closing. Other read errors are transient and skipped.
+func (l *leg) read(conn *net.UDPConn, buf []byte) (n int, src netip.AddrPort, ok bool) {
+	for {
+		n, src, err := conn.ReadFromUDPAddrPort(buf)
+		if err == nil {
+			return n, src, true
+		}
+		if l.s.closed.Load() || errors.Is(err, net.ErrClosed) {
+			return 0, netip.AddrPort{}, false
+		}
+	}
+}
+
 func (l *leg) readRTP() {
 	defer l.s.wg.Done()
 	in := make([]byte, maxPacket)
@@ -298,12 +312,9 @@ func (l *leg) readRTP() {
 	var pkt rtp.Packet
 	conn := l.pair.rtp
 	for {
-		n, src, err := conn.ReadFromUDPAddrPort(in)
-		if err != nil {
-			if l.s.closed.Load() || errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue
+		n, src, ok := l.read(conn, in)
+		if !ok {
+			return
 		}
 		now := l.s.clock.Now()
 		if !l.rtpEnd.latch(src) {
@@ -355,12 +366,9 @@ func (l *leg) readRTCP() {
 	in := make([]byte, maxPacket)
 	conn := l.pair.rtcp
 	for {
-		n, src, err := conn.ReadFromUDPAddrPort(in)
-		if err != nil {
-			if l.s.closed.Load() || errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue
+		n, src, ok := l.read(conn, in)
+		if !ok {
+			return
 		}
 		if !l.rtcpEnd.latch(src) {
 			l.c.rejected.Add(1)
