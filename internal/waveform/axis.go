@@ -28,8 +28,12 @@ func tickStep(d time.Duration, maxTicks int) time.Duration {
 	return st
 }
 
-// tickLabel formats t in seconds with as many decimals as step needs.
+// tickLabel formats t in seconds with as many decimals as step needs, and
+// zero as "0".
 func tickLabel(t, step time.Duration) string {
+	if t == 0 {
+		return "0"
+	}
 	dec := 0
 	for ; step%time.Second != 0 && dec < 3; step *= 10 {
 		dec++

@@ -136,11 +136,15 @@ func (p *plot) header() {
 	} else if n > 2 {
 		layout = strconv.Itoa(n) + " channels"
 	}
-	info := fmt.Sprintf("%d Hz, %s, %s s", p.a.SampleRate, layout, strconv.FormatFloat(p.dur.Seconds(), 'f', 2, 64))
+	dec := 2
+	if p.dur < time.Second {
+		dec = 3
+	}
+	info := fmt.Sprintf("%d Hz, %s, %s s", p.a.SampleRate, layout, strconv.FormatFloat(p.dur.Seconds(), 'f', dec, 64))
 	room := lx - 16 - 12
 	if p.opts.Title == "" {
 		cv.text(12, base, cv.fit(info, room), cMuted)
-	} else if t := cv.fit(p.opts.Title, room-cv.textWidth(info)-16); len(t) > 8 {
+	} else if t := cv.fit(p.opts.Title, room-cv.textWidth(info)-16); len(t) > 8 { // enough title left to read
 		cv.text(cv.text(12, base, t, cText)+16, base, info, cMuted)
 	} else {
 		cv.text(12, base, cv.fit(p.opts.Title, room), cText)
@@ -206,9 +210,11 @@ func (p *plot) panel(ch int, r image.Rectangle, step time.Duration) {
 	}
 
 	// Envelope: per column the min/max of its samples (joined to the
-	// previous column's last sample) in the peak colour, ±RMS inside it.
+	// previous column's last sample) in the peak colour, ±RMS inside it
+	// when columns hold enough samples for an RMS to mean something.
 	y := func(v int) int { return mid - v*half/32768 }
 	s, n, pw := p.a.Channels[ch], int64(p.frames), int64(p.x1-p.x0)
+	withRMS := n >= 4*pw
 	for i := range pw {
 		lo, hi := int(i*n/pw), int((i+1)*n/pw)
 		hi = min(max(hi, lo+1), len(s))
@@ -227,7 +233,7 @@ func (p *plot) panel(ch int, r image.Rectangle, step time.Duration) {
 		top, bot := y(int(mx)), y(int(mn))
 		cv.vline(x, top, bot+1, peak(ch))
 		rv := int(math.Sqrt(float64(sq) / float64(hi-lo)))
-		if rt, rb := max(y(rv), top), min(y(-rv), bot); rt <= rb {
+		if rt, rb := max(y(rv), top), min(y(-rv), bot); withRMS && rt <= rb {
 			cv.vline(x, rt, rb+1, rms(ch))
 		}
 	}

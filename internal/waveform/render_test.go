@@ -5,6 +5,7 @@ import (
 	"errors"
 	"image"
 	"image/png"
+	"strings"
 	"testing"
 	"time"
 
@@ -132,7 +133,9 @@ func TestRenderEmpty(t *testing.T) {
 
 func TestRenderSize(t *testing.T) {
 	a := Audio{SampleRate: rate, Channels: [][]int16{tone(time.Second, 0, time.Second, 1), tone(time.Second, 0, 0, 0)}}
-	img := render(t, a, Options{Width: 640, Height: 300, Labels: []string{"a"}})
+	long := Options{Width: 640, Height: 300, Labels: []string{"a"}, Title: strings.Repeat("long title ", 40),
+		Spans: []Span{{Start: 0, End: time.Second, Label: "guidance beyond the end", Kind: Guidance}}}
+	img := render(t, a, long)
 	assert.Equal(t, image.Rect(0, 0, 640, 300), img.Bounds())
 	findGeometry(t, img, 2)
 }
@@ -221,6 +224,7 @@ func TestTicks(t *testing.T) {
 			assert.Equal(t, tc.step, step)
 			assert.LessOrEqual(t, int(tc.d/step), max(tc.max, 1))
 			assert.Equal(t, tc.label, tickLabel(step, step))
+			assert.Equal(t, "0", tickLabel(0, step))
 		})
 	}
 }
