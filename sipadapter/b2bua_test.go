@@ -193,3 +193,33 @@ func TestConfigValidation(t *testing.T) {
 type nopDelivery struct{}
 
 func (nopDelivery) Enqueue(context.Context, delivery.Recording) error { return nil }
+
+// TestEarlyMediaRelayedNotRecorded: the callee's 183 with SDP and its early
+// media reach the caller before the answer; the recording starts only after
+// the guidance, so none of it is in the file.
+func TestEarlyMediaRelayedNotRecorded(t *testing.T) {
+	e := newEnv(t, nil)
+	callee := newPeer(t, int(e.outsideHop.Port()), calleeHz)
+	callee.early = 500 * time.Millisecond
+	caller := newPeer(t, 0, 0) // silent: the file's left channel must stay empty
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	d, err := caller.call(ctx, e.b.Addr(Inside), "0077270312345678")
+	require.NoError(t, err)
+	caller.mu.Lock()
+	early := caller.heardEarly
+	caller.mu.Unlock()
+	assert.Greater(t, early, 15, "early media reaches the caller before the answer")
+	tones := caller.heardTones(calleeHz)
+	for i := range early {
+		assert.Equal(t, 0, tones[i], "early packet %d is the callee's tone", i)
+	}
+	e.events.wait(t, EventRecordingStarted, 1, 5*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	require.NoError(t, d.Bye(ctx))
+	e.events.wait(t, EventDelivered, 1, 10*time.Second)
+	assert.Equal(t, 1, e.events.count(EventRinging))
+	_, metas := e.delivered(t)
+	require.Len(t, metas, 1)
+	assert.Less(t, metas[0].Duration, 600*time.Millisecond, "only the time after the guidance is recorded")
+}

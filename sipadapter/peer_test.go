@@ -28,17 +28,19 @@ type peer struct {
 	sipLn net.PacketConn
 	addr  netip.AddrPort
 	rtp   *net.UDPConn
-	hz    float64 // the tone it sends
+	hz    float64       // the tone it sends
+	early time.Duration // when answering: 183 with SDP and early media this long before the 200
 
 	servers *sipgo.DialogServerCache
 	clients *sipgo.DialogClientCache
 
-	mu       sync.Mutex
-	remote   netip.AddrPort // media target from the peer's SDP
-	heard    [][]byte       // payloads received, in order
-	sending  bool
-	invites  []*sip.Request
-	answered *sipgo.DialogServerSession
+	mu         sync.Mutex
+	remote     netip.AddrPort // media target from the peer's SDP
+	heard      [][]byte       // payloads received, in order
+	heardEarly int            // how many of them arrived before the 200 OK
+	sending    bool
+	invites    []*sip.Request
+	answered   *sipgo.DialogServerSession
 
 	byes   chan struct{}
 	ctx    context.Context
@@ -118,7 +120,13 @@ func (p *peer) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	p.answered = d
 	p.mu.Unlock()
 	p.setRemote(req.Body())
-	_ = d.Respond(sip.StatusRinging, "Ringing", nil)
+	if p.early > 0 {
+		_ = d.Respond(183, "Session Progress", p.sdp(), sip.NewHeader("Content-Type", "application/sdp"))
+		p.startSending()
+		time.Sleep(p.early)
+	} else {
+		_ = d.Respond(sip.StatusRinging, "Ringing", nil)
+	}
 	res := sip.NewSDPResponseFromRequest(d.InviteRequest, p.sdp())
 	if err := d.WriteResponse(res); err != nil {
 		return
@@ -144,6 +152,9 @@ func (p *peer) call(ctx context.Context, to netip.AddrPort, user string, hdrs ..
 	if err := d.WaitAnswer(ctx, sipgo.AnswerOptions{}); err != nil {
 		return d, err
 	}
+	p.mu.Lock()
+	p.heardEarly = len(p.heard)
+	p.mu.Unlock()
 	p.setRemote(d.InviteResponse.Body())
 	if err := d.Ack(ctx); err != nil {
 		return d, err
