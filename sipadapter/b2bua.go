@@ -375,9 +375,21 @@ func retryAfter(d time.Duration) sip.Header {
 	return sip.NewHeader("Retry-After", strconv.Itoa(int((d+time.Second-1)/time.Second)))
 }
 
+// admit applies the side's source networks to every request; a refused
+// request gets 403 (an ACK gets nothing).
+func (b *B2BUA) admit(s *side, req *sip.Request, tx sip.ServerTransaction) bool {
+	if s.allowed(req) {
+		return true
+	}
+	b.log.Warn("request from a source outside the allowed networks", "method", req.Method, "source", req.Source())
+	if !req.IsAck() {
+		respond(tx, req, sip.StatusForbidden, "Forbidden", warning(s, "source not allowed"))
+	}
+	return false
+}
+
 func (b *B2BUA) onOptions(s *side, req *sip.Request, tx sip.ServerTransaction) {
-	if !s.allowed(req) {
-		respond(tx, req, sip.StatusForbidden, "Forbidden")
+	if !b.admit(s, req, tx) {
 		return
 	}
 	respond(tx, req, sip.StatusOK, "OK",
@@ -385,12 +397,18 @@ func (b *B2BUA) onOptions(s *side, req *sip.Request, tx sip.ServerTransaction) {
 }
 
 func (b *B2BUA) onAck(s *side, req *sip.Request, tx sip.ServerTransaction) {
+	if !b.admit(s, req, tx) {
+		return
+	}
 	if c := b.lookup(s.which, req); c != nil {
 		c.readAck(s.which, req, tx)
 	}
 }
 
 func (b *B2BUA) onBye(s *side, req *sip.Request, tx sip.ServerTransaction) {
+	if !b.admit(s, req, tx) {
+		return
+	}
 	c := b.lookup(s.which, req)
 	if c == nil {
 		respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
@@ -404,6 +422,9 @@ func (b *B2BUA) onInvite(s *side, req *sip.Request, tx sip.ServerTransaction) {
 	case <-b.ready:
 	case <-b.ctx.Done():
 	}
+	if !b.admit(s, req, tx) {
+		return
+	}
 	if to := req.To(); to != nil {
 		if _, ok := to.Params.Get("tag"); ok {
 			if c := b.lookup(s.which, req); c != nil {
@@ -413,11 +434,6 @@ func (b *B2BUA) onInvite(s *side, req *sip.Request, tx sip.ServerTransaction) {
 			respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
 			return
 		}
-	}
-	if !s.allowed(req) {
-		b.log.Warn("INVITE from a source outside the allowed networks", "source", req.Source())
-		respond(tx, req, sip.StatusForbidden, "Forbidden", warning(s, "source not allowed"))
-		return
 	}
 	cid := req.CallID()
 	if cid == nil || req.From() == nil || req.To() == nil || req.CSeq() == nil || req.Contact() == nil {

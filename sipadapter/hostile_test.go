@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emiago/sipgo"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -124,6 +125,9 @@ func TestInsideAcceptsOnlyConfiguredNetworks(t *testing.T) {
 	res := c.send(e.b.Addr(Inside), c.request("INVITE", "0077270312345678", e.b.Addr(Inside), "acl", "", offerG729), 2*time.Second)
 	require.True(t, strings.HasPrefix(res, "SIP/2.0 403"), "got %q", res)
 	assert.Contains(t, res, "source not allowed")
+	c = newRawClient(t)
+	res = c.send(e.b.Addr(Inside), c.request("BYE", "x", e.b.Addr(Inside), "acl-bye", "", ""), 2*time.Second)
+	require.True(t, strings.HasPrefix(res, "SIP/2.0 403"), "in-dialog requests are filtered too: got %q", res)
 	// The outside accepts any source (the INVITE then fails on its codec).
 	res = c.send(e.b.Addr(Outside), c.request("INVITE", companyIn, e.b.Addr(Outside), "acl-out", "", offerG729), 2*time.Second)
 	assert.True(t, strings.HasPrefix(res, "SIP/2.0 488"), "got %q", res)
@@ -136,7 +140,7 @@ func TestConcurrentDialogLimit(t *testing.T) {
 	require.NoError(t, err)
 	defer sink.Close()
 	c := newRawClient(t)
-	offer := string(newPeerSDP(t))
+	offer := pcmuOffer
 	_, err = c.conn.WriteToUDPAddrPort([]byte(c.request("INVITE", "0077270312345678", e.b.Addr(Inside), "first", "", offer)), e.b.Addr(Inside))
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { n, _ := e.b.ActiveCalls(); return n == 1 }, 2*time.Second, 10*time.Millisecond)
@@ -146,9 +150,7 @@ func TestConcurrentDialogLimit(t *testing.T) {
 	assert.Contains(t, res, "Retry-After: 30")
 }
 
-func newPeerSDP(t testing.TB) []byte {
-	return []byte("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n")
-}
+const pcmuOffer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"
 
 // TestCallIDNeverReachesAPath places a recorded call whose Call-ID tries
 // path traversal: every file the call produces stays in the record,
@@ -162,7 +164,7 @@ func TestCallIDNeverReachesAPath(t *testing.T) {
 	req := sipInvite(caller, e.b.Addr(Inside), "0077270312345678", evil)
 	d, err := caller.clients.WriteInvite(ctx, req)
 	require.NoError(t, err)
-	require.NoError(t, d.WaitAnswer(ctx, waitOpts()))
+	require.NoError(t, d.WaitAnswer(ctx, sipgo.AnswerOptions{}))
 	require.NoError(t, d.Ack(ctx))
 	caller.setRemote(d.InviteResponse.Body())
 	e.events.wait(t, EventRecordingStarted, 1, 5*time.Second)

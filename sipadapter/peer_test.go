@@ -288,5 +288,3 @@ func sipInvite(p *peer, to netip.AddrPort, user, callID string) *sip.Request {
 	req.SetBody(p.sdp())
 	return req
 }
-
-func waitOpts() sipgo.AnswerOptions { return sipgo.AnswerOptions{} }
