@@ -326,3 +326,21 @@ func TestSIPpTCP(t *testing.T) {
 	assert.NotZero(t, cdr.CalleePackets)
 	e.events.wait(t, EventDelivered, 1, 10*time.Second)
 }
+
+// TestSIPpMonoLine records a line configured for mono: one mixed channel.
+func TestSIPpMonoLine(t *testing.T) {
+	bin := testenv.LookPath(t, "sipp", "sip-tester")
+	e := newEnv(t, nil)
+	dir := sippDir(t, nil)
+	uas := e.uas(t, bin, dir, "uas_answer.xml", e.outsideHop)
+	e.uac(t, bin, dir, Inside, "uac_call.xml", "0077270312345678", "mono", "-d", "2000").requireOK(t, 30*time.Second)
+	uas.requireOK(t, 30*time.Second)
+	e.events.wait(t, EventDelivered, 1, 10*time.Second)
+	wavs, metas := e.delivered(t)
+	require.Len(t, wavs, 1)
+	assert.Equal(t, 1, metas[0].Channels)
+	ch := readWAV(t, wavs[0])
+	require.Len(t, ch, 1)
+	_, active := toneShare(ch[0], calleeHz)
+	assert.Greater(t, active, 10, "both parties are mixed into the one channel")
+}

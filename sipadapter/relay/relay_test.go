@@ -384,3 +384,37 @@ func BenchmarkRelay(b *testing.B) {
 		}
 	}
 }
+
+// TestNewSDPAddressRearmsLatching: a re-INVITE moving a party's media to a
+// new address replaces the latched one, and the next packet latches again.
+func TestNewSDPAddressRearmsLatching(t *testing.T) {
+	a := newTestAnchor(t, 4, nil)
+	s, err := a.Open()
+	require.NoError(t, err)
+	defer s.Close()
+	caller, callee, moved := newPeer(t), newPeer(t), newPeer(t)
+	s.SetRemote(relay.Caller, caller.addr())
+	s.SetRemote(relay.Callee, callee.addr())
+	caller.send(s.Local(relay.Caller), packet(1, "first"))
+	callee.recv()
+	remote, latched := s.Remote(relay.Caller)
+	require.True(t, latched)
+	require.Equal(t, caller.addr(), remote)
+
+	s.SetRemote(relay.Caller, caller.addr()) // the same SDP again (hold): the latch stays
+	_, latched = s.Remote(relay.Caller)
+	assert.True(t, latched)
+
+	s.SetRemote(relay.Caller, moved.addr()) // a new address
+	remote, latched = s.Remote(relay.Caller)
+	assert.False(t, latched)
+	assert.Equal(t, moved.addr(), remote)
+	callee.send(s.Local(relay.Callee), packet(2, "to-moved"))
+	got, _ := moved.recv()
+	assert.Equal(t, "to-moved", string(got.Payload))
+	moved.send(s.Local(relay.Caller), packet(3, "from-moved"))
+	got, _ = callee.recv()
+	assert.Equal(t, "from-moved", string(got.Payload))
+	caller.send(s.Local(relay.Caller), packet(4, "stale"))
+	callee.expectNothing()
+}
