@@ -77,6 +77,7 @@ type call struct {
 	recPath       string
 	lastSDP       [2][]byte // the last SDP sent to the caller and the callee
 	packets       [2]uint64 // RTP packets received from the caller and the callee
+	reinviteAck   pendingAck
 }
 
 func newCall(b *B2BUA, s *side, req *sip.Request) *call {
@@ -609,9 +610,15 @@ func (c *call) readBye(w Side, req *sip.Request, tx sip.ServerTransaction) {
 }
 
 func (c *call) readAck(w Side, req *sip.Request, tx sip.ServerTransaction) {
+	c.mu.Lock()
+	p := c.reinviteAck
+	if p.acked != nil && p.side == w && req.CSeq() != nil && req.CSeq().SeqNo == p.cseq {
+		close(p.acked) // stops respondSDP's retransmissions
+		c.reinviteAck = pendingAck{}
+	}
+	c.mu.Unlock()
 	if a, _ := c.dialogs(); w == c.in.which && a != nil {
-		// An ACK for a re-INVITE's 2xx has another CSeq; it needs nothing.
-		_ = a.ReadAck(req, tx)
+		_ = a.ReadAck(req, tx) // confirms the dialog; another CSeq is ignored
 	}
 }
 

@@ -121,9 +121,9 @@
 // # Not supported
 //
 // INVITEs without an SDP offer (late offer) are refused with 488; SRTP,
-// ICE and video are not anchored (those streams are disabled); a 2xx to a
-// forwarded re-INVITE is not retransmitted by the B2BUA (the UDP peer's
-// own retransmission of the re-INVITE gets it again); the B2BUA does not
-// authenticate to the next hop: a 401 or 407 is passed back as a failure,
-// without its challenge.
+// ICE and video are not anchored (those streams are disabled); the B2BUA
+// does not authenticate to the next hop: a 401 or 407 is passed back as a
+// failure, without its challenge. A callee that answers only after the
+// B2BUA gave up on it without having sent any provisional response (no
+// CANCEL is allowed then) gets no ACK and ends its dialog itself.
 package sipadapter

@@ -194,3 +194,62 @@ func TestCallIDNeverReachesAPath(t *testing.T) {
 	_, err = os.Stat("/tmp/evil")
 	assert.True(t, os.IsNotExist(err))
 }
+
+// TestReinvite2xxRetransmittedUntilAck: over UDP the B2BUA retransmits its
+// 200 to a re-INVITE until the ACK comes, then stops.
+func TestReinvite2xxRetransmittedUntilAck(t *testing.T) {
+	e := newEnv(t, nil)
+	newPeer(t, int(e.outsideHop.Port()), 0)
+	c := newRawClient(t)
+	in := e.b.Addr(Inside)
+	msg := func(method string, cseq int, toTag, body string) string {
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s sip:0077270312345678@%s SIP/2.0\r\n", method, in)
+		fmt.Fprintf(&b, "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s%d\r\n", c.port(), method, cseq)
+		fmt.Fprintf(&b, "From: <sip:%s@127.0.0.1>;tag=raw1\r\nTo: <sip:0077270312345678@%s>%s\r\n", lineFixed, in, toTag)
+		fmt.Fprintf(&b, "Call-ID: reinvite-rtx\r\nCSeq: %d %s\r\nContact: <sip:raw@127.0.0.1:%d>\r\nMax-Forwards: 70\r\n", cseq, method, c.port())
+		if body != "" {
+			b.WriteString("Content-Type: application/sdp\r\n")
+		}
+		fmt.Fprintf(&b, "Content-Length: %d\r\n\r\n%s", len(body), body)
+		return b.String()
+	}
+	res := c.send(in, msg("INVITE", 1, "", pcmuOffer), 5*time.Second)
+	require.True(t, strings.HasPrefix(res, "SIP/2.0 200"), "got %q", res)
+	var toTag string
+	for _, line := range strings.Split(res, "\r\n") {
+		if strings.HasPrefix(line, "To:") {
+			toTag = line[strings.Index(line, ";tag="):]
+		}
+	}
+	_, err := c.conn.WriteToUDPAddrPort([]byte(msg("ACK", 1, toTag, "")), in)
+	require.NoError(t, err)
+	e.events.wait(t, EventAnswered, 1, 2*time.Second)
+
+	count200 := func(d time.Duration) int {
+		n := 0
+		buf := make([]byte, 65536)
+		deadline := time.Now().Add(d)
+		for {
+			require.NoError(t, c.conn.SetReadDeadline(deadline))
+			m, _, err := c.conn.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return n
+			}
+			if r := string(buf[:m]); strings.HasPrefix(r, "SIP/2.0 200") && strings.Contains(r, "CSeq: 2 INVITE") {
+				n++
+			}
+		}
+	}
+	hold := strings.Replace(pcmuOffer, "m=audio", "a=sendonly\r\nm=audio", 1)
+	_, err = c.conn.WriteToUDPAddrPort([]byte(msg("INVITE", 2, toTag, hold)), in)
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, count200(2*time.Second), 3, "200, then at 0.5 s and 1.5 s")
+	_, err = c.conn.WriteToUDPAddrPort([]byte(msg("ACK", 2, toTag, "")), in)
+	require.NoError(t, err)
+	time.Sleep(100 * time.Millisecond) // a retransmission already on its way
+	assert.Zero(t, count200(2500*time.Millisecond), "no retransmission after the ACK")
+	res = c.send(in, msg("BYE", 3, toTag, ""), 2*time.Second)
+	require.True(t, strings.HasPrefix(res, "SIP/2.0 200"), "got %q", res)
+	assert.Equal(t, CauseBye, e.lastCDR(t, 1).Cause)
+}

@@ -3,6 +3,7 @@ package sipadapter
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/callrec/callrec/sipadapter/relay"
 	"github.com/emiago/sipgo/sip"
@@ -121,12 +122,52 @@ func (c *call) reinvite(w Side, req *sip.Request, tx sip.ServerTransaction) {
 	c.respondSDP(tx, req, s, back)
 }
 
+// respondSDP answers a re-INVITE with 200 and body. The UAS core, not the
+// transaction, retransmits a 2xx to an INVITE (RFC 3261 §13.3.1.4, RFC
+// 6026): over UDP the 200 is sent again at T1, doubling up to T2, until the
+// party's ACK arrives, for at most 64×T1 or until the call ends.
 func (c *call) respondSDP(tx sip.ServerTransaction, req *sip.Request, s *side, body []byte) {
 	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", body)
 	res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	ct := s.dua.ContactHDR
 	res.AppendHeader(&ct)
-	_ = tx.Respond(res)
+	acked := make(chan struct{})
+	c.mu.Lock()
+	c.reinviteAck = pendingAck{side: s.which, cseq: req.CSeq().SeqNo, acked: acked}
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.reinviteAck = pendingAck{}
+		c.mu.Unlock()
+	}()
+	if err := tx.Respond(res); err != nil || sip.IsReliable(req.Transport()) {
+		return
+	}
+	interval := sip.T1
+	giveUp := time.NewTimer(64 * sip.T1)
+	defer giveUp.Stop()
+	for {
+		select {
+		case <-acked:
+			return
+		case <-giveUp.C:
+			return
+		case <-c.ctx.Done():
+			return
+		case <-time.After(interval):
+			if tx.Respond(res) != nil {
+				return
+			}
+			interval = min(2*interval, sip.T2)
+		}
+	}
+}
+
+// pendingAck is the re-INVITE 2xx waiting for its ACK.
+type pendingAck struct {
+	side  Side
+	cseq  uint32
+	acked chan struct{}
 }
 
 // transact sends req in the other leg's dialog and waits for its final
