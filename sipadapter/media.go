@@ -28,9 +28,25 @@ const (
 )
 
 // runMedia plays the guidance to both parties, then starts the recording.
-// It runs in its own goroutine, owned by run, which waits for mediaDone.
+// It runs in its own goroutine, owned by run, which waits for mediaDone. A
+// guidance that cannot play is logged and skipped: the call is recorded
+// all the same.
 func (c *call) runMedia() {
 	defer close(c.mediaDone)
+	b := c.b
+	billing, played := c.playGuidance()
+	if !played && c.ctx.Err() != nil {
+		return // hung up during the guidance: nothing to record
+	}
+	if err := c.startRecording(billing); err != nil {
+		b.log.Error("starting recording: the call continues unrecorded", "call_id", c.callID, "error", err)
+	}
+}
+
+// playGuidance installs one guidance stream per direction as the relay's
+// filter and plays the line's announcement through them. It returns the
+// billing start and whether the guidance played to its end.
+func (c *call) playGuidance() (time.Time, bool) {
 	b := c.b
 	codec, pt := negotiatedCodec(c.answer.desc)
 	var streams [2]*guidance.Stream
@@ -40,16 +56,16 @@ func (c *call) runMedia() {
 			Logger: b.log, Name: "to-" + p.String(),
 		})
 		if err != nil {
-			b.log.Error("guidance stream", "call_id", c.callID, "error", err)
-			return
+			b.log.Error("guidance stream: recording without guidance", "call_id", c.callID, "error", err)
+			c.media.SetFilter(relay.Caller, nil)
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			return c.answerAt, false
 		}
 		streams[p] = s
 		c.media.SetFilter(p, s)
 	}
-	announcement := c.line.Announcement
-	if announcement == 0 {
-		announcement = 1
-	}
+	announcement := max(c.line.Announcement, 1)
 	c.emit(Event{Kind: EventGuidanceStarted})
 	res, err := b.cfg.Announcer.Play(c.ctx, announcement, streams[relay.Caller], streams[relay.Callee])
 	c.mu.Lock()
@@ -60,17 +76,15 @@ func (c *call) runMedia() {
 		ended.Cause = "interrupted"
 	}
 	c.emit(ended)
-	if err != nil {
-		if !res.Interrupted {
-			b.log.Error("guidance", "call_id", c.callID, "error", err)
-		}
-		if c.ctx.Err() != nil {
-			return // hung up during the guidance: nothing to record
-		}
+	if err != nil && !res.Interrupted {
+		b.log.Error("guidance: recording without it", "call_id", c.callID, "announcement", announcement, "error", err)
 	}
-	if err := c.startRecording(res.Started); err != nil {
-		b.log.Error("starting recording: the call continues unrecorded", "call_id", c.callID, "error", err)
+	if res.Started.IsZero() { // never started: billing starts at the answer
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.answerAt, err == nil
 	}
+	return res.Started, err == nil
 }
 
 // negotiatedCodec returns the first voice codec of the answer, which both
