@@ -140,9 +140,14 @@ func (b *B2BUA) newSide(w Side, sc SideConfig) (*side, error) {
 	srv.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {
 		// The transaction layer answers a CANCEL that matches an INVITE; one
 		// that reaches us matches nothing.
-		respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+		if b.admit(s, req, tx) {
+			respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+		}
 	})
 	srv.OnNoRoute(func(req *sip.Request, tx sip.ServerTransaction) {
+		if !b.admit(s, req, tx) {
+			return
+		}
 		res := sip.NewResponseFromRequest(req, sip.StatusMethodNotAllowed, "Method Not Allowed", nil)
 		res.AppendHeader(sip.NewHeader("Allow", allowedMethods))
 		_ = tx.Respond(res)
