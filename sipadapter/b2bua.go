@@ -33,6 +33,7 @@ type B2BUA struct {
 	active   int              // calls in the table
 	recorded int              // calls holding a recording slot
 	closed   bool
+	draining bool // Drain called: new calls get 503
 	serving  bool
 
 	cdrMu    sync.Mutex
@@ -156,6 +157,9 @@ func (b *B2BUA) newSide(w Side, sc SideConfig) (*side, error) {
 }
 
 const allowedMethods = "INVITE, ACK, BYE, CANCEL, OPTIONS"
+
+// drainPoll is how often [B2BUA.Drain] looks whether calls are left.
+const drainPoll = 50 * time.Millisecond
 
 // listenBoth binds UDP and TCP on the same address; with port 0 it retries
 // until the UDP port it got is free for TCP too.
@@ -307,6 +311,44 @@ func (b *B2BUA) closeSides() {
 	}
 }
 
+// Drain stops taking calls and waits for the calls in progress to end by
+// themselves. From its call on, every new INVITE is answered 503 Service
+// Unavailable with Retry-After, priority calls included: a draining
+// instance is going away, and the 503 lets the previous hop try another
+// one now rather than have the call cut when the instance stops. OPTIONS
+// gets 503 too, so a SIP load balancer probing with OPTIONS (Kamailio's
+// dispatcher) takes the instance out of rotation. Calls in progress, their
+// re-INVITEs and BYEs are served as usual.
+//
+// Drain returns nil once no call is left, or ctx's error when ctx ends
+// first; [B2BUA.Close] then ends the remaining calls. Draining cannot be
+// undone.
+func (b *B2BUA) Drain(ctx context.Context) error {
+	b.mu.Lock()
+	b.draining = true
+	b.mu.Unlock()
+	tick := time.NewTicker(drainPoll)
+	defer tick.Stop()
+	for {
+		if calls, _ := b.ActiveCalls(); calls == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-b.ctx.Done():
+			return ErrClosed
+		case <-tick.C:
+		}
+	}
+}
+
+func (b *B2BUA) isDraining() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.draining
+}
+
 // ActiveCalls returns the number of calls in progress and how many of them
 // are recorded.
 func (b *B2BUA) ActiveCalls() (calls, recorded int) {
@@ -395,6 +437,11 @@ func (b *B2BUA) admit(s *side, req *sip.Request, tx sip.ServerTransaction) bool 
 
 func (b *B2BUA) onOptions(s *side, req *sip.Request, tx sip.ServerTransaction) {
 	if !b.admit(s, req, tx) {
+		return
+	}
+	if b.isDraining() {
+		respond(tx, req, sip.StatusServiceUnavailable, "Service Unavailable", retryAfter(b.cfg.RetryAfter),
+			warning(s, "draining"))
 		return
 	}
 	respond(tx, req, sip.StatusOK, "OK",

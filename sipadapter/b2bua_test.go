@@ -3,6 +3,7 @@ package sipadapter
 import (
 	"context"
 	"net/netip"
+	"strings"
 
 	"github.com/callrec/callrec/delivery"
 	"github.com/callrec/callrec/dialplan"
@@ -222,4 +223,79 @@ func TestEarlyMediaRelayedNotRecorded(t *testing.T) {
 	_, metas := e.delivered(t)
 	require.Len(t, metas, 1)
 	assert.Less(t, metas[0].Duration, 600*time.Millisecond, "only the time after the guidance is recorded")
+}
+
+// TestDrain takes the B2BUA out of service with a call up: OPTIONS and new
+// INVITEs (priority ones too) get 503 with Retry-After, the call goes on,
+// and Drain returns when it ends.
+func TestDrain(t *testing.T) {
+	e := newEnv(t, nil)
+	newPeer(t, int(e.outsideHop.Port()), calleeHz)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	up, err := newPeer(t, 0, callerHz).call(ctx, e.b.Addr(Inside), "0077270312345678")
+	require.NoError(t, err)
+	e.events.wait(t, EventRecordingStarted, 1, 5*time.Second)
+	raw := newRawClient(t)
+	options := func() string { // a new transaction each time
+		return raw.send(e.b.Addr(Outside), raw.request("OPTIONS", "ping", e.b.Addr(Outside), "drain-options", "", ""), 2*time.Second)
+	}
+	require.True(t, strings.HasPrefix(options(), "SIP/2.0 200"))
+
+	drained := make(chan error, 1)
+	go func() { drained <- e.b.Drain(ctx) }()
+	require.Eventually(t, func() bool {
+		return strings.HasPrefix(options(), "SIP/2.0 503")
+	}, 5*time.Second, 20*time.Millisecond, "OPTIONS answered 503 while draining")
+	refused, err := newPeer(t, 0, callerHz).call(ctx, e.b.Addr(Inside), "0077270312345678",
+		sip.NewHeader("Resource-Priority", "ets.0"))
+	require.Error(t, err)
+	require.NotNil(t, refused.InviteResponse)
+	assert.Equal(t, sip.StatusServiceUnavailable, refused.InviteResponse.StatusCode)
+	assert.NotNil(t, refused.InviteResponse.GetHeader("Retry-After"))
+	select {
+	case err := <-drained:
+		t.Fatalf("Drain returned %v with a call up", err)
+	default:
+	}
+
+	require.NoError(t, up.Bye(ctx))
+	select {
+	case err := <-drained:
+		require.NoError(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Drain did not return after the last call ended")
+	}
+	e.events.wait(t, EventDelivered, 1, 10*time.Second)
+	causes := map[string]int{}
+	for _, c := range e.cdr.cdrs(t) {
+		causes[c.Cause]++
+	}
+	assert.Equal(t, map[string]int{CauseBye: 1, CauseDraining: 1}, causes)
+}
+
+// TestDrainDeadlineThenClose: a call outlasting Drain's context is ended
+// by Close with a BYE that reaches both parties before the sockets close,
+// and its recording is delivered.
+func TestDrainDeadlineThenClose(t *testing.T) {
+	e := newEnv(t, nil)
+	callee := newPeer(t, int(e.outsideHop.Port()), calleeHz)
+	caller := newPeer(t, 0, callerHz)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	_, err := caller.call(ctx, e.b.Addr(Inside), "0077270312345678")
+	require.NoError(t, err)
+	e.events.wait(t, EventRecordingStarted, 1, 5*time.Second)
+
+	grace, stop := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer stop()
+	require.ErrorIs(t, e.b.Drain(grace), context.DeadlineExceeded)
+	e.close()
+	caller.waitBye(t, 5*time.Second)
+	callee.waitBye(t, 5*time.Second)
+	cdr := e.lastCDR(t, 1)
+	assert.Equal(t, CauseShutdown, cdr.Cause)
+	assert.True(t, cdr.Recorded)
+	assert.NotEmpty(t, cdr.RecordingID)
+	e.events.wait(t, EventDelivered, 1, 10*time.Second)
 }

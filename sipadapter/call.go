@@ -163,6 +163,13 @@ func (c *call) establish(req *sip.Request, tx sip.ServerTransaction) bool {
 	c.mu.Unlock()
 	_ = dtx.Respond(sip.StatusTrying, "Trying", nil)
 
+	if b.isDraining() {
+		c.reject(sip.StatusServiceUnavailable, "Service Unavailable", retryAfter(b.cfg.RetryAfter),
+			warning(c.in, "draining"), reasonHeader(sip.StatusServiceUnavailable, "draining"))
+		c.fail(CauseDraining, sip.StatusServiceUnavailable, nil)
+		return false
+	}
+
 	offer, err := parseSDP(req.Body())
 	if err != nil {
 		code, reason := sip.StatusBadRequest, "Bad Request"

@@ -92,6 +92,15 @@
 // would be recorded gets 503 with Retry-After. A priority call is never
 // refused because of recording.
 //
+// # Shutdown
+//
+// [B2BUA.Drain] takes the instance out of service gracefully: new INVITEs
+// and OPTIONS get 503 with Retry-After (so a load balancer probing with
+// OPTIONS moves traffic elsewhere) while the calls in progress go on until
+// they end or Drain's context does. [B2BUA.Close] then ends what is left
+// with BYE to both parties, waits for those BYEs, closes and enqueues every
+// recording, and closes the sockets.
+//
 // # Events and CDRs
 //
 // [Config].Events receives each call's typed [Event]s in order: decided,

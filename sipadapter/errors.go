@@ -15,7 +15,8 @@ var (
 	// recorder decodes (PCMU, PCMA); the call is answered 488.
 	ErrNoCodec = errors.New("sipadapter: no acceptable audio codec")
 
-	// ErrClosed is returned by [B2BUA.Serve] after [B2BUA.Close].
+	// ErrClosed is returned by [B2BUA.Serve] after [B2BUA.Close], and by
+	// [B2BUA.Drain] when the B2BUA is closed while it waits.
 	ErrClosed = errors.New("sipadapter: closed")
 
 	// ErrServing is returned by a second call of [B2BUA.Serve].

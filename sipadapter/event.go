@@ -70,6 +70,7 @@ const (
 const (
 	CauseRefused       = "refused"        // the dial plan refused the call
 	CauseCongested     = "congested"      // recording congested, not a priority call: 503
+	CauseDraining      = "draining"       // B2BUA.Drain was called: 503
 	CauseRejected      = "rejected"       // the callee answered with a failure; Code is its status
 	CauseCancelled     = "cancelled"      // the caller cancelled before answer
 	CauseBye           = "bye"            // a party hung up; HungUp says which

@@ -17,10 +17,6 @@ import (
 	"github.com/callrec/callrec/sipadapter"
 )
 
-// drainPoll is how often a draining service looks whether its calls have
-// ended.
-const drainPoll = 100 * time.Millisecond
-
 // httpShutdown bounds the metrics server's shutdown; httpTimeout bounds
 // each of its requests.
 const (
@@ -101,16 +97,7 @@ func (a *app) open(stdout io.Writer) error {
 	ac.Plan = plan
 	ac.Lines = cfg.lines
 	ac.Delivery = countingDelivery{q: a.queue, m: a.metrics}
-	// While draining, recording counts as congested, so that sipadapter
-	// answers new recorded calls 503 with Retry-After (priority calls are
-	// still connected, unrecorded). sipadapter has no drain mode of its
-	// own; the spool check is the hook it offers. A spool with no free
-	// byte left is congested anyway, so the minimum is at least 1.
-	ac.MinSpoolFree = max(ac.MinSpoolFree, 1)
 	ac.SpoolFree = func() (uint64, error) {
-		if a.health.draining.Load() {
-			return 0, errDraining
-		}
 		ds, err := a.queue.DiskSpace()
 		return ds.Free, err
 	}
@@ -237,26 +224,17 @@ func (a *app) run(ctx context.Context) (err error) {
 	return errors.Join(runErr, serveErr, closeErr, qErr)
 }
 
-// drain marks the service not ready and waits, up to the shutdown grace,
-// for the calls in progress to end by themselves.
+// drain marks the service not ready and lets the calls in progress end by
+// themselves for up to the shutdown grace; sipadapter answers new calls
+// 503 meanwhile.
 func (a *app) drain() {
 	a.health.draining.Store(true)
 	a.metrics.draining.Set(1)
-	deadline := time.NewTimer(a.cfg.shutdownGrace)
-	defer deadline.Stop()
-	tick := time.NewTicker(drainPoll)
-	defer tick.Stop()
-	for {
+	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.shutdownGrace)
+	defer cancel()
+	if err := a.b2bua.Drain(ctx); err != nil {
 		calls, _ := a.b2bua.ActiveCalls()
-		if calls == 0 {
-			return
-		}
-		select {
-		case <-deadline.C:
-			a.log.Warn("shutdown grace over: ending the remaining calls", "calls", calls)
-			return
-		case <-tick.C:
-		}
+		a.log.Warn("shutdown grace over: ending the remaining calls", "calls", calls)
 	}
 }
 

@@ -15,10 +15,6 @@ var ErrConfig = errors.New("invalid configuration")
 // to.
 var errSIPStopped = errors.New("sip service stopped unexpectedly")
 
-// errDraining is the reason recording is refused while the service shuts
-// down.
-var errDraining = errors.New("shutting down")
-
 // Problem is one thing wrong with a configuration file.
 type Problem struct {
 	// Key is the offending key as a path, for example "sinks[0].http.url".
