@@ -103,16 +103,21 @@ type Queue struct {
 	spool *spool
 	log   *slog.Logger
 
-	mu       sync.Mutex
-	entries  map[string]*entry
-	ready    entryHeap // due, not in flight, oldest first
-	waiting  entryHeap // backing off, soonest first
-	byAge    entryHeap // every entry, oldest first
-	breaker  breaker
-	rnd      *rand.Rand
-	counters Stats
-	started  bool
-	closed   bool
+	mu      sync.Mutex
+	entries map[string]*entry
+	// enqueuing holds the IDs of Enqueue calls between their commit into
+	// queue/ and their bookkeeping, which a rescan must leave to them: were
+	// it to load such an entry, the entry could be delivered and forgotten
+	// before Enqueue tracked it again, miscounting it and attempting it twice.
+	enqueuing map[string]int
+	ready     entryHeap // due, not in flight, oldest first
+	waiting   entryHeap // backing off, soonest first
+	byAge     entryHeap // every entry, oldest first
+	breaker   breaker
+	rnd       *rand.Rand
+	counters  Stats
+	started   bool
+	closed    bool
 
 	statsMu sync.Mutex // serialises OnStats calls
 
@@ -143,18 +148,19 @@ func New(cfg Config) (*Queue, error) {
 		return nil, err
 	}
 	q := &Queue{
-		cfg:     cfg,
-		spool:   sp,
-		log:     cfg.Logger.With("component", "delivery"),
-		entries: make(map[string]*entry),
-		ready:   entryHeap{less: older, idx: func(e *entry) *int { return &e.readyIdx }},
-		waiting: entryHeap{less: sooner, idx: func(e *entry) *int { return &e.waitIdx }},
-		byAge:   entryHeap{less: older, idx: func(e *entry) *int { return &e.ageIdx }},
-		breaker: breaker{cfg: cfg.Circuit},
-		rnd:     rand.New(cfg.Rand),
-		wake:    make(chan struct{}, 1),
-		stop:    make(chan struct{}),
-		jobs:    make(chan *entry),
+		cfg:       cfg,
+		spool:     sp,
+		log:       cfg.Logger.With("component", "delivery"),
+		entries:   make(map[string]*entry),
+		enqueuing: make(map[string]int),
+		ready:     entryHeap{less: older, idx: func(e *entry) *int { return &e.readyIdx }},
+		waiting:   entryHeap{less: sooner, idx: func(e *entry) *int { return &e.waitIdx }},
+		byAge:     entryHeap{less: older, idx: func(e *entry) *int { return &e.ageIdx }},
+		breaker:   breaker{cfg: cfg.Circuit},
+		rnd:       rand.New(cfg.Rand),
+		wake:      make(chan struct{}, 1),
+		stop:      make(chan struct{}),
+		jobs:      make(chan *entry),
 	}
 	q.attemptCtx, q.cancelAttempts = context.WithCancel(context.Background())
 	if err := q.rescan(); err != nil {
@@ -187,16 +193,33 @@ func (q *Queue) enqueue(ctx context.Context, rec Recording) (Metadata, error) {
 	if err := ctx.Err(); err != nil {
 		return Metadata{}, err
 	}
+	now := q.cfg.Clock.Now()
+	if rec.Metadata.ID == "" {
+		// Chosen here rather than by the spool so that the rescan knows
+		// which entry this call is about to commit.
+		rec.Metadata.ID = newID(now)
+	}
+	id := rec.Metadata.ID
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
 		return Metadata{}, ErrClosed
 	}
 	q.enqueues.Add(1)
+	q.enqueuing[id]++
 	q.mu.Unlock()
 	defer q.enqueues.Done()
 
-	md, srcErr, err := q.spool.put(rec, q.cfg.Clock.Now())
+	md, srcErr, err := q.spool.put(rec, now)
+	q.mu.Lock()
+	q.enqueuing[id]--
+	if q.enqueuing[id] == 0 {
+		delete(q.enqueuing, id)
+	}
+	if err == nil && q.addLocked(newEntry(md, entryState{})) {
+		q.counters.Enqueued++
+	}
+	q.mu.Unlock()
 	if err != nil {
 		return md, err
 	}
@@ -204,11 +227,6 @@ func (q *Queue) enqueue(ctx context.Context, rec Recording) (Metadata, error) {
 		q.log.Warn("recording queued but source not removed", "id", md.ID, "path", rec.AudioPath, "err", srcErr)
 	}
 	q.log.Debug("recording queued", "id", md.ID, "call_id", md.CallID, "bytes", md.Size)
-	q.mu.Lock()
-	if q.addLocked(newEntry(md, entryState{})) {
-		q.counters.Enqueued++
-	}
-	q.mu.Unlock()
 	q.changed()
 	return md, nil
 }
@@ -354,7 +372,7 @@ func (q *Queue) rescan() error {
 		q.mu.Lock()
 		defer q.mu.Unlock()
 		_, known := q.entries[name]
-		return known
+		return known || q.enqueuing[name] > 0
 	})
 	if err != nil {
 		return err

@@ -425,3 +425,28 @@ func TestQueueDiskSpace(t *testing.T) {
 	assert.Positive(t, ds.Total)
 	assert.LessOrEqual(t, ds.Free, ds.Total)
 }
+
+// TestQueueEnqueuedCountedOnceDespiteRescans enqueues while the queue
+// rescans its spool every millisecond, so that a rescan often lists an
+// entry between its commit and Enqueue's bookkeeping. Each recording must
+// still count once as enqueued and be tracked once.
+func TestQueueEnqueuedCountedOnceDespiteRescans(t *testing.T) {
+	const n = 60
+	q := newQueue(t, delivery.Config{Sink: newFlakySink(nil), RescanInterval: time.Millisecond})
+	require.NoError(t, q.Start())
+	src := t.TempDir()
+	var wg sync.WaitGroup
+	for w := range 3 {
+		wg.Go(func() {
+			for i := range n / 3 {
+				p, _ := writeSource(t, src, fmt.Sprintf("w%d-%02d", w, i), 100)
+				assert.NoError(t, q.Enqueue(context.Background(), delivery.Recording{AudioPath: p}))
+			}
+		})
+	}
+	wg.Wait()
+	waitFor(t, "delivery", 20*time.Second, func() bool { return q.Stats().Queued == 0 })
+	st := q.Stats()
+	assert.Equal(t, uint64(n), st.Enqueued)
+	assert.Equal(t, uint64(n), st.Delivered)
+}
