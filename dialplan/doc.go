@@ -42,10 +42,11 @@
 //     are connected unrecorded ([VerdictConnectUnrecorded]).
 //   - A prefixed call to an emergency number is [VerdictEmergency]: route it
 //     at once, unprefixed. From a mobile line 112 and 911 are emergency too.
-//   - A prefixed call to any other class is [VerdictNotRecordable]; with the
-//     other line kind's prefix it is [VerdictPrefixLineMismatch]; from a 050
-//     line to freecall or navi dial it is [VerdictRestrictedFrom050]; with a
-//     wrong length it is [VerdictInvalid].
+//   - A prefixed call to any other class, or to anything not starting with
+//     0, is [VerdictNotRecordable]; with the other line kind's prefix it is
+//     [VerdictPrefixLineMismatch]; from a 050 line to freecall or navi dial
+//     it is [VerdictRestrictedFrom050]; a national number of the wrong
+//     length is [VerdictInvalid].
 //   - Incoming calls to the company's fixed numbers (geographic and 050) are
 //     recorded, forwarded calls and withheld caller IDs included; calls to
 //     mobile numbers are not.

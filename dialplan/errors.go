@@ -15,6 +15,11 @@ var ErrInvalidNumber = errors.New("dialplan: invalid number")
 // The wrapping error names the offending field.
 var ErrInvalidConfig = errors.New("dialplan: invalid config")
 
+// ErrInvalidLineKind reports an [OutgoingCall] whose line kind is neither
+// [LineFixed] nor [LineMobile]: the plan cannot tell which prefix the line
+// may use.
+var ErrInvalidLineKind = errors.New("dialplan: invalid line kind")
+
 // NumberError is the error returned for input that does not normalise. It
 // unwraps to [ErrInvalidNumber].
 type NumberError struct {

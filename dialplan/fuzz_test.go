@@ -43,6 +43,13 @@ func FuzzOutgoing(f *testing.F) {
 				t.Fatalf("bad record decision for %q: %+v", dialled, d)
 			}
 		}
+		if d.Prefixed && !roaming && d.Destination != "" && d.Destination[0] != '0' {
+			switch d.Verdict {
+			case VerdictNotRecordable, VerdictEmergency, VerdictPrefixLineMismatch:
+			default:
+				t.Fatalf("prefixed non-national destination %q got %s", d.Destination, d.Verdict)
+			}
+		}
 		if d.Refused() && !d.Prefixed && d.Verdict != VerdictInvalid {
 			t.Fatalf("unprefixed call refused: %+v", d)
 		}

@@ -18,7 +18,8 @@ const (
 // company's).
 type Config struct {
 	// MobilePrefix is the recording prefix of mobile lines, in any format
-	// Normalize accepts. Default 0077-26.
+	// Normalize accepts. It must be a carrier identification code (00XY…),
+	// which no national number starts with. Default 0077-26.
 	MobilePrefix string
 	// FixedPrefix is the recording prefix of fixed lines. Default 0077-27.
 	FixedPrefix string
@@ -40,6 +41,9 @@ type Plan struct {
 	fixedPrefix  string
 	isExtension  func(string) bool
 	company      map[string]struct{}
+	// Explanations of a prefix on the wrong kind of line, naming this
+	// plan's prefixes.
+	reasonOnMobileLine, reasonOnFixedLine reasonText
 }
 
 // New validates cfg and returns a Plan. Errors wrap [ErrInvalidConfig] and
@@ -56,6 +60,7 @@ func New(cfg Config) (*Plan, error) {
 	if strings.HasPrefix(p.mobilePrefix, p.fixedPrefix) || strings.HasPrefix(p.fixedPrefix, p.mobilePrefix) {
 		return nil, fmt.Errorf("%w: MobilePrefix %s and FixedPrefix %s overlap", ErrInvalidConfig, p.mobilePrefix, p.fixedPrefix)
 	}
+	p.reasonOnMobileLine, p.reasonOnFixedLine = mismatchReasons(p.mobilePrefix, p.fixedPrefix)
 	if cfg.ExtensionPattern != "" {
 		re, err := regexp.Compile(`^(?:` + cfg.ExtensionPattern + `)$`)
 		if err != nil {
@@ -89,6 +94,12 @@ func configPrefix(field, value, def string) (string, error) {
 	}
 	if !isDigits(n) {
 		return "", fmt.Errorf("%w: %s: %q must be digits only", ErrInvalidConfig, field, value)
+	}
+	// A prefix shaped like a national number (03…, 090…) would swallow the
+	// calls to those numbers; the service's prefixes are carrier
+	// identification codes, which no national number starts with.
+	if !strings.HasPrefix(n, "00") || classifyCarrierCode(n).class != ClassCarrierCode {
+		return "", fmt.Errorf("%w: %s: %q is not a carrier identification code (00XY…)", ErrInvalidConfig, field, value)
 	}
 	return n, nil
 }
@@ -149,10 +160,15 @@ func (d *Decision) explain(r reasonText) { d.Reason, d.ReasonJA = r.en, r.ja }
 
 // DecideOutgoing decides an outgoing call. Input that does not normalise
 // returns a [VerdictInvalid] decision together with an error wrapping
-// [ErrInvalidNumber]; every other outcome, refusals included, is a decision
-// with a nil error. For already normalised input it does not allocate.
+// [ErrInvalidNumber], and a line kind other than [LineFixed] and
+// [LineMobile] one wrapping [ErrInvalidLineKind]; every other outcome,
+// refusals included, is a decision with a nil error. For already normalised input it does not allocate.
 func (p *Plan) DecideOutgoing(c OutgoingCall) (Decision, error) {
 	d := Decision{Direction: Outgoing, Line: c.Line.Kind}
+	if c.Line.Kind > LineMobile {
+		d.explain(reasonUnknownLine)
+		return d, fmt.Errorf("%w: %d", ErrInvalidLineKind, c.Line.Kind)
+	}
 	dialled, err := Normalize(c.Dialled)
 	if err != nil {
 		d.explain(reasonJunk)
@@ -201,10 +217,15 @@ func (p *Plan) DecideOutgoing(c OutgoingCall) (Decision, error) {
 	case prefixKind != c.Line.Kind:
 		d.Verdict = VerdictPrefixLineMismatch
 		if c.Line.Kind == LineMobile {
-			d.explain(reasonMobileLineFixedPrefix)
+			d.explain(p.reasonOnMobileLine)
 		} else {
-			d.explain(reasonFixedLineMobilePrefix)
+			d.explain(p.reasonOnFixedLine)
 		}
+	case s.class == ClassInvalid && d.Destination[0] != '0':
+		// Only national numbers (0…) can follow the prefix; whatever else
+		// was dialled is the caller's to place without it.
+		d.Verdict = VerdictNotRecordable
+		d.explain(reasonNotNational)
 	case s.class == ClassInvalid:
 		d.Verdict = VerdictInvalid
 		d.explain(invalidReason(s.looksAs))

@@ -80,6 +80,9 @@ func TestDecideOutgoing(t *testing.T) {
 		"local without area code": {fixedLine, "0077-27-2345-6789", false, want{VerdictNotRecordable, ClassLocal, "23456789"}},
 		"extension":               {fixedLine, "0077-27-1234", false, want{VerdictNotRecordable, ClassExtension, "1234"}},
 		"911 from fixed":          {fixedLine, "0077-27-911", false, want{VerdictNotRecordable, ClassExtension, "911"}},
+		"national without its 0":  {fixedLine, "0077-27-3-1234-5678", false, want{VerdictNotRecordable, ClassInvalid, "312345678"}},
+		"1 and four digits":       {fixedLine, "0077-27-12345", false, want{VerdictNotRecordable, ClassInvalid, "12345"}},
+		"single digit":            {mobileLine, "0077-26-9", false, want{VerdictNotRecordable, ClassInvalid, "9"}},
 		// Emergency, before any other check.
 		"police":                          {fixedLine, "0077-27-110", false, want{VerdictEmergency, ClassEmergency, "110"}},
 		"coast guard":                     {fixedLine, "0077-27-118", false, want{VerdictEmergency, ClassEmergency, "118"}},
@@ -135,7 +138,9 @@ func TestDecideOutgoingReasons(t *testing.T) {
 	p := newPlan(t, Config{})
 	d, err := p.DecideOutgoing(OutgoingCall{Line: mobileLine, Dialled: "0077-27-03-1234-5678"})
 	require.NoError(t, err)
-	assert.Contains(t, d.Reason, "0077-26", "a mismatch tells the user which prefix to use")
+	assert.Equal(t, "the prefix 0077-27 is for fixed lines: from a mobile line dial 0077-26", d.Reason,
+		"a mismatch tells the user which prefix to use")
+	assert.Equal(t, "0077-27は固定回線用のプレフィックスです。携帯電話回線からは0077-26を付けて発信してください", d.ReasonJA)
 	d, err = p.DecideOutgoing(OutgoingCall{Line: mobileLine, Dialled: "0077-26-090-1234-567"})
 	require.NoError(t, err)
 	assert.Contains(t, d.Reason, "11 digits", "a length error says what length is expected")
@@ -162,6 +167,27 @@ func TestDecideOutgoingRejectsJunk(t *testing.T) {
 			assert.NotEmpty(t, d.Reason)
 		})
 	}
+}
+
+func TestDecideOutgoingNotNationalReason(t *testing.T) {
+	p := newPlan(t, Config{})
+	d, err := p.DecideOutgoing(OutgoingCall{Line: fixedLine, Dialled: "0077-27-3-1234-5678"})
+	require.NoError(t, err)
+	assert.Contains(t, d.Reason, "without the prefix")
+	assert.Contains(t, d.Reason, "area code", "the caller who dropped the 0 learns how to record")
+	assert.Contains(t, d.ReasonJA, "プレフィックスなし")
+}
+
+func TestDecideOutgoingRejectsUnknownLineKind(t *testing.T) {
+	p := newPlan(t, Config{})
+	d, err := p.DecideOutgoing(OutgoingCall{Line: Line{Kind: LineKind(7)}, Dialled: "0077-27-03-1234-5678"})
+	require.ErrorIs(t, err, ErrInvalidLineKind)
+	assert.Contains(t, err.Error(), "7")
+	assert.Equal(t, VerdictInvalid, d.Verdict)
+	assert.False(t, d.Record)
+	assert.True(t, d.Refused())
+	assert.NotEmpty(t, d.Reason)
+	assert.NotEmpty(t, d.ReasonJA)
 }
 
 func TestDecideIncoming(t *testing.T) {
@@ -218,6 +244,10 @@ func TestNewValidatesConfig(t *testing.T) {
 		"overlapping prefixes":     {Config{MobilePrefix: "0077", FixedPrefix: "0077-27"}, "overlap"},
 		"company number junk":      {Config{CompanyNumbers: []string{"03-1234-5678", "head office"}}, "CompanyNumbers[1]"},
 		"company number is mobile": {Config{CompanyNumbers: []string{"090-1234-5678"}}, "CompanyNumbers[0]"},
+		"prefix is an area code":   {Config{FixedPrefix: "03"}, "FixedPrefix"},
+		"prefix is a mobile range": {Config{MobilePrefix: "090"}, "MobilePrefix"},
+		"prefix is a service code": {Config{MobilePrefix: "184"}, "MobilePrefix"},
+		"incomplete carrier code":  {Config{FixedPrefix: "007"}, "FixedPrefix"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -243,6 +273,16 @@ func TestCustomConfig(t *testing.T) {
 	assert.Equal(t, VerdictConnectUnrecorded, d.Verdict, "the default prefix is no prefix under a custom plan")
 	assert.Equal(t, ClassCarrierCode, d.Class)
 
+	d, err = p.DecideOutgoing(OutgoingCall{Line: mobileLine, Dialled: "0077-37-03-1234-5678"})
+	require.NoError(t, err)
+	assert.Equal(t, VerdictPrefixLineMismatch, d.Verdict)
+	assert.Equal(t, "the prefix 0077-37 is for fixed lines: from a mobile line dial 0077-36", d.Reason,
+		"the reason names this plan's prefixes, not the defaults")
+	assert.Contains(t, d.ReasonJA, "0077-36")
+	d, err = p.DecideOutgoing(OutgoingCall{Line: fixedLine, Dialled: "0077-36-03-1234-5678"})
+	require.NoError(t, err)
+	assert.Equal(t, "the prefix 0077-36 is for mobile lines: from a fixed line dial 0077-37", d.Reason)
+
 	d, err = p.DecideOutgoing(OutgoingCall{Line: fixedLine, Dialled: "2345"})
 	require.NoError(t, err)
 	assert.Equal(t, ClassExtension, d.Class)
@@ -266,5 +306,14 @@ func TestDecideOutgoingDoesNotAllocate(t *testing.T) {
 			}
 		})
 		assert.Zero(t, allocs, dialled)
+	}
+}
+
+func TestDisplayPrefix(t *testing.T) {
+	for in, want := range map[string]string{
+		"007726": "0077-26", "0077": "0077", "00212": "00212", "0021234": "00212-34",
+		"009121": "009121", "00912199": "009121-99", "00199": "001-99",
+	} {
+		assert.Equal(t, want, displayPrefix(in), in)
 	}
 }

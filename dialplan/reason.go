@@ -1,5 +1,7 @@
 package dialplan
 
+import "strings"
+
 // reasonText is a decision's explanation in English and Japanese. The texts
 // are constants so that a decision costs no allocation.
 type reasonText struct{ en, ja string }
@@ -25,14 +27,6 @@ var (
 		"emergency number: route it at once without the recording prefix; emergency calls are never recorded",
 		"緊急通報番号です。録音用プレフィックスを付けずに直ちに発信してください（録音されません）",
 	}
-	reasonMobileLineFixedPrefix = reasonText{
-		"the prefix 0077-27 is for fixed lines: from a mobile line dial 0077-26",
-		"0077-27は固定回線用のプレフィックスです。携帯電話回線からは0077-26を付けて発信してください",
-	}
-	reasonFixedLineMobilePrefix = reasonText{
-		"the prefix 0077-26 is for mobile lines: from a fixed line dial 0077-27",
-		"0077-26は携帯電話回線用のプレフィックスです。固定回線からは0077-27を付けて発信してください",
-	}
 	reasonRestricted050 = reasonText{
 		"a 050 line cannot call freecall (0120, 0800) or navi dial (0570) numbers",
 		"050番号の回線からはフリーダイヤル（0120・0800）およびナビダイヤル（0570）に発信できません",
@@ -40,6 +34,14 @@ var (
 	reasonNoDestination = reasonText{
 		"nothing was dialled after the recording prefix",
 		"録音用プレフィックスの後に番号がありません",
+	}
+	reasonNotNational = reasonText{
+		"only a national number starting with 0 can follow the recording prefix: dial this number again without the prefix, unrecorded, or dial the full number with its area code to record it",
+		"録音用プレフィックスの後には0から始まる番号が必要です。この番号はプレフィックスなしで発信してください（録音されません）。録音する場合は市外局番から発信してください",
+	}
+	reasonUnknownLine = reasonText{
+		"the calling line is neither a fixed nor a mobile line",
+		"発信回線の種別（固定・携帯）が不明です",
 	}
 	reasonJunk = reasonText{
 		"the input is not a telephone number",
@@ -134,6 +136,40 @@ var invalidReasons = [...]reasonText{
 		"the number has no valid length or shape under the national numbering plan",
 		"番号の桁数または形式が正しくありません",
 	},
+}
+
+// mismatchReasons returns the explanations of a prefix used on the wrong
+// kind of line, naming the plan's own prefixes. A Plan builds them once so
+// that a decision does not allocate.
+func mismatchReasons(mobilePrefix, fixedPrefix string) (onMobileLine, onFixedLine reasonText) {
+	m, f := displayPrefix(mobilePrefix), displayPrefix(fixedPrefix)
+	onMobileLine = reasonText{
+		"the prefix " + f + " is for fixed lines: from a mobile line dial " + m,
+		f + "は固定回線用のプレフィックスです。携帯電話回線からは" + m + "を付けて発信してください",
+	}
+	onFixedLine = reasonText{
+		"the prefix " + m + " is for mobile lines: from a fixed line dial " + f,
+		m + "は携帯電話回線用のプレフィックスです。固定回線からは" + f + "を付けて発信してください",
+	}
+	return onMobileLine, onFixedLine
+}
+
+// displayPrefix writes a normalised recording prefix as people read it: the
+// carrier identification code, a hyphen, the rest (007726 → 0077-26).
+func displayPrefix(p string) string {
+	code := minCarrierCodeLen
+	switch {
+	case strings.HasPrefix(p, kddiIntlCarrierCode):
+		code = len(kddiIntlCarrierCode)
+	case strings.HasPrefix(p, "002"):
+		code = carrier002Len
+	case strings.HasPrefix(p, "0091"):
+		code = carrier0091Len
+	}
+	if len(p) <= code {
+		return p
+	}
+	return p[:code] + "-" + p[code:]
 }
 
 func invalidReason(looksAs Class) reasonText {
