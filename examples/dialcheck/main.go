@@ -74,6 +74,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if *direction != "out" && *direction != "in" {
 		return fmt.Errorf("-direction: %q is neither out nor in", *direction)
 	}
+	if *lineNumber != "" {
+		if _, err := dialplan.Normalize(*lineNumber); err != nil {
+			return fmt.Errorf("-line-number: %w", err)
+		}
+	}
 	plan, err := dialplan.New(dialplan.Config{CompanyNumbers: company})
 	if err != nil {
 		return err
@@ -103,11 +108,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 			Reason:      d.Reason,
 			ReasonJA:    d.ReasonJA,
 		}
-		if err != nil {
-			r.Error = err.Error()
-		}
 		if d.Verdict == dialplan.VerdictInvalid {
 			invalid = true
+			// A script tells invalid numbers by the error field, whether
+			// the input is junk or a number of the wrong length.
+			r.Error = "dialplan: invalid number: " + d.Reason
+		}
+		if err != nil {
+			r.Error = err.Error()
 		}
 		if err := enc.Encode(r); err != nil {
 			return err

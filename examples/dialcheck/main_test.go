@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -43,9 +45,70 @@ func TestRunInvalidExitsOne(t *testing.T) {
 	rs := decode(t, out.String())
 	require.Len(t, rs, 2)
 	assert.Equal(t, "invalid", rs[0].Verdict)
-	assert.Empty(t, rs[0].Error, "a wrong length is a decision, not an input error")
+	assert.Equal(t, "invalid", rs[0].Class)
+	assert.Contains(t, rs[0].Error, "10 digits", "a wrong length has an error that says what is wrong")
 	assert.Equal(t, "invalid", rs[1].Verdict)
 	assert.Contains(t, rs[1].Error, "invalid number")
+	assert.Contains(t, rs[1].Error, "0077-27-zero", "the error names the input")
+}
+
+func TestRunValidOutputHasNoError(t *testing.T) {
+	var out bytes.Buffer
+	require.NoError(t, run([]string{"0077-27-104", "0077-27-03-1234-5678"}, &out, &bytes.Buffer{}))
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var fields map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &fields))
+		for _, key := range []string{"input", "normalized", "class", "verdict", "record", "destination", "reason"} {
+			assert.Contains(t, fields, key, line)
+		}
+		assert.NotContains(t, fields, "error", line)
+	}
+}
+
+// TestExitStatus runs the command itself, as a script would, and checks its
+// exit status: 0 when every number is valid, 1 when one is invalid, 2 on a
+// usage error.
+func TestExitStatus(t *testing.T) {
+	if os.Getenv("DIALCHECK_MAIN") == "1" {
+		os.Args = append([]string{"dialcheck"}, strings.Fields(os.Getenv("DIALCHECK_ARGS"))...)
+		main()
+		os.Exit(0)
+	}
+	tests := map[string]struct {
+		args  string
+		code  int
+		lines int
+	}{
+		"all valid":         {"0077-27-03-1234-5678 03-1234-5678", 0, 2},
+		"one wrong length":  {"0077-27-03-1234-5678 0077-27-03-1234-567", 1, 2},
+		"one junk":          {"0077-27-zero 03-1234-5678", 1, 2},
+		"usage error":       {"-line satellite 03-1234-5678", 2, 0},
+		"junk line number":  {"-line-number office 0077-27-03-1234-5678", 2, 0},
+		"refusal, no error": {"0077-27-110", 0, 1},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestExitStatus$")
+			cmd.Env = append(os.Environ(), "DIALCHECK_MAIN=1", "DIALCHECK_ARGS="+tt.args)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			code := 0
+			var exitErr *exec.ExitError
+			if errors.As(err, &exitErr) {
+				code = exitErr.ExitCode()
+			} else {
+				require.NoError(t, err)
+			}
+			assert.Equal(t, tt.code, code, "stderr: %s", stderr.String())
+			if tt.lines > 0 {
+				assert.Len(t, decode(t, stdout.String()), tt.lines)
+			} else {
+				assert.Empty(t, stdout.String())
+				assert.Contains(t, stderr.String(), "dialcheck:")
+			}
+		})
+	}
 }
 
 func TestRunIncomingAndLineNumber(t *testing.T) {
@@ -66,6 +129,7 @@ func TestRunUsageErrors(t *testing.T) {
 		"bad line":      {"-line", "satellite", "03"},
 		"bad direction": {"-direction", "sideways", "03"},
 		"unknown flag":  {"-nope", "03"},
+		"junk line no.": {"-line-number", "office", "03"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := run(args, &bytes.Buffer{}, &bytes.Buffer{})
