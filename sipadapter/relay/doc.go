@@ -30,6 +30,11 @@
 //     forwarded toward a party: it drops it or rewrites its header. The
 //     guidance stream plugs in here, and [Session.Writer] is the writer it
 //     injects its prompt through.
+//   - A Filter that is a [RecordFilter] (the guidance stream is) also gates
+//     the sending party's Tap: the tap then receives exactly the packets the
+//     filter relays and marks for recording, decided in the same step, so a
+//     recording that starts when the guidance ends neither misses nor adds
+//     a packet.
 //   - [Session.Inactive] is closed when no RTP arrived for the configured
 //     timeout, measured on the injected [Clock].
 //   - [Session.Stats] returns packet and byte counters per party.

@@ -418,3 +418,130 @@ func TestNewSDPAddressRearmsLatching(t *testing.T) {
 	caller.send(s.Local(relay.Caller), packet(4, "stale"))
 	callee.expectNothing()
 }
+
+// gate is a RecordFilter: closed it drops nothing and records nothing; open
+// it records what it relays. It rewrites the header and the payload of what
+// it relays, as the guidance stream does, and drops packets whose payload is
+// "drop".
+type gate struct {
+	mu   sync.Mutex
+	open bool
+}
+
+func (g *gate) Relay(p *rtp.Packet) bool { r, _ := g.RelayRecord(p); return r }
+
+func (g *gate) RelayRecord(p *rtp.Packet) (relay, record bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if string(p.Payload) == "drop" {
+		return false, false
+	}
+	p.SSRC, p.SequenceNumber = 0x1234, p.SequenceNumber+1000
+	copy(p.Payload, "X") // a beep mixed in place
+	return true, g.open
+}
+
+func (g *gate) set(open bool) {
+	g.mu.Lock()
+	g.open = open
+	g.mu.Unlock()
+}
+
+// TestRecordFilterGatesTap: with a RecordFilter toward the callee, the
+// caller's tap receives exactly the packets it relays and marks for
+// recording, as the caller sent them, while the callee gets the rewritten
+// ones.
+func TestRecordFilterGatesTap(t *testing.T) {
+	clock := fakeclock.New(time.Unix(1_700_000_000, 0))
+	a := newTestAnchor(t, 4, clock)
+	s, err := a.Open()
+	require.NoError(t, err)
+	defer s.Close()
+	caller, callee := newPeer(t), newPeer(t)
+	s.SetRemote(relay.Caller, caller.addr())
+	s.SetRemote(relay.Callee, callee.addr())
+	tap := &recordingTap{}
+	g := &gate{}
+	s.SetTap(relay.Caller, tap)
+	s.SetFilter(relay.Callee, g)
+
+	caller.send(s.Local(relay.Caller), packet(1, "before"))
+	got, _ := callee.recv()
+	assert.Equal(t, "Xefore", string(got.Payload), "relayed while the gate is closed")
+	g.set(true)
+	caller.send(s.Local(relay.Caller), packet(2, "drop"))
+	callee.expectNothing()
+	caller.send(s.Local(relay.Caller), packet(3, "after"))
+	got, _ = callee.recv()
+	assert.Equal(t, "Xfter", string(got.Payload))
+	assert.EqualValues(t, 0x1234, got.SSRC)
+	assert.EqualValues(t, 1003, got.SequenceNumber)
+
+	tap.mu.Lock()
+	assert.Equal(t, []string{"after"}, tap.payloads, "the tap gets exactly the relayed, recordable packets, unmodified")
+	assert.Equal(t, []time.Time{clock.Now()}, tap.arrivals)
+	tap.mu.Unlock()
+
+	// A tap seeing the original header: capture it.
+	hdr := &headerTap{}
+	s.SetTap(relay.Caller, hdr)
+	caller.send(s.Local(relay.Caller), packet(4, "seq4"))
+	callee.recv()
+	hdr.mu.Lock()
+	assert.Equal(t, []uint16{4}, hdr.seqs)
+	assert.Equal(t, []uint32{0xCA110000}, hdr.ssrcs)
+	hdr.mu.Unlock()
+	st := s.Stats()
+	assert.EqualValues(t, 1, st.Caller.Filtered)
+	assert.EqualValues(t, 3, st.Caller.Forwarded)
+}
+
+type headerTap struct {
+	mu    sync.Mutex
+	seqs  []uint16
+	ssrcs []uint32
+}
+
+func (h *headerTap) WriteRTP(p *rtp.Packet, _ time.Time) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.seqs = append(h.seqs, p.SequenceNumber)
+	h.ssrcs = append(h.ssrcs, p.SSRC)
+	return nil
+}
+
+type openGate struct{}
+
+func (openGate) Relay(p *rtp.Packet) bool { p.SequenceNumber++; return true }
+func (openGate) RelayRecord(p *rtp.Packet) (bool, bool) {
+	p.SequenceNumber++
+	return true, true
+}
+
+// BenchmarkRelayRecordFilter is BenchmarkRelay with the tap gated by a
+// RecordFilter, the wiring of a recorded call after its guidance.
+func BenchmarkRelayRecordFilter(b *testing.B) {
+	a := newTestAnchor(b, 4, nil)
+	s, err := a.Open()
+	require.NoError(b, err)
+	defer s.Close()
+	caller, callee := newPeer(b), newPeer(b)
+	s.SetRemote(relay.Callee, callee.addr())
+	s.SetTap(relay.Caller, nopTap{})
+	s.SetFilter(relay.Callee, openGate{})
+	raw, err := packet(1, string(make([]byte, 160))).Marshal()
+	require.NoError(b, err)
+	dst := s.Local(relay.Caller)
+	buf := make([]byte, 2048)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(raw)))
+	b.ResetTimer()
+	for range b.N {
+		if _, err := caller.conn.WriteToUDPAddrPort(raw, dst); err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := callee.conn.ReadFromUDPAddrPort(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -11,22 +11,37 @@ import (
 	"github.com/pion/rtp"
 )
 
-// Tap receives every RTP packet a party sends, before any [Filter] runs, with
-// the time it arrived. The recorder's per-leg writer plugs in here. The packet
-// and its payload point into the relay's read buffer and are only valid
-// during the call: copy what must outlive it. WriteRTP is called from one
-// goroutine per party; an error is counted in [LegStats].TapErrors and does
-// not stop the relay.
+// Tap receives the RTP packets a party sends, as the party sent them, with
+// the time each arrived. The recorder's per-leg writer plugs in here. It
+// receives every packet, before any [Filter] runs, unless the Filter toward
+// the other party is a [RecordFilter]: then it receives exactly the packets
+// that filter relays and reports for recording. The packet and its payload
+// point into the relay's buffers and are only valid during the call: copy
+// what must outlive it. WriteRTP is called from one goroutine per party; an
+// error is counted in [LegStats].TapErrors and does not stop the relay.
 type Tap interface {
 	WriteRTP(p *rtp.Packet, arrival time.Time) error
 }
 
 // Filter sees every RTP packet about to be forwarded toward a party. It
 // returns false to drop the packet, or true to forward it, possibly after
-// rewriting its header in place (SSRC, sequence number, timestamp). The
-// guidance stream plugs in here. Relay is called from one goroutine.
+// rewriting its header in place (SSRC, sequence number, timestamp) or its
+// payload. The guidance stream plugs in here. Relay is called from one
+// goroutine.
 type Filter interface {
 	Relay(p *rtp.Packet) bool
+}
+
+// RecordFilter is a [Filter] that also decides which relayed packets belong
+// in the recording, in the same step as relaying them, so that a recording
+// gated by it starts exactly with the first packet relayed after the gate
+// opens: none is relayed and not recorded. guidance.Stream implements it,
+// opening the gate when the announcement ends. The relay calls RelayRecord
+// instead of Relay and hands the packet, as the party sent it (before any
+// rewriting), to the sending party's [Tap] when record is true.
+type RecordFilter interface {
+	Filter
+	RelayRecord(p *rtp.Packet) (relay, record bool)
 }
 
 // LegStats counts the traffic of the leg facing one party.
@@ -309,7 +324,8 @@ func (l *leg) readRTP() {
 	defer l.s.wg.Done()
 	in := make([]byte, maxPacket)
 	out := make([]byte, maxPacket)
-	var pkt rtp.Packet
+	orig := make([]byte, maxPacket) // the payload as sent, for a gated tap
+	var pkt, sent rtp.Packet
 	conn := l.pair.rtp
 	for {
 		n, src, ok := l.read(conn, in)
@@ -332,13 +348,35 @@ func (l *leg) readRTP() {
 				l.c.malformed.Add(1)
 				continue
 			}
-			if tap != nil {
+			var gate RecordFilter
+			if filter != nil {
+				gate, _ = (*filter).(RecordFilter)
+			}
+			if tap != nil && gate == nil {
 				if err := (*tap).WriteRTP(&pkt, now); err != nil {
 					l.c.tapErrors.Add(1)
 				}
 			}
 			if filter != nil {
-				if !(*filter).Relay(&pkt) {
+				var forward bool
+				if gate == nil {
+					forward = (*filter).Relay(&pkt)
+				} else {
+					if tap != nil {
+						// The gate may rewrite the header and the payload (a
+						// beep); the tap gets what the party sent.
+						sent.Header = pkt.Header
+						sent.Payload = orig[:copy(orig, pkt.Payload)]
+					}
+					var record bool
+					forward, record = gate.RelayRecord(&pkt)
+					if record && tap != nil {
+						if err := (*tap).WriteRTP(&sent, now); err != nil {
+							l.c.tapErrors.Add(1)
+						}
+					}
+				}
+				if !forward {
 					l.c.filtered.Add(1)
 					continue
 				}
