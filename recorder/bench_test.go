@@ -2,7 +2,10 @@ package recorder_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
+	"fmt"
+	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
@@ -116,4 +119,80 @@ func feed(t testing.TB, rec *recorder.Recording, raw [2][]byte, n int) {
 			}
 		}
 	}
+}
+
+// BenchmarkStereoG711File is BenchmarkStereoG711 writing to a file on disk,
+// as a switch does: the 8 KiB buffer writes and the header update every
+// second of audio reach the file system. One op is one 20 ms packet.
+func BenchmarkStereoG711File(b *testing.B) {
+	benchmarkG711File(b, recorder.Config{})
+}
+
+// BenchmarkStereoG711FileSync is BenchmarkStereoG711File with Config.Sync:
+// a flush to stable storage after each header update (one per second of
+// audio, so one per 100 packets).
+func BenchmarkStereoG711FileSync(b *testing.B) {
+	benchmarkG711File(b, recorder.Config{Sync: true})
+}
+
+func benchmarkG711File(b *testing.B, cfg recorder.Config) {
+	now := t0
+	cfg.Path = filepath.Join(b.TempDir(), "call.wav")
+	cfg.Clock = func() time.Time { return now }
+	rec, err := recorder.New(cfg)
+	require.NoError(b, err)
+	raw := [2][]byte{marshal(b, newTone(440, 1).Next()), marshal(b, newTone(1000, 1).Next())}
+	legs := [2]*recorder.Leg{rec.Caller(), rec.Callee()}
+	b.ReportAllocs()
+	b.SetBytes(packetSamples)
+	b.ResetTimer()
+	for i := range b.N {
+		side := i & 1
+		n := uint32(i / 2)
+		p := raw[side]
+		binary.BigEndian.PutUint16(p[2:], uint16(n))
+		binary.BigEndian.PutUint32(p[4:], n*packetSamples)
+		if err := legs[side].Write(p, t0.Add(time.Duration(n)*20*time.Millisecond)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
+	now = t0.Add(time.Duration(b.N/2) * 20 * time.Millisecond)
+	_, err = rec.Close(context.Background())
+	require.NoError(b, err)
+}
+
+// BenchmarkCloseMinute measures Close of a one-minute stereo call written
+// to a file (1.9 MB): the last frames, the final header, the SHA-256 read
+// back from the file, fsync and close. Feeding the minute is not timed.
+// The sha256 sub-benchmark is the hash of the same bytes alone, the part
+// of Close that reading the file back adds.
+func BenchmarkCloseMinute(b *testing.B) {
+	const packets = 60 * 50
+	raw := [2][]byte{marshal(b, newTone(440, 1).Next()), marshal(b, newTone(1000, 1).Next())}
+	b.Run("close", func(b *testing.B) {
+		dir := b.TempDir()
+		b.ReportAllocs()
+		for i := range b.N {
+			b.StopTimer()
+			now := t0
+			rec, err := recorder.New(recorder.Config{Path: filepath.Join(dir, fmt.Sprintf("%d.wav", i)), Clock: func() time.Time { return now }})
+			require.NoError(b, err)
+			feed(b, rec, raw, packets)
+			now = t0.Add(time.Minute)
+			b.StartTimer()
+			res, err := rec.Close(context.Background())
+			require.NoError(b, err)
+			require.Equal(b, time.Minute, res.Duration)
+		}
+	})
+	b.Run("sha256", func(b *testing.B) {
+		data := make([]byte, recorder.HeaderSize+60*recorder.SampleRate*4)
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		for b.Loop() {
+			sha256.Sum256(data)
+		}
+	})
 }

@@ -72,6 +72,15 @@
 // the last update. [Repair] sets a truncated or unfinished file's sizes from
 // its actual length. [Header] reads and writes WAV headers.
 //
+// A killed process loses nothing the kernel has: its writes reach the file
+// without any flush. Surviving a power failure or an operating-system crash
+// needs a flush to stable storage, which [Config.Sync] adds after each
+// header update; it is off by default because a flush per second per call
+// is what limits a disk long before the CPU (0.3–0.5 ms each on the machine
+// the benchmarks ran on: a recording written to a file costs 0.6–0.7 µs per
+// packet without it and 3.7–5.2 µs with it). [Recording.Close] flushes the
+// file it created in either case.
+//
 // # Pause
 //
 // [Recording.Pause] and [Recording.Resume] keep a part of the call out of

@@ -114,6 +114,7 @@ func TestConfigValidation(t *testing.T) {
 		"negative interval":   {cfg: recorder.Config{Writer: &recordertest.Discard{}, HeaderInterval: -time.Second}, field: "HeaderInterval"},
 		"caller pt above 127": {cfg: recorder.Config{Writer: &recordertest.Discard{}, CallerPayloadTypes: recorder.PayloadTypes{200: recorder.CodecPCMU}}, field: "CallerPayloadTypes"},
 		"callee codec":        {cfg: recorder.Config{Writer: &recordertest.Discard{}, CalleePayloadTypes: recorder.PayloadTypes{96: 99}}, field: "CalleePayloadTypes"},
+		"sync without Sync":   {cfg: recorder.Config{Writer: &recordertest.File{}, Sync: true}, field: "Sync"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -278,4 +279,59 @@ func TestLegStatsSnapshot(t *testing.T) {
 	assert.Equal(t, at(0), c.rec.Start())
 	_, err := c.rec.Close(context.Background())
 	require.NoError(t, err)
+}
+
+// syncingFile is an in-memory file that records, at each Sync, the data
+// size its header claims and the data it holds.
+type syncingFile struct {
+	recordertest.File
+	synced  [][2]int64 // header DataSize, data bytes present
+	failing error      // returned by Sync when set
+}
+
+func (f *syncingFile) Sync() error {
+	if f.failing != nil {
+		return f.failing
+	}
+	var h recorder.Header
+	if err := h.Unmarshal(f.Data); err != nil {
+		return err
+	}
+	f.synced = append(f.synced, [2]int64{int64(h.DataSize), int64(len(f.Data)) - recorder.HeaderSize})
+	return nil
+}
+
+func TestSync(t *testing.T) {
+	t.Run("after each header update", func(t *testing.T) {
+		f := &syncingFile{}
+		c := newCall(t, func(cfg *recorder.Config) { cfg.Path, cfg.Writer, cfg.Sync = "", f, true })
+		c.talk(0, 3*time.Second, true, true)
+		require.Len(t, f.synced, 3, "New's empty header, then one flush per second of audio so far: %v", f.synced)
+		res, _ := c.close(3 * time.Second)
+
+		const second = recorder.SampleRate * 4
+		require.Len(t, f.synced, 4, "and once at Close: %v", f.synced)
+		assert.Equal(t, [2]int64{0, 0}, f.synced[0])
+		for i, s := range f.synced {
+			assert.Equal(t, s[1], s[0], "flush %d: the header describes exactly the data on disk", i)
+			if i > 0 {
+				assert.Greater(t, s[0], f.synced[i-1][0])
+				assert.LessOrEqual(t, s[0]-f.synced[i-1][0], int64(second+8<<10), "at most HeaderInterval and one write buffer apart")
+			}
+		}
+		assert.Equal(t, res.Size-recorder.HeaderSize, f.synced[3][0])
+	})
+	t.Run("a failed sync is a write error", func(t *testing.T) {
+		f := &syncingFile{failing: errDiskFull}
+		_, err := recorder.New(recorder.Config{Writer: f, Sync: true})
+		require.ErrorIs(t, err, recorder.ErrWrite)
+		require.ErrorIs(t, err, errDiskFull)
+	})
+	t.Run("a file from Path", func(t *testing.T) {
+		c := newCall(t, func(cfg *recorder.Config) { cfg.Sync = true })
+		c.talk(0, 2*time.Second, true, true)
+		res, a := c.close(2 * time.Second)
+		assert.Equal(t, 2*time.Second, res.Duration)
+		assertTone(t, a, left, 0, 2*time.Second, 440, 1000)
+	})
 }
