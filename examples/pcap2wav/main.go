@@ -42,7 +42,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("pcap2wav", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	stereo := fs.Bool("stereo", false, "record the caller on the left channel and the callee on the right")
-	outDir := fs.String("o", ".", "directory for the WAV files (must exist; files are never overwritten)")
+	outDir := fs.String("o", ".", "directory for the WAV files, created if missing (files are never overwritten)")
 	dtmfPT := fs.Uint("dtmf-pt", 101, "payload type of RFC 4733 telephone events in streams found without SDP")
 	window := fs.Duration("jitter", recorder.DefaultJitterWindow, "jitter window")
 	minPkts := fs.Int("min-packets", 2, "packets a UDP flow needs to be taken as RTP when there is no SDP")
@@ -62,6 +62,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if *minPkts < 1 {
 		return fmt.Errorf("-min-packets %d: want at least 1", *minPkts)
+	}
+	if err := os.MkdirAll(*outDir, 0o755); err != nil {
+		return fmt.Errorf("-o: %w", err)
 	}
 	opts := options{mode: recorder.Mono, outDir: *outDir, dtmfPT: uint8(*dtmfPT), window: *window, minPkts: *minPkts}
 	if *stereo {

@@ -360,13 +360,13 @@ func TestRunErrors(t *testing.T) {
 		wantErr string
 		stdout  string
 	}{
-		"no file":         {args: nil, wantErr: "no capture file"},
-		"bad flag":        {args: []string{"-nope"}, wantErr: "flag provided but not defined"},
-		"static dtmf pt":  {args: []string{"-dtmf-pt", "8", empty}, wantErr: "dynamic payload type"},
-		"missing file":    {args: []string{filepath.Join(dir, "none.pcap")}, wantErr: "no such file"},
-		"not a capture":   {args: []string{junk}, wantErr: "junk.pcap"},
-		"no stream":       {args: []string{empty}, stdout: "no RTP stream found"},
-		"missing out dir": {args: []string{"-o", filepath.Join(dir, "nope"), sipTesterPcapOrSkip(t)}, wantErr: "no such file"},
+		"no file":        {args: nil, wantErr: "no capture file"},
+		"bad flag":       {args: []string{"-nope"}, wantErr: "flag provided but not defined"},
+		"static dtmf pt": {args: []string{"-dtmf-pt", "8", empty}, wantErr: "dynamic payload type"},
+		"missing file":   {args: []string{filepath.Join(dir, "none.pcap")}, wantErr: "no such file"},
+		"not a capture":  {args: []string{junk}, wantErr: "junk.pcap"},
+		"no stream":      {args: []string{empty}, stdout: "no RTP stream found"},
+		"out is a file":  {args: []string{"-o", junk, sipTesterPcapOrSkip(t)}, wantErr: "-o"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -384,11 +384,22 @@ func TestRunErrors(t *testing.T) {
 }
 
 // sipTesterPcapOrSkip writes a small generated capture, so that the
-// missing-directory case does not depend on sip-tester.
+// output-directory cases do not depend on sip-tester.
 func sipTesterPcapOrSkip(t *testing.T) string {
 	path := filepath.Join(t.TempDir(), "call.pcap")
 	sipCall(t, callShape{sip: true}).write(path, false)
 	return path
+}
+
+// TestRunCreatesOutDir runs the command line, -stereo -o out/,
+// where out/ does not exist yet.
+func TestRunCreatesOutDir(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out", "calls") + string(filepath.Separator)
+	var stdout bytes.Buffer
+	require.NoError(t, run(context.Background(), []string{"-stereo", "-o", out, sipTesterPcapOrSkip(t)}, &stdout))
+	a := decodeFile(t, filepath.Join(out, fileName(callID)+".wav"))
+	assert.Len(t, a.Channels, 2)
+	assert.Contains(t, stdout.String(), "stereo 2.5s")
 }
 
 func TestRunCancelled(t *testing.T) {
