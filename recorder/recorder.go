@@ -431,8 +431,11 @@ func (r *Recording) Close(ctx context.Context) (Result, error) {
 		err = herr
 	}
 	if r.file != nil {
-		if serr := r.file.Sync(); serr != nil {
-			err = errors.Join(err, fmt.Errorf("%w: %w", ErrWrite, serr))
+		// With Config.Sync the final header write was flushed already.
+		if r.syncer == nil {
+			if serr := r.file.Sync(); serr != nil {
+				err = errors.Join(err, fmt.Errorf("%w: %w", ErrWrite, serr))
+			}
 		}
 		if cerr := r.file.Close(); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("%w: %w", ErrWrite, cerr))
