@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -334,4 +335,105 @@ func TestSync(t *testing.T) {
 		assert.Equal(t, 2*time.Second, res.Duration)
 		assertTone(t, a, left, 0, 2*time.Second, 440, 1000)
 	})
+}
+
+// blockingSyncFile is an in-memory file whose Syncs, once armed, wait for
+// release, like a flush to a slow disk.
+type blockingSyncFile struct {
+	recordertest.File
+	armed   atomic.Bool
+	once    sync.Once
+	entered chan struct{} // closed when a Sync starts waiting
+	release chan struct{}
+}
+
+func (f *blockingSyncFile) Sync() error {
+	if !f.armed.Load() {
+		return nil
+	}
+	f.once.Do(func() { close(f.entered) })
+	<-f.release
+	return nil
+}
+
+// TestSlowHeaderUpdateDoesNotStallTheOtherLeg holds a header update's
+// flush, started by a packet of the caller's leg, and checks that the
+// callee's leg goes on recording meanwhile into the other buffer, past
+// the next header interval, and that the file is whole.
+func TestSlowHeaderUpdateDoesNotStallTheOtherLeg(t *testing.T) {
+	const (
+		interval = 100 * time.Millisecond // the header is due every 3,200 bytes
+		ahead    = 8                      // callee packets sent during the flush: 160 ms, 5,120 bytes < 8 KiB
+	)
+	f := &blockingSyncFile{entered: make(chan struct{}), release: make(chan struct{})}
+	c := newCall(t, func(cfg *recorder.Config) {
+		cfg.Path, cfg.Writer, cfg.Sync = "", f, true
+		cfg.HeaderInterval = interval
+		cfg.JitterWindow = 300 * time.Millisecond // the stalled caller's packets stay playable
+	})
+	const start = 50
+	c.talk(0, start*20*time.Millisecond, true, true)
+	f.armed.Store(true)
+
+	// The caller sends on until one of its packets makes a header due and
+	// its Write blocks in the flush.
+	var blocked atomic.Int64
+	callerDone := make(chan error, 1)
+	go func() {
+		for i := start; i < start+10; i++ {
+			blocked.Store(int64(i))
+			if err := c.rec.Caller().Write(marshal(t, c.caller.Next()), at(time.Duration(i)*20*time.Millisecond)); err != nil {
+				callerDone <- err
+				return
+			}
+			select {
+			case <-f.entered:
+				callerDone <- nil
+				return
+			default:
+			}
+		}
+		callerDone <- errors.New("no header update in 200 ms of audio")
+	}()
+	select {
+	case <-f.entered:
+	case err := <-callerDone:
+		t.Fatal(err)
+	}
+	last := int(blocked.Load())
+
+	calleeDone := make(chan error, 1)
+	go func() {
+		for i := start; i <= last+ahead; i++ {
+			if err := c.rec.Callee().Write(marshal(t, c.callee.Next()), at(time.Duration(i)*20*time.Millisecond)); err != nil {
+				calleeDone <- err
+				return
+			}
+		}
+		calleeDone <- nil
+	}()
+	select {
+	case err := <-calleeDone:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		close(f.release)
+		t.Fatal("the callee's leg waited for the caller's header flush")
+	}
+	close(f.release)
+	require.NoError(t, <-callerDone)
+
+	for i := last + 1; i < 100; i++ {
+		d := time.Duration(i) * 20 * time.Millisecond
+		c.send(c.rec.Caller(), c.caller.Next(), d)
+		if i > last+ahead {
+			c.send(c.rec.Callee(), c.callee.Next(), d)
+		}
+	}
+	c.clk.Set(at(2 * time.Second))
+	res, err := c.rec.Close(context.Background())
+	require.NoError(t, err)
+	assert.Zero(t, res.Caller.Late+res.Callee.Late+res.Caller.Reanchors+res.Callee.Reanchors)
+	a := decodeWAV(t, f.Data)
+	assertContinuous(t, a, left, 0, 2*time.Second)
+	assertContinuousTone(t, a, right, 0, 2*time.Second, 1000)
 }

@@ -663,7 +663,10 @@ func (r *Recording) flushLocked(target int64) {
 		clear(callee)
 		m.flushed = from + n
 	}
-	if r.headerDue() {
+	// While another goroutine writes, the header waits for the next packet
+	// after it: waiting here would stall this leg for that write (and its
+	// flush, with Config.Sync) although the other buffer has room.
+	if !r.busy && r.headerDue() {
 		r.drainLocked(false)
 	}
 }
