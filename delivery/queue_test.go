@@ -450,3 +450,32 @@ func TestQueueEnqueuedCountedOnceDespiteRescans(t *testing.T) {
 	assert.Equal(t, uint64(n), st.Enqueued)
 	assert.Equal(t, uint64(n), st.Delivered)
 }
+
+// TestQueueHonoursRetryAfter checks that a destination's Retry-After
+// postpones the next attempt beyond the (much shorter) backoff, and no
+// further.
+func TestQueueHonoursRetryAfter(t *testing.T) {
+	clock := newFakeClock()
+	var calls atomic.Int32
+	sink := delivery.SinkFunc(func(context.Context, delivery.Item) error {
+		if calls.Add(1) == 1 {
+			return delivery.Retryable(errors.New("503 busy"), 10*time.Minute)
+		}
+		return nil
+	})
+	q := newQueue(t, delivery.Config{Sink: sink, Clock: clock, RescanInterval: -1,
+		Backoff: delivery.Backoff{Base: time.Millisecond, Cap: time.Millisecond},
+		Circuit: delivery.Circuit{Threshold: 1000}})
+	enqueue(t, q, t.TempDir(), 1, 10)
+	require.NoError(t, q.Start())
+	waitFor(t, "first attempt", 10*time.Second, func() bool { return q.Stats().Retried == 1 })
+
+	clock.Advance(10*time.Minute - time.Second)
+	time.Sleep(50 * time.Millisecond) // room for a wrongly early attempt
+	assert.Equal(t, int32(1), calls.Load(), "retried before Retry-After")
+	assert.Zero(t, q.Stats().Delivered)
+
+	clock.Advance(time.Second)
+	waitFor(t, "retry after Retry-After", 10*time.Second, func() bool { return q.Stats().Delivered == 1 })
+	assert.Equal(t, int32(2), calls.Load())
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/pem"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -337,4 +338,36 @@ func TestHTTPSinkPUTRequests(t *testing.T) {
 		{http.MethodPut, "/up/2026/11/23/rec-1.json", "rec-1.metadata", "application/json", auth, "acme"},
 	}, got, "audio first, then its sidecar")
 	assert.Equal(t, []int64{1234, int64(len(meta))}, lengths, "bodies have a known length")
+}
+
+// TestHTTPSinkTimeoutIsRetryable delivers to a server that accepts the
+// request and never answers: the sink's Timeout ends the attempt with a
+// retryable error.
+func TestHTTPSinkTimeoutIsRetryable(t *testing.T) {
+	for _, method := range []string{http.MethodPut, http.MethodPost} {
+		t.Run(method, func(t *testing.T) {
+			release := make(chan struct{})
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.Copy(io.Discard, r.Body)
+				select { // hang: take the upload and never answer
+				case <-release:
+				case <-r.Context().Done():
+				}
+			}))
+			defer srv.Close()
+			defer close(release) // before Close, which waits for the handler
+			sink, err := delivery.NewHTTPSink(delivery.HTTPSinkConfig{URL: srv.URL, Method: method, Timeout: 100 * time.Millisecond})
+			require.NoError(t, err)
+			defer sink.Close()
+			start := time.Now()
+			err = sink.Deliver(deliverCtx(t), deliverytest.NewItem("rec-1", "c", 1000))
+			require.Error(t, err)
+			assert.Less(t, time.Since(start), 10*time.Second, "the timeout ended the attempt")
+			assert.False(t, delivery.IsPermanent(err), "a timeout is retryable: %v", err)
+			assert.ErrorIs(t, err, delivery.ErrRetryable)
+			var nerr net.Error
+			require.ErrorAs(t, err, &nerr)
+			assert.True(t, nerr.Timeout(), "%v", err)
+		})
+	}
 }
