@@ -173,19 +173,24 @@ func mobileLike(n string, c Class) shape {
 // after the code belongs to that carrier, so only the code's own length is
 // checked.
 func classifyCarrierCode(n string) shape {
-	want := minCarrierCodeLen
-	switch {
-	case strings.HasPrefix(n, kddiIntlCarrierCode):
-		want = len(kddiIntlCarrierCode)
-	case strings.HasPrefix(n, "002"):
-		want = carrier002Len
-	case strings.HasPrefix(n, "0091"):
-		want = carrier0091Len
-	}
-	if len(n) < want {
+	if len(n) < carrierCodeLen(n) {
 		return invalidAs(ClassCarrierCode)
 	}
 	return valid(ClassCarrierCode)
+}
+
+// carrierCodeLen returns the length of the carrier identification code that
+// n, a number starting with 00, begins with.
+func carrierCodeLen(n string) int {
+	switch {
+	case strings.HasPrefix(n, kddiIntlCarrierCode):
+		return len(kddiIntlCarrierCode)
+	case strings.HasPrefix(n, "002"):
+		return carrier002Len
+	case strings.HasPrefix(n, "0091"):
+		return carrier0091Len
+	}
+	return minCarrierCodeLen
 }
 
 // defaultExtension is the default extension pattern: 2–4 digits, not

@@ -1,7 +1,5 @@
 package dialplan
 
-import "strings"
-
 // reasonText is a decision's explanation in English and Japanese. The texts
 // are constants so that a decision costs no allocation.
 type reasonText struct{ en, ja string }
@@ -157,15 +155,7 @@ func mismatchReasons(mobilePrefix, fixedPrefix string) (onMobileLine, onFixedLin
 // displayPrefix writes a normalised recording prefix as people read it: the
 // carrier identification code, a hyphen, the rest (007726 → 0077-26).
 func displayPrefix(p string) string {
-	code := minCarrierCodeLen
-	switch {
-	case strings.HasPrefix(p, kddiIntlCarrierCode):
-		code = len(kddiIntlCarrierCode)
-	case strings.HasPrefix(p, "002"):
-		code = carrier002Len
-	case strings.HasPrefix(p, "0091"):
-		code = carrier0091Len
-	}
+	code := carrierCodeLen(p)
 	if len(p) <= code {
 		return p
 	}

@@ -30,8 +30,15 @@ func BenchmarkMonoG711(b *testing.B) {
 }
 
 func benchmarkG711(b *testing.B, mode recorder.Mode) {
+	runG711(b, recorder.Config{Writer: &recordertest.Discard{}, Mode: mode})
+}
+
+// runG711 records b.N 20 ms PCMU packets, the legs alternating, with cfg
+// (whose Clock it sets), and closes the recording untimed.
+func runG711(b *testing.B, cfg recorder.Config) {
 	now := t0
-	rec, err := recorder.New(recorder.Config{Writer: &recordertest.Discard{}, Mode: mode, Clock: func() time.Time { return now }})
+	cfg.Clock = func() time.Time { return now }
+	rec, err := recorder.New(cfg)
 	require.NoError(b, err)
 	raw := [2][]byte{marshal(b, newTone(440, 1).Next()), marshal(b, newTone(1000, 1).Next())}
 	legs := [2]*recorder.Leg{rec.Caller(), rec.Callee()}
@@ -136,31 +143,8 @@ func BenchmarkStereoG711FileSync(b *testing.B) {
 }
 
 func benchmarkG711File(b *testing.B, cfg recorder.Config) {
-	now := t0
 	cfg.Path = filepath.Join(b.TempDir(), "call.wav")
-	cfg.Clock = func() time.Time { return now }
-	rec, err := recorder.New(cfg)
-	require.NoError(b, err)
-	raw := [2][]byte{marshal(b, newTone(440, 1).Next()), marshal(b, newTone(1000, 1).Next())}
-	legs := [2]*recorder.Leg{rec.Caller(), rec.Callee()}
-	b.ReportAllocs()
-	b.SetBytes(packetSamples)
-	b.ResetTimer()
-	for i := range b.N {
-		side := i & 1
-		n := uint32(i / 2)
-		p := raw[side]
-		binary.BigEndian.PutUint16(p[2:], uint16(n))
-		binary.BigEndian.PutUint32(p[4:], n*packetSamples)
-		if err := legs[side].Write(p, t0.Add(time.Duration(n)*20*time.Millisecond)); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
-	now = t0.Add(time.Duration(b.N/2) * 20 * time.Millisecond)
-	_, err = rec.Close(context.Background())
-	require.NoError(b, err)
+	runG711(b, cfg)
 }
 
 // BenchmarkCloseMinute measures Close of a one-minute stereo call written
