@@ -437,3 +437,41 @@ func TestSlowHeaderUpdateDoesNotStallTheOtherLeg(t *testing.T) {
 	assertContinuous(t, a, left, 0, 2*time.Second)
 	assertContinuousTone(t, a, right, 0, 2*time.Second, 1000)
 }
+
+// TestSecondCloseHonoursItsContext holds the first Close in its final
+// flush and checks that a second Close returns when its own context ends,
+// then the first Close's result once it has finished.
+func TestSecondCloseHonoursItsContext(t *testing.T) {
+	f := &blockingSyncFile{entered: make(chan struct{}), release: make(chan struct{})}
+	c := newCall(t, func(cfg *recorder.Config) { cfg.Path, cfg.Writer, cfg.Sync = "", f, true })
+	c.talk(0, 500*time.Millisecond, true, true)
+	c.clk.Set(at(500 * time.Millisecond))
+	f.armed.Store(true)
+	first := make(chan error, 1)
+	go func() {
+		_, err := c.rec.Close(context.Background())
+		first <- err
+	}()
+	<-f.entered
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	second := make(chan error, 1)
+	go func() {
+		_, err := c.rec.Close(ctx)
+		second <- err
+	}()
+	select {
+	case err := <-second:
+		require.ErrorIs(t, err, context.Canceled)
+	case <-time.After(10 * time.Second):
+		close(f.release)
+		t.Fatal("the second Close ignored its context")
+	}
+
+	close(f.release)
+	require.NoError(t, <-first)
+	res, err := c.rec.Close(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, 500*time.Millisecond, res.Duration)
+}

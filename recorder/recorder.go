@@ -374,15 +374,20 @@ func (r *Recording) Resume() error {
 // was written. ctx bounds it: when ctx ends first, the result is returned
 // complete but for SHA256, with ctx's error.
 //
-// Close is idempotent: later calls wait for the first and return its result.
+// Close is idempotent: later calls wait for the first and return its
+// result, or ctx's error when their ctx ends first.
 // Writes on the legs return [ErrClosed] once Close began.
 func (r *Recording) Close(ctx context.Context) (Result, error) {
 	end := r.clock()
 	r.mu.Lock()
 	if r.closing {
 		r.mu.Unlock()
-		<-r.done
-		return r.result, r.closeErr
+		select {
+		case <-r.done:
+			return r.result, r.closeErr
+		case <-ctx.Done():
+			return Result{}, ctx.Err()
+		}
 	}
 	r.closing = true
 	for r.inflight > 0 || r.busy {
