@@ -12,6 +12,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -32,8 +34,10 @@ type Store interface {
 // Run checks the Sink that newSink returns against the rules of the
 // delivery.Sink contract: complete and exact delivery of audio and
 // metadata, idempotent redelivery, no overwriting of a different recording
-// with the same Call-ID, safety for concurrent use, and no partial result
-// when the audio is truncated or corrupt or the context is cancelled.
+// with the same Call-ID, safety for concurrent use, no partial result
+// when the audio is truncated or corrupt or the context is cancelled, and
+// streaming: audio much larger than the heap may grow by while it is
+// delivered.
 // newSink is called once per subtest and returns a fresh sink and a Store
 // reading back its destination.
 func Run(t *testing.T, newSink func(t *testing.T) (delivery.Sink, Store)) {
@@ -49,6 +53,7 @@ func Run(t *testing.T, newSink func(t *testing.T) (delivery.Sink, Store)) {
 		{"TruncatedAudio", testTruncated},
 		{"CorruptAudio", testCorrupt},
 		{"CancelledContext", testCancelled},
+		{"StreamsLargeAudio", testStreams},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sink, store := newSink(t)
@@ -326,4 +331,120 @@ func (s receiverStore) Load(md delivery.Metadata) ([]byte, delivery.Metadata, er
 func (s receiverStore) Count() (int, error) {
 	ids, err := s.r.IDs()
 	return len(ids), err
+}
+
+// streamSize is the audio size of the streaming check: large enough that
+// holding it in memory cannot hide among a sink's buffers, small enough
+// for a quick test.
+const streamSize = 16 << 20
+
+// streamChunk is the period of streamReader's pattern.
+const streamChunk = 64 << 10
+
+// streamReader produces size bytes without holding them: a block derived
+// from a seed, repeated with each repetition's index in its first 8
+// bytes, so that a dropped or repeated chunk changes the digest.
+type streamReader struct {
+	base  []byte // the block, streamChunk bytes
+	chunk []byte // the current repetition
+	index uint64
+	off   int
+	left  int64
+}
+
+func newStreamReader(seed string, size int64) *streamReader {
+	r := &streamReader{base: Audio(seed, streamChunk), chunk: make([]byte, streamChunk), left: size}
+	r.fill()
+	return r
+}
+
+func (r *streamReader) fill() {
+	copy(r.chunk, r.base)
+	for i := range 8 {
+		r.chunk[i] ^= byte(r.index >> (8 * i))
+	}
+}
+
+func (r *streamReader) Read(p []byte) (int, error) {
+	if r.left == 0 {
+		return 0, io.EOF
+	}
+	if r.off == streamChunk {
+		r.index++
+		r.off = 0
+		r.fill()
+	}
+	n := copy(p, r.chunk[r.off:min(streamChunk, r.off+int(min(r.left, streamChunk)))])
+	r.off += n
+	r.left -= int64(n)
+	return n, nil
+}
+
+// heapPeak samples the heap in use until stop is called, which returns
+// the highest sample.
+func heapPeak() (stop func() uint64) {
+	var (
+		peak uint64
+		done = make(chan struct{})
+		quit = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapAlloc)
+			select {
+			case <-quit:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() uint64 {
+		close(quit)
+		<-done
+		return peak
+	}
+}
+
+// testStreams delivers audio that exists only as a stream and checks that
+// the heap grew by well under its size meanwhile: a sink that buffers the
+// whole file (to hash it, to set Content-Length, to retry) fails.
+func testStreams(t *testing.T, sink delivery.Sink, store Store) {
+	h := sha256.New()
+	if _, err := io.Copy(h, newStreamReader("stream", streamSize)); err != nil {
+		t.Fatal(err)
+	}
+	md := NewItem("rec-stream", "call-stream", 0).Metadata
+	md.Size, md.SHA256 = streamSize, hex.EncodeToString(h.Sum(nil))
+	item := delivery.NewItem(md, func() (io.ReadCloser, error) {
+		return io.NopCloser(newStreamReader("stream", streamSize)), nil
+	})
+
+	// A low GC target keeps garbage from passing for retained memory, so
+	// that the samples track what the sink holds.
+	defer debug.SetGCPercent(debug.SetGCPercent(10))
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	stop := heapPeak()
+	deliver(t, sink, item)
+	growth := int64(stop()) - int64(ms.HeapAlloc)
+	t.Logf("heap grew by at most %d KiB while delivering %d KiB", growth>>10, streamSize>>10)
+	if growth > streamSize/2 {
+		t.Fatalf("heap grew by %d bytes while delivering %d: the sink does not stream the audio", growth, streamSize)
+	}
+
+	audio, got, err := store.Load(md)
+	if err != nil {
+		t.Fatalf("Load(%s): %v", md.ID, err)
+	}
+	sum := sha256.Sum256(audio)
+	if len(audio) != streamSize || hex.EncodeToString(sum[:]) != md.SHA256 || got.SHA256 != md.SHA256 {
+		t.Fatalf("stored audio: %d bytes, sha256 %x; want %d bytes, %s", len(audio), sum, streamSize, md.SHA256)
+	}
+	wantCount(t, store, 1)
 }

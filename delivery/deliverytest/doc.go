@@ -17,6 +17,12 @@
 //		})
 //	}
 //
+// One check delivers 16 MiB of audio that exists only as a stream and fails
+// the sink if the heap grows by half of that meanwhile: sinks must stream
+// recordings, which can run to hundreds of megabytes, rather than buffer
+// them. It samples the whole process's heap, so keep tests that allocate
+// heavily from running in parallel with Run.
+//
 // [DirStore] reads the date-partitioned layout of delivery.DirSink and
 // delivery.SFTPSink; a receiver.Receiver is itself usable as a Store through
 // [ReceiverStore].
