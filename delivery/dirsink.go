@@ -28,10 +28,11 @@ type DirSinkConfig struct {
 // audio before its sidecar, so a reader that waits for the .json always
 // finds complete audio. Redelivering a recording replaces its files; a
 // different recording with the same Call-ID is stored as
-// <call-id>~<id>.wav rather than overwriting it. DirSink is safe for
-// concurrent use.
+// <call-id>~<id>.wav rather than overwriting it, even when both are
+// delivered at the same moment. DirSink is safe for concurrent use.
 type DirSink struct {
-	cfg DirSinkConfig
+	cfg   DirSinkConfig
+	names nameLocks
 }
 
 // NewDirSink returns a DirSink writing under cfg.Dir, which it creates.
@@ -56,6 +57,11 @@ func (s *DirSink) Deliver(ctx context.Context, item Item) error {
 	if err != nil {
 		return Retryable(fmt.Errorf("dir sink: %w", err), 0)
 	}
+	unlock, err := s.names.lock(ctx, filepath.Join(dir, md.BaseName()))
+	if err != nil {
+		return Retryable(fmt.Errorf("dir sink: %w", err), 0)
+	}
+	defer unlock()
 	base, err := destBase(md, func(name string) ([]byte, error) {
 		return readSmall(os.Open(filepath.Join(dir, name)))
 	})

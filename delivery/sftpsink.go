@@ -52,6 +52,8 @@ type SFTPSinkConfig struct {
 type SFTPSink struct {
 	cfg SFTPSinkConfig
 
+	names nameLocks
+
 	mu     sync.Mutex
 	conn   *ssh.Client
 	client *sftp.Client
@@ -206,6 +208,13 @@ func (s *SFTPSink) drop(client *sftp.Client, err error) {
 
 // Deliver uploads item.
 func (s *SFTPSink) Deliver(ctx context.Context, item Item) error {
+	// Waiting for the name happens before the connection is used, so that
+	// giving up on the wait never looks like a connection failure.
+	unlock, err := s.names.lock(ctx, path.Join(s.remoteDir(item.Metadata), item.Metadata.BaseName()))
+	if err != nil {
+		return Retryable(fmt.Errorf("sftp sink: %w", err), 0)
+	}
+	defer unlock()
 	client, err := s.session(ctx)
 	if err != nil {
 		return classify("sftp sink: connect: ", err)
@@ -219,10 +228,7 @@ func (s *SFTPSink) Deliver(ctx context.Context, item Item) error {
 
 func (s *SFTPSink) upload(ctx context.Context, client *sftp.Client, item Item) error {
 	md := item.Metadata
-	dir := path.Join(s.cfg.Dir, md.DatePath(s.cfg.Location))
-	if s.cfg.Dir == "" {
-		dir = md.DatePath(s.cfg.Location)
-	}
+	dir := s.remoteDir(md)
 	if err := client.MkdirAll(dir); err != nil {
 		return fmt.Errorf("mkdir %s: %w", dir, err)
 	}
@@ -246,6 +252,14 @@ func (s *SFTPSink) upload(ctx context.Context, client *sftp.Client, item Item) e
 		return err
 	}
 	return putRemote(client, dir, base+".json", ctxReader{ctx, bytes.NewReader(meta)}, int64(len(meta)))
+}
+
+// remoteDir returns the directory md is stored in on the server.
+func (s *SFTPSink) remoteDir(md Metadata) string {
+	if s.cfg.Dir == "" {
+		return md.DatePath(s.cfg.Location)
+	}
+	return path.Join(s.cfg.Dir, md.DatePath(s.cfg.Location))
 }
 
 // putRemote uploads r (size bytes) to dir/name through a temporary name.

@@ -50,6 +50,7 @@ func Run(t *testing.T, newSink func(t *testing.T) (delivery.Sink, Store)) {
 		{"RedeliverIsIdempotent", testRedeliver},
 		{"SameCallIDKeepsBoth", testSameCallID},
 		{"Concurrent", testConcurrent},
+		{"ConcurrentSameCallID", testConcurrentSameCallID},
 		{"TruncatedAudio", testTruncated},
 		{"CorruptAudio", testCorrupt},
 		{"CancelledContext", testCancelled},
@@ -212,6 +213,37 @@ func testConcurrent(t *testing.T, sink delivery.Sink, store Store) {
 		check(t, store, items[i])
 	}
 	wantCount(t, store, n)
+}
+
+// testConcurrentSameCallID delivers recordings that share a Call-ID at the
+// same time, as workers draining a backlog may: none may overwrite another.
+func testConcurrentSameCallID(t *testing.T, sink delivery.Sink, store Store) {
+	const n = 6
+	items := make([]delivery.Item, n)
+	for i := range items {
+		items[i] = NewItem(fmt.Sprintf("rec-%d", i), "shared-call", 20_000+i)
+	}
+	for round := range 2 { // the second round redelivers every one
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range items {
+			wg.Go(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				errs[i] = sink.Deliver(ctx, items[i])
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d: Deliver(%d): %v", round, i, err)
+			}
+		}
+		for _, item := range items {
+			check(t, store, item)
+		}
+		wantCount(t, store, n)
+	}
 }
 
 // withAudio returns item with its audio replaced by b, metadata unchanged.
