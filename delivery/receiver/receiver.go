@@ -306,7 +306,7 @@ func (r *Receiver) storeAudio(id, sum, ext string, body io.Reader) error {
 		return err
 	}
 	h := sha256.New()
-	_, err = io.Copy(io.MultiWriter(f, h), body)
+	err = copyBody(io.MultiWriter(f, h), body)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -315,7 +315,7 @@ func (r *Receiver) storeAudio(id, sum, ext string, body io.Reader) error {
 	}
 	if err != nil {
 		os.Remove(f.Name())
-		return refuse(http.StatusBadRequest, "read audio: %v", err)
+		return err
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
 		os.Remove(f.Name())
@@ -326,6 +326,36 @@ func (r *Receiver) storeAudio(id, sum, ext string, body io.Reader) error {
 		return err
 	}
 	return nil
+}
+
+// copyBody copies an upload's body to dst. A failure to read the body is
+// the client's (400); a failure to write is this server's own (a full
+// disk: 500, so that the sender keeps the recording and retries rather
+// than taking it as refused for good).
+func copyBody(dst io.Writer, body io.Reader) error {
+	w := &writeErrWriter{w: dst}
+	if _, err := io.Copy(w, body); err != nil {
+		if w.err != nil {
+			return fmt.Errorf("store audio: %w", w.err)
+		}
+		return refuse(http.StatusBadRequest, "read audio: %v", err)
+	}
+	return nil
+}
+
+// writeErrWriter remembers the error of its writer, telling it apart from
+// an error of the reader io.Copy reads.
+type writeErrWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *writeErrWriter) Write(p []byte) (int, error) {
+	n, err := e.w.Write(p)
+	if err != nil {
+		e.err = err
+	}
+	return n, err
 }
 
 // storeMetadata writes the sidecar, completing the recording.
