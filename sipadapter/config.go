@@ -152,6 +152,10 @@ type Config struct {
 	Clock relay.Clock
 	// Logger receives the B2BUA's logs; nil discards.
 	Logger *slog.Logger
+
+	// beforeSidecar, set by tests, runs just before a recording's sidecar
+	// is written: it stands in for a slow disk.
+	beforeSidecar func()
 }
 
 func (c Config) withDefaults() (Config, error) {

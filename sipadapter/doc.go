@@ -60,14 +60,20 @@
 // After the caller's ACK, a recorded call plays the line's announcement to
 // both parties through one [guidance.Stream] per direction installed as the
 // relay's filter: the parties do not hear each other meanwhile. The
-// guidance start is the billing start ([EventGuidanceStarted]). When it
-// ends the recorder is tapped on both directions ([EventRecordingStarted]),
-// so the file holds the conversation and never the announcement. When the
-// call ends the recording is closed, its metadata written, and it is
-// enqueued to [Config].Delivery ([EventEnqueued]). A recording's metadata
-// sidecar is written in [Config].RecordDir before the recording starts: a
-// crash leaves a partial file that [B2BUA.Serve] repairs
-// (recorder.Repair) and enqueues on the next start.
+// guidance start is the billing start ([EventGuidanceStarted]). The
+// recording starts when it ends ([EventRecordingStarted], whose time is the
+// file's first frame), so the file holds the conversation and never the
+// announcement. The recorder taps are gated by the guidance streams
+// ([relay.RecordFilter]): the first packet relayed after the guidance is
+// the first one recorded, and packets arriving while the recording's
+// sidecar and file are being created are held and replayed into it (up to
+// 10 s of them, for a stalled disk). When the call ends the recording is
+// closed, its metadata written, and it is enqueued to [Config].Delivery
+// ([EventEnqueued]). A recording's metadata sidecar is written in
+// [Config].RecordDir before its audio file is created: a crash leaves a
+// partial file that [B2BUA.Serve] repairs (recorder.Repair) and enqueues on
+// the next start. A line whose announcement cannot play is recorded from
+// the answer, which is then its billing start, with no guidance events.
 //
 // # Dialog life
 //

@@ -25,8 +25,8 @@ const (
 	// EventGuidanceEnded: the announcement finished (or was cut short by a
 	// hang-up; Cause says so).
 	EventGuidanceEnded
-	// EventRecordingStarted: the recorder taps both parties from now on;
-	// Path is the recording in progress.
+	// EventRecordingStarted: the recording was opened; Time is its first
+	// frame (the guidance's end) and Path the recording in progress.
 	EventRecordingStarted
 	// EventEnded: the call is over; Cause, HungUp and Code are set.
 	EventEnded

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/callrec/callrec/delivery"
@@ -16,6 +17,7 @@ import (
 	"github.com/callrec/callrec/guidance"
 	"github.com/callrec/callrec/recorder"
 	"github.com/callrec/callrec/sipadapter/relay"
+	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 )
 
@@ -31,43 +33,103 @@ const (
 // It runs in its own goroutine, owned by run, which waits for mediaDone. A
 // guidance that cannot play is logged and skipped: the call is recorded
 // all the same.
+//
+// The taps go in before the guidance, gated by the guidance streams: the
+// first packet relayed after the guidance is the first one recorded, even
+// though the recording can only be created (sidecar, file) once the
+// guidance has ended. Until then the taps hold the packets (heldRecording).
 func (c *call) runMedia() {
 	defer close(c.mediaDone)
 	b := c.b
-	billing, played := c.playGuidance()
-	if !played && c.ctx.Err() != nil {
-		return // hung up during the guidance: nothing to record
+	held := &heldRecording{}
+	gates, err := c.guidanceGates()
+	if err != nil {
+		b.log.Error("guidance stream: recording without guidance", "call_id", c.callID, "error", err)
 	}
-	if err := c.startRecording(billing); err != nil {
+	c.media.SetTap(relay.Caller, held.tap(relay.Caller))
+	c.media.SetTap(relay.Callee, held.tap(relay.Callee))
+	c.mu.Lock()
+	billing := c.answerAt
+	c.mu.Unlock()
+	recStart := b.cfg.Clock.Now()
+	if gates != nil {
+		var played bool
+		billing, recStart, played = c.playGuidance(gates)
+		if !played && c.ctx.Err() != nil {
+			held.discard() // hung up during the guidance: nothing to record
+			return
+		}
+	}
+	if err := c.startRecording(billing, recStart, held); err != nil {
+		held.discard()
+		c.media.SetTap(relay.Caller, nil)
+		c.media.SetTap(relay.Callee, nil)
 		b.log.Error("starting recording: the call continues unrecorded", "call_id", c.callID, "error", err)
 	}
 }
 
-// playGuidance installs one guidance stream per direction as the relay's
-// filter and plays the line's announcement through them. It returns the
-// billing start and whether the guidance played to its end.
-func (c *call) playGuidance() (time.Time, bool) {
+// guidanceGate is a guidance stream as the relay's filter toward one party:
+// the stream withholds the other party's audio while the guidance plays and
+// opens the recording gate (relay.RecordFilter) when it ends. force opens
+// the gate for a guidance that could not play at all.
+type guidanceGate struct {
+	s     *guidance.Stream
+	force atomic.Bool
+}
+
+func (g *guidanceGate) Relay(p *rtp.Packet) bool { return g.s.Relay(p) }
+
+func (g *guidanceGate) RelayRecord(p *rtp.Packet) (relay, record bool) {
+	relay, record = g.s.RelayRecord(p)
+	return relay, relay && (record || g.force.Load())
+}
+
+// guidanceGates creates one guidance stream per direction and installs it
+// as the relay's filter toward that party.
+func (c *call) guidanceGates() (*[2]guidanceGate, error) {
 	b := c.b
 	codec, pt := negotiatedCodec(c.answer.desc)
-	var streams [2]*guidance.Stream
+	var gates [2]guidanceGate
 	for _, p := range []relay.Party{relay.Caller, relay.Callee} {
 		s, err := guidance.NewStream(guidance.StreamConfig{
 			Codec: codec, PayloadType: pt, Writer: c.media.Writer(p), Clock: b.cfg.GuidanceClock,
 			Logger: b.log, Name: "to-" + p.String(),
 		})
 		if err != nil {
-			b.log.Error("guidance stream: recording without guidance", "call_id", c.callID, "error", err)
-			c.media.SetFilter(relay.Caller, nil)
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			return c.answerAt, false
+			return nil, err
 		}
-		streams[p] = s
-		c.media.SetFilter(p, s)
+		gates[p].s = s
 	}
+	for p := range gates {
+		c.media.SetFilter(relay.Party(p), &gates[p])
+	}
+	return &gates, nil
+}
+
+// playGuidance plays the line's announcement through the gates. It returns
+// the billing start, the instant the recording starts (the guidance's end,
+// on the call's clock) and whether the guidance played to its end.
+func (c *call) playGuidance(gates *[2]guidanceGate) (billing, recStart time.Time, played bool) {
+	b := c.b
 	announcement := max(c.line.Announcement, 1)
+	c.mu.Lock()
+	billing = c.answerAt
+	c.mu.Unlock()
+	openGates := func() time.Time {
+		now := b.cfg.Clock.Now()
+		for p := range gates {
+			gates[p].force.Store(true)
+		}
+		return now
+	}
+	if _, err := b.cfg.Announcer.Prompt(announcement); err != nil {
+		// Checked first so that no guidance event announces a guidance
+		// that cannot play.
+		b.log.Error("guidance: recording without it", "call_id", c.callID, "announcement", announcement, "error", err)
+		return billing, openGates(), true
+	}
 	c.emit(Event{Kind: EventGuidanceStarted})
-	res, err := b.cfg.Announcer.Play(c.ctx, announcement, streams[relay.Caller], streams[relay.Callee])
+	res, err := b.cfg.Announcer.Play(c.ctx, announcement, gates[relay.Caller].s, gates[relay.Callee].s)
 	c.mu.Lock()
 	c.guidanceStart = res.Started
 	c.mu.Unlock()
@@ -79,12 +141,15 @@ func (c *call) playGuidance() (time.Time, bool) {
 	if err != nil && !res.Interrupted {
 		b.log.Error("guidance: recording without it", "call_id", c.callID, "announcement", announcement, "error", err)
 	}
-	if res.Started.IsZero() { // never started: billing starts at the answer
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		return c.answerAt, err == nil
+	if !res.Started.IsZero() {
+		billing = res.Started
 	}
-	return res.Started, err == nil
+	if res.Ended.IsZero() { // never began: the streams' gates stay shut
+		return billing, openGates(), err == nil
+	}
+	// On the call's clock, which the relay stamps arrivals with and which
+	// may not be the guidance's; the streams' gates are open by now.
+	return billing, b.cfg.Clock.Now(), err == nil
 }
 
 // negotiatedCodec returns the first voice codec of the answer, which both
@@ -113,9 +178,10 @@ func negotiatedCodec(sd *sdp.SessionDescription) (guidance.Codec, uint8) {
 	return guidance.PCMU, 0
 }
 
-// startRecording writes the metadata sidecar, creates the recording and
-// taps both parties into it.
-func (c *call) startRecording(billingStart time.Time) error {
+// startRecording writes the metadata sidecar, creates the recording with
+// its timeline starting at recStart (or at the first packet held, if that
+// came a moment earlier) and hands it the packets held meanwhile.
+func (c *call) startRecording(billingStart, recStart time.Time, held *heldRecording) error {
 	b := c.b
 	callerPTs, err := recorder.PayloadTypesFromSDP(c.answer.desc)
 	if err != nil {
@@ -125,9 +191,11 @@ func (c *call) startRecording(billingStart time.Time) error {
 	if err != nil {
 		return err
 	}
-	now := b.cfg.Clock.Now()
 	md := c.metadata(billingStart)
 	path := filepath.Join(b.cfg.RecordDir, c.id+audioExt)
+	if b.cfg.beforeSidecar != nil {
+		b.cfg.beforeSidecar()
+	}
 	if err := writeSidecar(filepath.Join(b.cfg.RecordDir, c.id+partialExt), md); err != nil {
 		return err
 	}
@@ -135,9 +203,10 @@ func (c *call) startRecording(billingStart time.Time) error {
 	if c.line.Mono {
 		mode = recorder.Mono
 	}
+	start := earliest(recStart, held.first())
 	rec, err := recorder.New(recorder.Config{
 		Path: path, Mode: mode, CallerPayloadTypes: callerPTs, CalleePayloadTypes: calleePTs,
-		JitterWindow: b.cfg.JitterWindow, Start: now, Clock: b.cfg.Clock.Now, Logger: b.log,
+		JitterWindow: b.cfg.JitterWindow, Start: start, Clock: b.cfg.Clock.Now, Logger: b.log,
 	})
 	if err != nil {
 		_ = os.Remove(filepath.Join(b.cfg.RecordDir, c.id+partialExt))
@@ -146,9 +215,12 @@ func (c *call) startRecording(billingStart time.Time) error {
 	c.mu.Lock()
 	c.rec, c.recPath = rec, path
 	c.mu.Unlock()
-	c.media.SetTap(relay.Caller, rec.Caller())
-	c.media.SetTap(relay.Callee, rec.Callee())
-	c.emit(Event{Kind: EventRecordingStarted, Time: now, Path: path})
+	replayed, dropped, err := held.attach(rec)
+	if dropped > 0 || err != nil {
+		b.log.Warn("packets held while the recording was being opened", "call_id", c.callID,
+			"replayed", replayed, "dropped", dropped, "error", err)
+	}
+	c.emit(Event{Kind: EventRecordingStarted, Time: start, Path: path})
 	return nil
 }
 
