@@ -523,6 +523,16 @@ func (b *B2BUA) register(w Side, callID string, c *call) {
 	b.calls[legKey(w, callID)] = c
 }
 
+// forget removes one leg of c from the call table, if it is still c's, so
+// that a new call may use its Call-ID; unregister does the rest.
+func (b *B2BUA) forget(w Side, callID string, c *call) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if k := legKey(w, callID); b.calls[k] == c {
+		delete(b.calls, k)
+	}
+}
+
 func (b *B2BUA) unregister(c *call) {
 	b.mu.Lock()
 	defer b.mu.Unlock()

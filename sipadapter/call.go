@@ -262,7 +262,9 @@ func (c *call) establish(req *sip.Request, tx sip.ServerTransaction) bool {
 	c.mu.Lock()
 	c.bdlg = bdlg
 	c.mu.Unlock()
-	err = bdlg.WaitAnswer(ringCtx, sipgo.AnswerOptions{OnResponse: c.provisional})
+	err = bdlg.WaitAnswer(ringCtx, sipgo.AnswerOptions{
+		OnResponse: c.provisional, Username: c.out.cfg.Username, Password: c.out.cfg.Password,
+	})
 	if err != nil {
 		c.unanswered(err)
 		return false
@@ -458,7 +460,12 @@ func (c *call) calleeInvite(req *sip.Request, offer mediaInfo) (*sip.Request, er
 // reject sends a final failure response to the caller without waiting for
 // its ACK, which the transaction layer absorbs (retransmitting meanwhile):
 // a caller that never ACKs does not hold the call's resources for 32 s.
+//
+// The caller's Call-ID leaves the call table first: a caller may answer a
+// failure at once with a new INVITE of the same Call-ID and a higher CSeq
+// (overlap dialling after 484, RFC 3578), which is a new call, not a loop.
 func (c *call) reject(code int, reason string, hdrs ...sip.Header) {
+	c.b.forget(c.in.which, c.callID, c)
 	res := sip.NewResponseFromRequest(c.a.InviteRequest, code, reason, nil)
 	for _, h := range hdrs {
 		res.AppendHeader(h)
@@ -466,9 +473,20 @@ func (c *call) reject(code int, reason string, hdrs ...sip.Header) {
 	_ = c.inviteTx.Respond(res)
 }
 
+// isChallenge reports whether res is a digest challenge (RFC 3261 §22.2).
+func isChallenge(res *sip.Response) bool {
+	return (res.StatusCode == sip.StatusUnauthorized && res.GetHeader("WWW-Authenticate") != nil) ||
+		(res.StatusCode == sip.StatusProxyAuthRequired && res.GetHeader("Proxy-Authenticate") != nil)
+}
+
 // provisional relays the callee's 180/183 to the caller, with the early
 // media's SDP anchored; early media is relayed, not recorded.
 func (c *call) provisional(res *sip.Response) error {
+	if isChallenge(res) {
+		// Answered with credentials in a new INVITE transaction, which may
+		// be cancelled only after its own provisional response.
+		c.provisionals.Store(0)
+	}
 	if !res.IsProvisional() {
 		return nil
 	}
@@ -498,6 +516,17 @@ func (c *call) provisional(res *sip.Response) error {
 func (c *call) unanswered(err error) {
 	var dr *sipgo.ErrDialogResponse
 	switch {
+	case errors.As(err, &dr) && isChallenge(dr.Res):
+		// The challenge is for the B2BUA's own hop, with the Request-URI
+		// it sent: the caller could not answer it, so a 401/407 passed back
+		// would only make it retry in vain. 403: authorization will not help.
+		res := dr.Res
+		text := "next hop requires authentication: no credentials configured"
+		if c.out.cfg.Password != "" {
+			text = "next hop refused the configured credentials"
+		}
+		c.reject(sip.StatusForbidden, "Forbidden", reasonHeader(res.StatusCode, res.Reason), warning(c.in, text))
+		c.fail(CauseRejected, sip.StatusForbidden, fmt.Errorf("%d %s from %s: %s", res.StatusCode, res.Reason, c.out.cfg.NextHop, text))
 	case errors.As(err, &dr):
 		res := dr.Res
 		hdrs := []sip.Header{}
@@ -515,6 +544,7 @@ func (c *call) unanswered(err error) {
 		c.reject(res.StatusCode, res.Reason, hdrs...)
 		c.fail(CauseRejected, res.StatusCode, nil)
 	case c.a.Context().Err() != nil:
+		c.b.forget(c.in.which, c.callID, c) // answered 487 already
 		c.fail(CauseCancelled, sip.StatusRequestTerminated, nil)
 		c.setHungUp(PartyCaller)
 	case c.b.ctx.Err() != nil:

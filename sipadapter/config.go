@@ -53,6 +53,13 @@ type SideConfig struct {
 	// get 403. Required for [Inside] (the PBX's addresses); empty on
 	// [Outside] accepts any source.
 	Networks []netip.Prefix
+	// Username and Password, when Password is set, answer a digest
+	// challenge (401 or 407, RFC 3261 §22) from NextHop to an INVITE sent
+	// through this side: the B2BUA, which originates that leg, re-sends the
+	// INVITE with credentials (a trunk registered to the carrier). Without
+	// them, or when they are refused, the caller gets 403 (see the package
+	// documentation).
+	Username, Password string
 }
 
 // Delivery is where finished recordings go; *delivery.Queue implements it.
@@ -261,6 +268,9 @@ func (s *SideConfig) validate(name string) error {
 	case "udp", "tcp":
 	default:
 		return fmt.Errorf("%w: %s.Transport %q is not udp or tcp", ErrConfig, name, s.Transport)
+	}
+	if s.Username != "" && s.Password == "" {
+		return fmt.Errorf("%w: %s.Username is set without a Password", ErrConfig, name)
 	}
 	for _, p := range s.Networks {
 		if !p.IsValid() {

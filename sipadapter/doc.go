@@ -43,7 +43,19 @@
 // for a source outside the inside's networks, 481 for a request matching no
 // call, 491 for overlapping re-INVITEs, 408 when the callee does not answer
 // within [Config].RingTimeout. Unparsable and oversized messages are
-// dropped.
+// dropped. A caller may answer a failure with a new INVITE of the same
+// Call-ID (overlap dialling after 484, RFC 3578): that is a new call.
+//
+// # Authentication toward the next hop
+//
+// The B2BUA originates the callee's leg, so a digest challenge (401 or 407)
+// from a side's next hop is for the B2BUA, with the Request-URI it sent: it
+// answers it with [SideConfig].Username and Password, re-sending the INVITE
+// with credentials on the same leg (a new CSeq), at most twice. The caller
+// never sees the challenge, which it could not answer: without credentials,
+// or when they are refused, it gets 403 Forbidden ("authorization will not
+// help") with a Reason header carrying the next hop's code (for example
+// "SIP;cause=407") and a Warning saying which.
 //
 // # Media
 //
@@ -80,8 +92,9 @@
 // BYE from either party ends the call with BYE to the other; CANCEL before
 // the answer is passed on; every failure response of the callee is passed
 // back to the caller with its code and Reason headers (a Reason is added
-// when the callee sent none). Re-INVITEs are forwarded with their SDP
-// anchored, so hold (sendonly, inactive) and resume pass through; the
+// when the callee sent none), but for a digest challenge (see
+// Authentication toward the next hop). Re-INVITEs are forwarded with their
+// SDP anchored, so hold (sendonly, inactive) and resume pass through; the
 // recording keeps running, so the held party's silence is in the file. A
 // re-INVITE without SDP (session refresh) is answered locally with the last
 // SDP sent. OPTIONS is answered 200. No RTP from either party for
@@ -136,9 +149,9 @@
 // # Not supported
 //
 // INVITEs without an SDP offer (late offer) are refused with 488; SRTP,
-// ICE and video are not anchored (those streams are disabled); the B2BUA
-// does not authenticate to the next hop: a 401 or 407 is passed back as a
-// failure, without its challenge. A callee that answers only after the
+// ICE and video are not anchored (those streams are disabled); a caller's
+// own Authorization or Proxy-Authorization is not forwarded (see
+// Authentication above). A callee that answers only after the
 // B2BUA gave up on it without having sent any provisional response (no
 // CANCEL is allowed then) gets no ACK and ends its dialog itself.
 package sipadapter

@@ -41,6 +41,9 @@ type peer struct {
 	sending    bool
 	invites    []*sip.Request
 	answered   *sipgo.DialogServerSession
+	// challenge, when set, may answer an INVITE with a final response
+	// (a digest challenge) instead of taking the call.
+	challenge func(req *sip.Request) *sip.Response
 
 	byes   chan struct{}
 	ctx    context.Context
@@ -111,6 +114,18 @@ func (p *peer) setRemote(body []byte) {
 
 // onInvite answers with 180 then 200 and starts sending.
 func (p *peer) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	p.mu.Lock()
+	challenge := p.challenge
+	p.mu.Unlock()
+	if challenge != nil {
+		if res := challenge(req); res != nil {
+			p.mu.Lock()
+			p.invites = append(p.invites, req)
+			p.mu.Unlock()
+			_ = tx.Respond(res)
+			return
+		}
+	}
 	d, err := p.servers.ReadInvite(req, tx)
 	if err != nil {
 		return
