@@ -649,11 +649,16 @@ func (c *call) readBye(w Side, req *sip.Request, tx sip.ServerTransaction) {
 func (c *call) readAck(w Side, req *sip.Request, tx sip.ServerTransaction) {
 	c.mu.Lock()
 	p := c.reinviteAck
+	var offer *pendingOffer
 	if p.acked != nil && p.side == w && req.CSeq() != nil && req.CSeq().SeqNo == p.cseq {
 		close(p.acked) // stops respondSDP's retransmissions
 		c.reinviteAck = pendingAck{}
+		offer = p.offer
 	}
 	c.mu.Unlock()
+	if offer != nil {
+		c.answerInAck(offer, req.Body())
+	}
 	if a, _ := c.dialogs(); w == c.in.which && a != nil {
 		_ = a.ReadAck(req, tx) // confirms the dialog; another CSeq is ignored
 	}

@@ -96,8 +96,15 @@
 // Authentication toward the next hop). Re-INVITEs are forwarded with their
 // SDP anchored, so hold (sendonly, inactive) and resume pass through; the
 // recording keeps running, so the held party's silence is in the file. A
-// re-INVITE without SDP (session refresh) is answered locally with the last
-// SDP sent. OPTIONS is answered 200. No RTP from either party for
+// re-INVITE without SDP (a session refresh, or a party asking for an offer)
+// is answered locally, not forwarded: the 200 carries, as the B2BUA's
+// offer, the SDP last sent to that party, unchanged with the same o=
+// version (RFC 3264 §8), and the answer in the party's ACK is applied to
+// the relay: a new media address is followed (latching re-armed), hold
+// suspends the inactivity timeout. That answer is not passed on to the other
+// party, which keeps its session as it was; an ACK without a usable answer
+// (RFC 3261 §13.2.2.4) is logged and leaves the media as it was. OPTIONS is
+// answered 200. No RTP from either party for
 // [Config].InactivityTimeout (default 60 s), or [Config].MaxCallDuration
 // after the answer, ends the call with BYE to both sides.
 //

@@ -33,8 +33,11 @@ func (c *call) leg(p relay.Party) leg {
 
 // reinvite forwards a re-INVITE (hold, resume, a new address) from one
 // party to the other, anchoring both SDPs. A re-INVITE without an offer (a
-// session refresh) is answered locally with the last SDP sent to that
-// party. Overlapping re-INVITEs get 491 (RFC 3261 §14.2).
+// session refresh, or a party asking for an offer) is answered locally: the
+// 200 carries the last SDP sent to that party, unchanged and with the same
+// o= version, as the B2BUA's offer (RFC 3264 §8), and the party's answer
+// in its ACK is applied to the relay (readAck). Overlapping re-INVITEs get
+// 491 (RFC 3261 §14.2).
 func (c *call) reinvite(w Side, req *sip.Request, tx sip.ServerTransaction) {
 	select {
 	case c.reinvite1 <- struct{}{}:
@@ -60,7 +63,12 @@ func (c *call) reinvite(w Side, req *sip.Request, tx sip.ServerTransaction) {
 		c.mu.Lock()
 		body := c.lastSDP[from]
 		c.mu.Unlock()
-		c.respondSDP(tx, req, s, body)
+		offer, err := parseSDP(body)
+		if err != nil { // never: the B2BUA built it
+			respond(tx, req, sip.StatusInternalServerError, "Server Internal Error")
+			return
+		}
+		c.respondSDP(tx, req, s, body, &pendingOffer{party: from, held: offer.held()})
 		return
 	}
 	offer, err := parseSDP(req.Body())
@@ -119,34 +127,43 @@ func (c *call) reinvite(w Side, req *sip.Request, tx sip.ServerTransaction) {
 	c.mu.Lock()
 	c.lastSDP[to], c.lastSDP[from] = fwd, back
 	c.mu.Unlock()
-	c.respondSDP(tx, req, s, back)
+	c.respondSDP(tx, req, s, back, nil)
 }
 
-// respondSDP answers a re-INVITE with 200 and body. The UAS core, not the
+// respondSDP answers a re-INVITE with 200 and body, an answer, or an offer
+// when offer is set, whose answer the ACK brings. The UAS core, not the
 // transaction, retransmits a 2xx to an INVITE (RFC 3261 §13.3.1.4, RFC
 // 6026): over UDP the 200 is sent again at T1, doubling up to T2, until the
 // party's ACK arrives, for at most 64×T1 or until the call ends.
-func (c *call) respondSDP(tx sip.ServerTransaction, req *sip.Request, s *side, body []byte) {
+func (c *call) respondSDP(tx sip.ServerTransaction, req *sip.Request, s *side, body []byte, offer *pendingOffer) {
 	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", body)
 	res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	ct := s.dua.ContactHDR
 	res.AppendHeader(&ct)
 	acked := make(chan struct{})
 	c.mu.Lock()
-	c.reinviteAck = pendingAck{side: s.which, cseq: req.CSeq().SeqNo, acked: acked}
+	c.reinviteAck = pendingAck{side: s.which, cseq: req.CSeq().SeqNo, acked: acked, offer: offer}
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
 		c.reinviteAck = pendingAck{}
 		c.mu.Unlock()
 	}()
-	if err := tx.Respond(res); err != nil || sip.IsReliable(req.Transport()) {
+	if err := tx.Respond(res); err != nil {
 		return
 	}
+	// Over TCP nothing is retransmitted, but the wait for the ACK stays:
+	// it may carry the answer to our offer, and no other re-INVITE may
+	// start before it (RFC 3264 §4).
+	reliable := sip.IsReliable(req.Transport())
 	interval := sip.T1
 	giveUp := time.NewTimer(64 * sip.T1)
 	defer giveUp.Stop()
 	for {
+		var retransmit <-chan time.Time
+		if !reliable {
+			retransmit = time.After(interval)
+		}
 		select {
 		case <-acked:
 			return
@@ -154,7 +171,7 @@ func (c *call) respondSDP(tx sip.ServerTransaction, req *sip.Request, s *side, b
 			return
 		case <-c.ctx.Done():
 			return
-		case <-time.After(interval):
+		case <-retransmit:
 			if tx.Respond(res) != nil {
 				return
 			}
@@ -168,6 +185,33 @@ type pendingAck struct {
 	side  Side
 	cseq  uint32
 	acked chan struct{}
+	offer *pendingOffer // the 2xx carried an offer: the ACK has the answer
+}
+
+// pendingOffer is an offer the B2BUA made in a 2xx to a re-INVITE without
+// SDP: to party, on hold or not.
+type pendingOffer struct {
+	party relay.Party
+	held  bool
+}
+
+// answerInAck applies the answer a party put in its ACK to the B2BUA's
+// offer: its media address (re-arming latching when it moved) and hold.
+// A missing or unusable answer breaks RFC 3261 §13.2.2.4; the session
+// then stays as it was, since ending a call for it would lose more than
+// it protects.
+func (c *call) answerInAck(o *pendingOffer, body []byte) {
+	if len(body) == 0 {
+		c.b.log.Warn("ACK without the answer to the offer in our 2xx: media unchanged", "call_id", c.callID, "party", o.party)
+		return
+	}
+	answer, err := parseSDP(body)
+	if err != nil {
+		c.b.log.Warn("ACK with an unusable answer: media unchanged", "call_id", c.callID, "party", o.party, "error", err)
+		return
+	}
+	c.media.SetRemote(o.party, answer.addr)
+	c.media.SuspendInactivity(o.held || answer.held())
 }
 
 // transact sends req in the other leg's dialog and waits for its final

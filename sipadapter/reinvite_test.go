@@ -1,0 +1,143 @@
+package sipadapter
+
+import (
+	"fmt"
+	"math"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/zaf/g711"
+)
+
+// rtpSocket is a raw RTP endpoint of a hand-driven party.
+type rtpSocket struct {
+	t    testing.TB
+	conn *net.UDPConn
+	seq  uint16
+}
+
+func newRTPSocket(t testing.TB) *rtpSocket {
+	t.Helper()
+	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	return &rtpSocket{t: t, conn: conn}
+}
+
+func (r *rtpSocket) port() int { return r.conn.LocalAddr().(*net.UDPAddr).Port }
+
+func (r *rtpSocket) sdp(version int) string {
+	return fmt.Sprintf("v=0\r\no=raw 1 %d IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio %d RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n",
+		version, r.port())
+}
+
+// sendTone sends n packets of hz to dst, 20 ms apart.
+func (r *rtpSocket) sendTone(dst netip.AddrPort, hz float64, n int) {
+	pkt := rtp.Packet{Header: rtp.Header{Version: 2, SSRC: 0xCA110000}, Payload: make([]byte, 160)}
+	for range n {
+		for i := range pkt.Payload {
+			pkt.Payload[i] = g711.EncodeUlawFrame(int16(6000 * math.Sin(2*math.Pi*hz*float64(int(r.seq)*160+i)/8000)))
+		}
+		pkt.SequenceNumber, pkt.Timestamp = r.seq, uint32(r.seq)*160
+		r.seq++
+		b, err := pkt.Marshal()
+		require.NoError(r.t, err)
+		_, err = r.conn.WriteToUDPAddrPort(b, dst)
+		require.NoError(r.t, err)
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// received counts the RTP packets arriving within d.
+func (r *rtpSocket) received(d time.Duration) int {
+	buf := make([]byte, 2048)
+	deadline := time.Now().Add(d)
+	n := 0
+	for {
+		require.NoError(r.t, r.conn.SetReadDeadline(deadline))
+		if _, _, err := r.conn.ReadFromUDPAddrPort(buf); err != nil {
+			return n
+		}
+		n++
+	}
+}
+
+// sdpPort returns the audio port of the SDP in a SIP message.
+func sdpPort(t testing.TB, msg string) int {
+	t.Helper()
+	_, body, ok := strings.Cut(msg, "\r\n\r\n")
+	require.True(t, ok)
+	info, err := parseSDP([]byte(body))
+	require.NoError(t, err, "body %q", body)
+	return int(info.addr.Port())
+}
+
+// TestReinviteWithoutSDPTakesTheAnswerFromTheAck: a party sends a
+// re-INVITE without SDP; the B2BUA's 200 carries its offer (the SDP it last
+// sent that party, the same version), and the party's answer in the ACK
+// moves its media to a new socket, which the relay then follows both ways.
+func TestReinviteWithoutSDPTakesTheAnswerFromTheAck(t *testing.T) {
+	e := newEnv(t, nil)
+	callee := newPeer(t, int(e.outsideHop.Port()), calleeHz)
+	c := newRawClient(t)
+	in := e.b.Addr(Inside)
+	oldRTP, newRTP := newRTPSocket(t), newRTPSocket(t)
+	msg := func(method string, cseq int, toTag, body string) string {
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s sip:0077270312345678@%s SIP/2.0\r\n", method, in)
+		fmt.Fprintf(&b, "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s%d\r\n", c.port(), method, cseq)
+		fmt.Fprintf(&b, "From: <sip:%s@127.0.0.1>;tag=raw1\r\nTo: <sip:0077270312345678@%s>%s\r\n", lineFixed, in, toTag)
+		fmt.Fprintf(&b, "Call-ID: reinvite-no-sdp\r\nCSeq: %d %s\r\nContact: <sip:raw@127.0.0.1:%d>\r\nMax-Forwards: 70\r\n", cseq, method, c.port())
+		if body != "" {
+			b.WriteString("Content-Type: application/sdp\r\n")
+		}
+		fmt.Fprintf(&b, "Content-Length: %d\r\n\r\n%s", len(body), body)
+		return b.String()
+	}
+	res := c.send(in, msg("INVITE", 1, "", oldRTP.sdp(1)), 5*time.Second)
+	require.True(t, strings.HasPrefix(res, "SIP/2.0 200"), "got %q", res)
+	_, firstSDP, _ := strings.Cut(res, "\r\n\r\n")
+	relayPort := sdpPort(t, res)
+	var toTag string
+	for _, line := range strings.Split(res, "\r\n") {
+		if strings.HasPrefix(line, "To:") {
+			toTag = line[strings.Index(line, ";tag="):]
+		}
+	}
+	_, err := c.conn.WriteToUDPAddrPort([]byte(msg("ACK", 1, toTag, "")), in)
+	require.NoError(t, err)
+	relay := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(relayPort))
+	e.events.wait(t, EventRecordingStarted, 1, 5*time.Second)
+	oldRTP.sendTone(relay, callerHz, 5) // latches the old socket
+	require.Positive(t, oldRTP.received(100*time.Millisecond), "the callee's audio reaches the old socket")
+
+	res = c.send(in, msg("INVITE", 2, toTag, ""), 5*time.Second)
+	require.True(t, strings.HasPrefix(res, "SIP/2.0 200"), "got %q", res)
+	_, offer, _ := strings.Cut(res, "\r\n\r\n")
+	assert.Equal(t, firstSDP, offer, "the offer in the 200 is the SDP last sent, o= version unchanged")
+	_, err = c.conn.WriteToUDPAddrPort([]byte(msg("ACK", 2, toTag, newRTP.sdp(2))), in)
+	require.NoError(t, err)
+	time.Sleep(100 * time.Millisecond)
+
+	oldRTP.received(50 * time.Millisecond) // in flight before the ACK
+	newRTP.sendTone(relay, callerHz, 25)
+	assert.Greater(t, newRTP.received(200*time.Millisecond), 5, "the callee's audio follows to the new socket")
+	assert.Zero(t, oldRTP.received(200*time.Millisecond), "nothing goes to the old socket any more")
+	heard := 0
+	for _, k := range callee.heardTones(callerHz) {
+		if k == 0 {
+			heard++
+		}
+	}
+	assert.GreaterOrEqual(t, heard, 25, "the callee hears the caller from its new socket")
+
+	res = c.send(in, msg("BYE", 3, toTag, ""), 2*time.Second)
+	require.True(t, strings.HasPrefix(res, "SIP/2.0 200"), "got %q", res)
+	assert.Equal(t, CauseBye, e.lastCDR(t, 1).Cause)
+}
