@@ -281,6 +281,12 @@ func (c *call) establish(req *sip.Request, tx sip.ServerTransaction) bool {
 	}
 	media.SetRemote(relay.Callee, answer.addr)
 	media.SuspendInactivity(offer.held() || answer.held())
+	if c.record {
+		// The callee talks from its answer on, and the caller's ACK may
+		// take a while: until the guidance, neither hears the other.
+		media.SetFilter(relay.Caller, withhold{})
+		media.SetFilter(relay.Callee, withhold{})
+	}
 	if err := bdlg.Ack(context.Background()); err != nil {
 		b.log.Warn("ACK to callee failed", "call_id", c.callID, "error", err)
 	}

@@ -71,8 +71,9 @@
 //
 // After the caller's ACK, a recorded call plays the line's announcement to
 // both parties through one [guidance.Stream] per direction installed as the
-// relay's filter: the parties do not hear each other meanwhile. The
-// guidance start is the billing start ([EventGuidanceStarted]). The
+// relay's filter. The parties do not hear each other from the callee's 200
+// until the guidance ends: not while the caller's ACK is on its way, nor
+// during the guidance. The guidance start is the billing start ([EventGuidanceStarted]). The
 // recording starts when it ends ([EventRecordingStarted], whose time is the
 // file's first frame), so the file holds the conversation and never the
 // announcement. The recorder taps are gated by the guidance streams

@@ -45,6 +45,8 @@ func (c *call) runMedia() {
 	gates, err := c.guidanceGates()
 	if err != nil {
 		b.log.Error("guidance stream: recording without guidance", "call_id", c.callID, "error", err)
+		c.media.SetFilter(relay.Caller, nil)
+		c.media.SetFilter(relay.Callee, nil)
 	}
 	c.media.SetTap(relay.Caller, held.tap(relay.Caller))
 	c.media.SetTap(relay.Callee, held.tap(relay.Callee))
@@ -77,12 +79,27 @@ type guidanceGate struct {
 	force atomic.Bool
 }
 
-func (g *guidanceGate) Relay(p *rtp.Packet) bool { return g.s.Relay(p) }
+func (g *guidanceGate) Relay(p *rtp.Packet) bool {
+	relay, _ := g.RelayRecord(p)
+	return relay
+}
 
 func (g *guidanceGate) RelayRecord(p *rtp.Packet) (relay, record bool) {
 	relay, record = g.s.RelayRecord(p)
-	return relay, relay && (record || g.force.Load())
+	if record || g.force.Load() {
+		return relay, relay
+	}
+	// Before the guidance the stream would relay: the parties must not
+	// hear each other before they are told of the recording.
+	return false, false
 }
+
+// withhold is the relay's filter toward both parties of a recorded call
+// from the callee's answer until the guidance streams take over, so that
+// neither hears the other before the guidance.
+type withhold struct{}
+
+func (withhold) Relay(*rtp.Packet) bool { return false }
 
 // guidanceGates creates one guidance stream per direction and installs it
 // as the relay's filter toward that party.

@@ -3,8 +3,10 @@ package sipadapter
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/zaf/g711"
 )
 
 // heardAfterGuidance counts the packets of the other party's tone p heard
@@ -163,4 +166,59 @@ func TestHeldRecordingBoundedAndReplayedInOrder(t *testing.T) {
 	assert.EqualValues(t, maxHeldPackets/2+1, res.Caller.Decoded)
 	assert.EqualValues(t, maxHeldPackets/2, res.Callee.Decoded, "replayed in arrival order, none late")
 	assert.Zero(t, res.Callee.Late+res.Caller.Late)
+}
+
+// TestPartiesDoNotHearEachOtherBeforeGuidance: the callee talks from its
+// answer on while the caller takes 300 ms to acknowledge the 200; the
+// caller must hear the guidance first, and nothing of the callee before it.
+func TestPartiesDoNotHearEachOtherBeforeGuidance(t *testing.T) {
+	e := newEnv(t, nil)
+	newPeer(t, int(e.outsideHop.Port()), calleeHz)
+	c := newRawClient(t)
+	in := e.b.Addr(Inside)
+	media := newRTPSocket(t)
+	invite := c.request("INVITE", "0077270312345678", in, "slow-ack", "", media.sdp(1))
+	res := c.send(in, invite, 5*time.Second)
+	require.True(t, strings.HasPrefix(res, "SIP/2.0 200"), "got %q", res)
+	var toTag string
+	for _, line := range strings.Split(res, "\r\n") {
+		if strings.HasPrefix(line, "To:") {
+			toTag = line[strings.Index(line, ";tag="):]
+		}
+	}
+	inDialog := func(method string, cseq int) string {
+		msg := c.request(method, "0077270312345678", in, "slow-ack", "", "")
+		msg = strings.Replace(msg, "CSeq: 1 "+method, fmt.Sprintf("CSeq: %d %s", cseq, method), 1)
+		to := fmt.Sprintf("To: <sip:0077270312345678@%s>", in)
+		return strings.Replace(msg, to, to+toTag, 1)
+	}
+	heard := media.collect(300 * time.Millisecond) // before the ACK
+	_, err := c.conn.WriteToUDPAddrPort([]byte(inDialog("ACK", 1)), in)
+	require.NoError(t, err)
+	heard = append(heard, media.collect(1200*time.Millisecond)...)
+	e.events.wait(t, EventRecordingStarted, 1, 5*time.Second)
+
+	firstGuidance, callee, calleeBefore := -1, 0, 0
+	for i, payload := range heard {
+		x := make([]float64, len(payload))
+		for j, b := range payload {
+			x[j] = float64(g711.DecodeUlawFrame(b))
+		}
+		if share, active := toneShareWindow(x, guidanceHz); active && share > 0.6 && firstGuidance < 0 {
+			firstGuidance = i
+		}
+		if share, active := toneShareWindow(x, calleeHz); active && share > 0.6 {
+			callee++
+			if firstGuidance < 0 {
+				calleeBefore++
+			}
+		}
+	}
+	t.Logf("the caller got %d packets: guidance from #%d, %d of the callee (%d before the guidance)",
+		len(heard), firstGuidance, callee, calleeBefore)
+	require.GreaterOrEqual(t, firstGuidance, 0, "the caller heard the guidance")
+	assert.Zero(t, calleeBefore, "the caller heard the callee before the guidance")
+	assert.Positive(t, callee, "the caller hears the callee after the guidance")
+	res = c.send(in, inDialog("BYE", 2), 2*time.Second)
+	require.True(t, strings.HasPrefix(res, "SIP/2.0 200"), "got %q", res)
 }

@@ -68,6 +68,24 @@ func (r *rtpSocket) received(d time.Duration) int {
 	}
 }
 
+// collect returns the payloads of the RTP packets arriving within d.
+func (r *rtpSocket) collect(d time.Duration) [][]byte {
+	var out [][]byte
+	buf := make([]byte, 2048)
+	deadline := time.Now().Add(d)
+	for {
+		require.NoError(r.t, r.conn.SetReadDeadline(deadline))
+		n, _, err := r.conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			return out
+		}
+		var pkt rtp.Packet
+		if pkt.Unmarshal(buf[:n]) == nil && pkt.PayloadType == 0 {
+			out = append(out, append([]byte(nil), pkt.Payload...))
+		}
+	}
+}
+
 // sdpPort returns the audio port of the SDP in a SIP message.
 func sdpPort(t testing.TB, msg string) int {
 	t.Helper()
