@@ -78,6 +78,7 @@ type call struct {
 	lastSDP       [2][]byte // the last SDP sent to the caller and the callee
 	packets       [2]uint64 // RTP packets received from the caller and the callee
 	reinviteAck   pendingAck
+	byeReasons    []sip.Header // Reason headers of the BYE that ended the call
 }
 
 func newCall(b *B2BUA, s *side, req *sip.Request) *call {
@@ -105,11 +106,15 @@ func randomToken() string {
 }
 
 // hangup asks the call to end; the first cause wins.
-func (c *call) hangup(cause string, who Party) {
+func (c *call) hangup(cause string, who Party) { c.hangupWith(cause, who, nil) }
+
+// hangupWith is hangup for a party's BYE, whose Reason headers (RFC 3326)
+// go on to the other party with the BYE the B2BUA sends it.
+func (c *call) hangupWith(cause string, who Party, reasons []sip.Header) {
 	c.endOnce.Do(func() {
 		c.mu.Lock()
 		if c.cause == "" {
-			c.cause, c.hungUp = cause, who
+			c.cause, c.hungUp, c.byeReasons = cause, who, reasons
 		}
 		c.mu.Unlock()
 		close(c.endCh)
@@ -609,6 +614,7 @@ func (c *call) byeCaller() {
 	defer cancel()
 	bye := sip.NewRequest(sip.BYE, c.a.InviteRequest.Contact().Address)
 	bye.SetTransport(c.a.InviteRequest.Transport())
+	c.addByeReasons(bye)
 	c.in.setLaddr(bye)
 	if err := c.a.WriteBye(ctx, bye); err != nil {
 		c.b.log.Debug("BYE to caller", "call_id", c.callID, "error", err)
@@ -622,9 +628,40 @@ func (c *call) byeCallee() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), byeTimeout)
 	defer cancel()
-	if err := bdlg.Bye(ctx); err != nil {
+	if bdlg.InviteResponse == nil {
+		return // nothing answered: no dialog to end
+	}
+	// As sipgo's Bye builds it (remote target from the 2xx's Contact),
+	// with the other party's Reason headers added.
+	target := bdlg.InviteRequest.Recipient
+	if ct := bdlg.InviteResponse.Contact(); ct != nil {
+		target = ct.Address
+	}
+	bye := sip.NewRequest(sip.BYE, *target.Clone())
+	c.addByeReasons(bye)
+	c.out.setLaddr(bye)
+	if err := bdlg.WriteBye(ctx, bye); err != nil {
 		c.b.log.Debug("BYE to callee", "call_id", c.callID, "error", err)
 	}
+}
+
+// addByeReasons passes the Reason headers of the BYE that ended the call
+// on to the other party.
+func (c *call) addByeReasons(bye *sip.Request) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, h := range c.byeReasons {
+		bye.AppendHeader(sip.HeaderClone(h))
+	}
+}
+
+// reasonsOf copies req's Reason headers.
+func reasonsOf(req *sip.Request) []sip.Header {
+	var out []sip.Header
+	for _, h := range req.GetHeaders("Reason") {
+		out = append(out, sip.NewHeader("Reason", h.Value()))
+	}
+	return out
 }
 
 // dialogs returns the caller's and the callee's dialogs, nil until set.
@@ -640,12 +677,12 @@ func (c *call) readBye(w Side, req *sip.Request, tx sip.ServerTransaction) {
 	switch {
 	case w == c.in.which && a != nil:
 		if err = a.ReadBye(req, tx); err == nil {
-			c.hangup(CauseBye, PartyCaller)
+			c.hangupWith(CauseBye, PartyCaller, reasonsOf(req))
 			return
 		}
 	case w == c.out.which && bdlg != nil:
 		if err = bdlg.ReadBye(req, tx); err == nil {
-			c.hangup(CauseBye, PartyCallee)
+			c.hangupWith(CauseBye, PartyCallee, reasonsOf(req))
 			return
 		}
 	}

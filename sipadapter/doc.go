@@ -90,7 +90,8 @@
 //
 // # Dialog life
 //
-// BYE from either party ends the call with BYE to the other; CANCEL before
+// BYE from either party ends the call with BYE to the other, carrying the
+// party's Reason headers (its disconnect cause, RFC 3326); CANCEL before
 // the answer is passed on; every failure response of the callee is passed
 // back to the caller with its code and Reason headers (a Reason is added
 // when the callee sent none), but for a digest challenge (see
@@ -159,7 +160,10 @@
 // INVITEs without an SDP offer (late offer) are refused with 488; SRTP,
 // ICE and video are not anchored (those streams are disabled); a caller's
 // own Authorization or Proxy-Authorization is not forwarded (see
-// Authentication above). A callee that answers only after the
+// Authentication above); the Reason headers of a caller's CANCEL are not
+// passed on to the callee (sipgo builds that CANCEL). Redirects (3xx) are
+// not followed: they are passed back like failures, without their Contact,
+// so that no call is redirected around the recording. A callee that answers only after the
 // B2BUA gave up on it without having sent any provisional response (no
 // CANCEL is allowed then) gets no ACK and ends its dialog itself.
 package sipadapter

@@ -44,6 +44,7 @@ type peer struct {
 	// challenge, when set, may answer an INVITE with a final response
 	// (a digest challenge) instead of taking the call.
 	challenge func(req *sip.Request) *sip.Response
+	byeReqs   []*sip.Request // BYEs received
 
 	byes   chan struct{}
 	ctx    context.Context
@@ -81,6 +82,9 @@ func newPeer(t testing.TB, sipPort int, hz float64) *peer {
 			}
 		}
 		p.stopSending()
+		p.mu.Lock()
+		p.byeReqs = append(p.byeReqs, req)
+		p.mu.Unlock()
 		p.byes <- struct{}{}
 	})
 	p.wg.Add(2)

@@ -1,6 +1,7 @@
 package sipadapter
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
 	"github.com/pion/rtp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -158,4 +160,44 @@ func TestReinviteWithoutSDPTakesTheAnswerFromTheAck(t *testing.T) {
 	res = c.send(in, msg("BYE", 3, toTag, ""), 2*time.Second)
 	require.True(t, strings.HasPrefix(res, "SIP/2.0 200"), "got %q", res)
 	assert.Equal(t, CauseBye, e.lastCDR(t, 1).Cause)
+}
+
+// TestByeReasonPassedOn: the Reason headers of a party's BYE (its
+// disconnect cause, RFC 3326) reach the other party with the B2BUA's BYE.
+func TestByeReasonPassedOn(t *testing.T) {
+	const reason = `Q.850;cause=16;text="Normal call clearing"`
+	for _, who := range []Party{PartyCaller, PartyCallee} {
+		t.Run(string(who), func(t *testing.T) {
+			e := newEnv(t, nil)
+			callee := newPeer(t, int(e.outsideHop.Port()), calleeHz)
+			caller := newPeer(t, 0, callerHz)
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			d, err := caller.call(ctx, e.b.Addr(Inside), "0077270312345678")
+			require.NoError(t, err)
+			e.events.wait(t, EventAnswered, 1, 5*time.Second)
+			other := callee
+			if who == PartyCaller {
+				bye := sip.NewRequest(sip.BYE, *d.InviteResponse.Contact().Address.Clone())
+				bye.AppendHeader(sip.NewHeader("Reason", reason))
+				require.NoError(t, d.WriteBye(ctx, bye))
+			} else {
+				other = caller
+				callee.mu.Lock()
+				a := callee.answered
+				callee.mu.Unlock()
+				bye := sip.NewRequest(sip.BYE, *a.InviteRequest.Contact().Address.Clone())
+				bye.AppendHeader(sip.NewHeader("Reason", reason))
+				require.NoError(t, a.WriteBye(ctx, bye))
+			}
+			other.waitBye(t, 5*time.Second)
+			other.mu.Lock()
+			got := other.byeReqs[0].GetHeader("Reason")
+			other.mu.Unlock()
+			require.NotNil(t, got, "the BYE to the other party has the Reason")
+			assert.Equal(t, reason, got.Value())
+			cdr := e.lastCDR(t, 1)
+			assert.Equal(t, who, cdr.HungUp)
+		})
+	}
 }
