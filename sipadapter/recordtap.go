@@ -101,21 +101,30 @@ func (h *heldRecording) first() time.Time {
 // attach replays the held packets into rec, both parties interleaved in
 // arrival order (so the jitter window sees them as they came), and sends
 // every later packet straight to rec. It returns how many packets were
-// replayed and how many had been refused for lack of room.
+// replayed and how many had been refused for lack of room. The replay runs
+// without the lock, in batches, so that the relay's goroutines never wait
+// for the recording's disk writes: they only append meanwhile.
 func (h *heldRecording) attach(rec *recorder.Recording) (replayed, dropped int, err error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	slices.SortStableFunc(h.held, func(a, b heldPacket) int { return a.arrival.Compare(b.arrival) })
 	var errs []error
-	for _, p := range h.held {
-		if err := recLeg(rec, p.party).Write(p.raw, p.arrival); err != nil {
-			errs = append(errs, err)
+	for {
+		h.mu.Lock()
+		batch := h.held
+		h.held = nil
+		if len(batch) == 0 {
+			dropped, h.done = h.dropped, true
+			h.rec.Store(rec)
+			h.mu.Unlock()
+			return replayed, dropped, errors.Join(errs...)
 		}
+		h.mu.Unlock()
+		slices.SortStableFunc(batch, func(a, b heldPacket) int { return a.arrival.Compare(b.arrival) })
+		for _, p := range batch {
+			if err := recLeg(rec, p.party).Write(p.raw, p.arrival); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		replayed += len(batch)
 	}
-	replayed, dropped = len(h.held), h.dropped
-	h.held, h.done = nil, true
-	h.rec.Store(rec)
-	return replayed, dropped, errors.Join(errs...)
 }
 
 // discard drops what is held and holds nothing more: the call is not
