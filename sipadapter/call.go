@@ -78,7 +78,8 @@ type call struct {
 	lastSDP       [2][]byte // the last SDP sent to the caller and the callee
 	packets       [2]uint64 // RTP packets received from the caller and the callee
 	reinviteAck   pendingAck
-	byeReasons    []sip.Header // Reason headers of the BYE that ended the call
+	byeReasons    []sip.Header          // Reason headers of the BYE that ended the call
+	accepted      sip.ClientTransaction // the last re-INVITE sent, re-ACKing its 2xx
 }
 
 func newCall(b *B2BUA, s *side, req *sip.Request) *call {
@@ -721,6 +722,12 @@ func (c *call) finish() {
 		c.mu.Lock()
 		c.packets = [2]uint64{st.Caller.Received, st.Callee.Received}
 		c.mu.Unlock()
+	}
+	c.mu.Lock()
+	accepted := c.accepted
+	c.mu.Unlock()
+	if accepted != nil {
+		accepted.Terminate()
 	}
 	end := b.cfg.Clock.Now()
 	recID := c.closeRecording(end)

@@ -96,7 +96,8 @@
 // back to the caller with its code and Reason headers (a Reason is added
 // when the callee sent none), but for a digest challenge (see
 // Authentication toward the next hop). Re-INVITEs are forwarded with their
-// SDP anchored, so hold (sendonly, inactive) and resume pass through; the
+// SDP anchored (each retransmission of the 2xx they get is ACKed again, for
+// a lost ACK), so hold (sendonly, inactive) and resume pass through; the
 // recording keeps running, so the held party's silence is in the file. A
 // re-INVITE without SDP (a session refresh, or a party asking for an offer)
 // is answered locally, not forwarded: the 200 carries, as the B2BUA's

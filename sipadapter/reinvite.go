@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/callrec/callrec/sipadapter/relay"
+	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 )
 
@@ -93,7 +94,7 @@ func (c *call) reinvite(w Side, req *sip.Request, tx sip.ServerTransaction) {
 	other.side.setLaddr(out)
 	ctx, cancel := context.WithTimeout(c.ctx, byeTimeout)
 	defer cancel()
-	res, err := c.transact(ctx, other, out)
+	res, otx, err := c.transact(ctx, other, out)
 	if err != nil {
 		respond(tx, req, sip.StatusRequestTimeout, "Request Timeout", reasonHeader(sip.StatusRequestTimeout, "no answer to re-INVITE"))
 		return
@@ -112,6 +113,7 @@ func (c *call) reinvite(w Side, req *sip.Request, tx sip.ServerTransaction) {
 	if err := other.write(ack); err != nil {
 		c.b.log.Warn("ACK of re-INVITE", "call_id", c.callID, "error", err)
 	}
+	c.reack(otx, other.side, ack)
 	answer, err := parseSDP(res.Body())
 	if err != nil {
 		respond(tx, req, sip.StatusNotAcceptableHere, "Not Acceptable Here", warning(s, err.Error()))
@@ -215,27 +217,59 @@ func (c *call) answerInAck(o *pendingOffer, body []byte) {
 }
 
 // transact sends req in the other leg's dialog and waits for its final
-// response.
-func (c *call) transact(ctx context.Context, other leg, req *sip.Request) (*sip.Response, error) {
+// response. The transaction is returned live after a 2xx, for reack, and
+// terminated otherwise.
+func (c *call) transact(ctx context.Context, other leg, req *sip.Request) (*sip.Response, sip.ClientTransaction, error) {
 	tx, err := other.do(ctx, req)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer tx.Terminate()
 	for {
 		select {
 		case res := <-tx.Responses():
 			if res.IsProvisional() {
 				continue
 			}
-			return res, nil
+			if !res.IsSuccess() {
+				tx.Terminate()
+			}
+			return res, tx, nil
 		case <-tx.Done():
 			if err := tx.Err(); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
-			return nil, context.DeadlineExceeded
+			return nil, nil, context.DeadlineExceeded
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			tx.Terminate()
+			return nil, nil, ctx.Err()
 		}
+	}
+}
+
+// reack answers every retransmission of the 2xx to a re-INVITE the B2BUA
+// sent with the same ACK, as the UAC core must (RFC 3261 §13.2.2.4): over
+// UDP a lost ACK would otherwise leave the party retransmitting for 32 s
+// and then ending the call. The transaction absorbs the retransmissions in
+// its Accepted state (RFC 6026) until its Timer M, or until the next
+// re-INVITE or the end of the call terminates it.
+func (c *call) reack(tx sip.ClientTransaction, s *side, ack *sip.Request) {
+	tmpl := ack.Clone()
+	tx.OnRetransmission(func(r *sip.Response) {
+		if !r.IsSuccess() {
+			return
+		}
+		again := tmpl.Clone()
+		s.setLaddr(again)
+		// Sent as built: rebuilding would take the dialog's current CSeq.
+		if err := s.cli.WriteRequest(again, func(*sipgo.Client, *sip.Request) error { return nil }); err != nil {
+			c.b.log.Debug("ACK retransmission", "call_id", c.callID, "error", err)
+		}
+	})
+	c.mu.Lock()
+	prev := c.accepted
+	c.accepted = tx
+	c.mu.Unlock()
+	if prev != nil {
+		prev.Terminate()
 	}
 }

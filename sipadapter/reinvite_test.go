@@ -201,3 +201,112 @@ func TestByeReasonPassedOn(t *testing.T) {
 		})
 	}
 }
+
+// readSIP returns the next SIP message on c whose first line starts with
+// prefix, or "" after timeout.
+func readSIP(t testing.TB, c *rawClient, prefix string, timeout time.Duration) string {
+	t.Helper()
+	buf := make([]byte, 65536)
+	deadline := time.Now().Add(timeout)
+	for {
+		require.NoError(t, c.conn.SetReadDeadline(deadline))
+		n, _, err := c.conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			return ""
+		}
+		if msg := string(buf[:n]); strings.HasPrefix(msg, prefix) {
+			return msg
+		}
+	}
+}
+
+// TestReinvite2xxRetransmissionReAcked: when the ACK of a re-INVITE the
+// B2BUA forwarded is lost, the party retransmits its 200 and the B2BUA
+// must send the ACK again each time (RFC 3261 §13.2.2.4), or the party
+// ends the call after 32 s.
+func TestReinvite2xxRetransmissionReAcked(t *testing.T) {
+	e := newEnv(t, nil)
+	callee := newPeer(t, int(e.outsideHop.Port()), 0)
+	c := newRawClient(t)
+	in := e.b.Addr(Inside)
+	media := newRTPSocket(t)
+	res := c.send(in, c.request("INVITE", "0077270312345678", in, "reack", "", media.sdp(1)), 5*time.Second)
+	require.True(t, strings.HasPrefix(res, "SIP/2.0 200"), "got %q", res)
+	var toTag string
+	for _, line := range strings.Split(res, "\r\n") {
+		if strings.HasPrefix(line, "To:") {
+			toTag = line[strings.Index(line, ";tag="):]
+		}
+	}
+	ack := c.request("ACK", "0077270312345678", in, "reack", "", "")
+	to := fmt.Sprintf("To: <sip:0077270312345678@%s>", in)
+	_, err := c.conn.WriteToUDPAddrPort([]byte(strings.Replace(ack, to, to+toTag, 1)), in)
+	require.NoError(t, err)
+	e.events.wait(t, EventAnswered, 1, 5*time.Second)
+
+	// The callee puts the call on hold; the B2BUA forwards the re-INVITE.
+	callee.mu.Lock()
+	a := callee.answered
+	callee.mu.Unlock()
+	hold := sip.NewRequest(sip.INVITE, *a.InviteRequest.Contact().Address.Clone())
+	hold.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	hold.SetBody([]byte(strings.Replace(string(callee.sdp()), "a=sendrecv", "a=sendonly", 1)))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	holdDone := make(chan *sip.Response, 1)
+	go func() {
+		tx, err := a.TransactionRequest(ctx, hold)
+		if err != nil {
+			holdDone <- nil
+			return
+		}
+		defer tx.Terminate()
+		for {
+			select {
+			case r := <-tx.Responses():
+				if r.IsProvisional() {
+					continue
+				}
+				holdDone <- r
+				return
+			case <-ctx.Done():
+				holdDone <- nil
+				return
+			}
+		}
+	}()
+	reinvite := readSIP(t, c, "INVITE ", 5*time.Second)
+	require.NotEmpty(t, reinvite, "the re-INVITE reaches the caller")
+	var b strings.Builder
+	b.WriteString("SIP/2.0 200 OK\r\n")
+	var cseq string
+	for _, line := range strings.Split(reinvite, "\r\n") {
+		for _, h := range []string{"Via:", "From:", "To:", "Call-ID:", "CSeq:"} {
+			if strings.HasPrefix(line, h) {
+				b.WriteString(line + "\r\n")
+			}
+		}
+		if strings.HasPrefix(line, "CSeq:") {
+			cseq = strings.Fields(line)[1]
+		}
+	}
+	body := strings.Replace(media.sdp(2), "m=audio", "a=recvonly\r\nm=audio", 1)
+	fmt.Fprintf(&b, "Contact: <sip:raw@127.0.0.1:%d>\r\nContent-Type: application/sdp\r\nContent-Length: %d\r\n\r\n%s", c.port(), len(body), body)
+	ok := b.String()
+	for i := range 3 {
+		_, err := c.conn.WriteToUDPAddrPort([]byte(ok), in)
+		require.NoError(t, err)
+		got := readSIP(t, c, "ACK ", 2*time.Second)
+		require.NotEmpty(t, got, "an ACK for 200 #%d", i+1)
+		assert.Contains(t, got, "CSeq: "+cseq+" ACK")
+	}
+	r := <-holdDone
+	require.NotNil(t, r)
+	assert.Equal(t, sip.StatusOK, r.StatusCode, "the callee's hold is answered")
+	ackHold := sip.NewRequest(sip.ACK, *a.InviteRequest.Contact().Address.Clone())
+	require.NoError(t, a.WriteRequest(ackHold))
+	bye := strings.Replace(c.request("BYE", "0077270312345678", in, "reack", "", ""), "CSeq: 1 BYE", "CSeq: 2 BYE", 1)
+	res = c.send(in, strings.Replace(bye, to, to+toTag, 1), 2*time.Second)
+	require.True(t, strings.HasPrefix(res, "SIP/2.0 200"), "got %q", res)
+	assert.Equal(t, CauseBye, e.lastCDR(t, 1).Cause)
+}
