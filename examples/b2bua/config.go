@@ -48,6 +48,9 @@ type fileSide struct {
 	NextHop   string   `yaml:"next_hop"`
 	Transport string   `yaml:"transport"`
 	Networks  []string `yaml:"networks"`
+	// Username and Password answer the next hop's digest challenge.
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
 }
 
 type fileMedia struct {
@@ -185,6 +188,8 @@ const (
 	envHTTPToken         = "CALLREC_HTTP_TOKEN"
 	envSFTPPassword      = "CALLREC_SFTP_PASSWORD"
 	envSFTPKeyPassphrase = "CALLREC_SFTP_KEY_PASSPHRASE"
+	envInsidePassword    = "CALLREC_INSIDE_PASSWORD"
+	envOutsidePassword   = "CALLREC_OUTSIDE_PASSWORD"
 )
 
 // Defaults of the example's own settings (the packages document theirs).
@@ -319,8 +324,8 @@ func sortProblems(ps []Problem) {
 // capacity.
 func (fc *fileConfig) checkSIP(c *checker, cfg *config) {
 	a := &cfg.adapter
-	a.Inside = fc.Sides.Inside.check(c, "sides.inside", true)
-	a.Outside = fc.Sides.Outside.check(c, "sides.outside", false)
+	a.Inside = fc.Sides.Inside.check(c, "sides.inside", true, envInsidePassword)
+	a.Outside = fc.Sides.Outside.check(c, "sides.outside", false, envOutsidePassword)
 
 	m := fc.Media
 	if m.Address != "" {
@@ -374,13 +379,18 @@ func (fc *fileConfig) checkSIP(c *checker, cfg *config) {
 	a.RetryAfter = c.duration("capacity.retry_after", k.RetryAfter, 0)
 }
 
-func (s fileSide) check(c *checker, key string, inside bool) sipadapter.SideConfig {
+func (s fileSide) check(c *checker, key string, inside bool, passwordEnv string) sipadapter.SideConfig {
 	c.hostPort(key+".listen", s.Listen, true, true)
 	c.hostPort(key+".next_hop", s.NextHop, false, false)
 	sc := sipadapter.SideConfig{
 		Listen:    s.Listen,
 		NextHop:   s.NextHop,
 		Transport: c.oneOf(key+".transport", s.Transport, transportUDP, transportUDP, transportTCP),
+		Username:  s.Username,
+		Password:  c.secret(key+".password", s.Password, passwordEnv),
+	}
+	if sc.Password != "" && sc.Username == "" {
+		c.addf(key+".username", "missing: the password needs a username")
 	}
 	for i, n := range s.Networks {
 		if p := c.prefix(fmt.Sprintf("%s.networks[%d]", key, i), n); p.IsValid() {

@@ -146,7 +146,7 @@ func TestConfigProblems(t *testing.T) {
 		msg      string
 	}{
 		"unknown key": {old: "    listen: 127.0.0.1:0\n    next", new: "    lisen: 127.0.0.1:0\n    next",
-			key: "sides.inside.lisen", line: 3, msg: "unknown key (valid keys here: listen, networks, next_hop, transport)"},
+			key: "sides.inside.lisen", line: 3, msg: "unknown key (valid keys here: listen, networks, next_hop, password, transport, username)"},
 		"missing after misspelling": {old: "    listen: 127.0.0.1:0\n    next", new: "    lisen: 127.0.0.1:0\n    next",
 			key: "sides.inside.listen", line: 2, msg: "missing"},
 		"wrong type": {new: "capacity:\n  max_calls: many\n",
@@ -167,6 +167,8 @@ func TestConfigProblems(t *testing.T) {
 			key: "sides.inside.networks", line: 2, msg: "missing: list the PBX's source networks, for example [10.0.0.0/24]"},
 		"bad network": {old: "[127.0.0.0/8]", new: "[127.0.0.0/8, 10.0.0/8]",
 			key: "sides.inside.networks[1]", line: 5, msg: `"10.0.0/8" is not a network such as 10.0.0.0/24 or an address`},
+		"password without username": {old: "    next_hop: 127.0.0.1:5080\n", new: "    next_hop: 127.0.0.1:5080\n    password: pw\n",
+			key: "sides.outside.username", msg: "missing: the password needs a username"},
 		"bad transport": {old: "    next_hop: 127.0.0.1:5080\n", new: "    next_hop: 127.0.0.1:5080\n    transport: sctp\n",
 			key: "sides.outside.transport", line: 9, msg: `"sctp" is not one of udp, tcp`},
 		"bad duration": {new: "timeouts:\n  ring: 3 minutes\n",
@@ -324,6 +326,22 @@ func TestConfigSecretsFromEnvironment(t *testing.T) {
 			require.NoError(t, s.HostKeyCallback("sftp.example:22", &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 22}, key), "known host accepted")
 		})
 	}
+}
+
+// TestConfigSideCredentials: a side's digest credentials reach the
+// adapter, the password from the environment when it is set there.
+func TestConfigSideCredentials(t *testing.T) {
+	raw := strings.Replace(baseConfig, "    next_hop: 127.0.0.1:5080\n",
+		"    next_hop: 127.0.0.1:5080\n    username: trunk1\n    password: ${TRUNK_PW}\n", 1)
+	cfg, problems := parseConfig([]byte(raw), env(map[string]string{"TRUNK_PW": "from-ref"}))
+	require.Empty(t, problems)
+	assert.Equal(t, "trunk1", cfg.adapter.Outside.Username)
+	assert.Equal(t, "from-ref", cfg.adapter.Outside.Password)
+	assert.Empty(t, cfg.adapter.Inside.Password)
+
+	cfg, problems = parseConfig([]byte(raw), env(map[string]string{envOutsidePassword: "override"}))
+	require.Empty(t, problems)
+	assert.Equal(t, "override", cfg.adapter.Outside.Password)
 }
 
 func TestParseSize(t *testing.T) {
