@@ -48,6 +48,22 @@ func (r *rawClient) request(method, ruser string, to netip.AddrPort, callID, ext
 	return b.String()
 }
 
+// inDialog builds a request from this client (From tag raw1) in the dialog
+// callID: CSeq cseq, toTag the To header's suffix (";tag=…" or ""), body ""
+// for none.
+func (r *rawClient) inDialog(method, ruser string, to netip.AddrPort, callID string, cseq int, toTag, body string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s sip:%s@%s SIP/2.0\r\n", method, ruser, to)
+	fmt.Fprintf(&b, "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s%d\r\n", r.port(), method, cseq)
+	fmt.Fprintf(&b, "From: <sip:%s@127.0.0.1>;tag=raw1\r\nTo: <sip:%s@%s>%s\r\n", lineFixed, ruser, to, toTag)
+	fmt.Fprintf(&b, "Call-ID: %s\r\nCSeq: %d %s\r\nContact: <sip:raw@127.0.0.1:%d>\r\nMax-Forwards: 70\r\n", callID, cseq, method, r.port())
+	if body != "" {
+		b.WriteString("Content-Type: application/sdp\r\n")
+	}
+	fmt.Fprintf(&b, "Content-Length: %d\r\n\r\n%s", len(body), body)
+	return b.String()
+}
+
 // send writes msg to addr and returns the first final response, or "" if
 // none came within timeout.
 func (r *rawClient) send(addr netip.AddrPort, msg string, timeout time.Duration) string {
@@ -203,16 +219,7 @@ func TestReinvite2xxRetransmittedUntilAck(t *testing.T) {
 	c := newRawClient(t)
 	in := e.b.Addr(Inside)
 	msg := func(method string, cseq int, toTag, body string) string {
-		var b strings.Builder
-		fmt.Fprintf(&b, "%s sip:0077270312345678@%s SIP/2.0\r\n", method, in)
-		fmt.Fprintf(&b, "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s%d\r\n", c.port(), method, cseq)
-		fmt.Fprintf(&b, "From: <sip:%s@127.0.0.1>;tag=raw1\r\nTo: <sip:0077270312345678@%s>%s\r\n", lineFixed, in, toTag)
-		fmt.Fprintf(&b, "Call-ID: reinvite-rtx\r\nCSeq: %d %s\r\nContact: <sip:raw@127.0.0.1:%d>\r\nMax-Forwards: 70\r\n", cseq, method, c.port())
-		if body != "" {
-			b.WriteString("Content-Type: application/sdp\r\n")
-		}
-		fmt.Fprintf(&b, "Content-Length: %d\r\n\r\n%s", len(body), body)
-		return b.String()
+		return c.inDialog(method, "0077270312345678", in, "reinvite-rtx", cseq, toTag, body)
 	}
 	res := c.send(in, msg("INVITE", 1, "", pcmuOffer), 5*time.Second)
 	require.True(t, strings.HasPrefix(res, "SIP/2.0 200"), "got %q", res)

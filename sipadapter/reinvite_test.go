@@ -109,16 +109,7 @@ func TestReinviteWithoutSDPTakesTheAnswerFromTheAck(t *testing.T) {
 	in := e.b.Addr(Inside)
 	oldRTP, newRTP := newRTPSocket(t), newRTPSocket(t)
 	msg := func(method string, cseq int, toTag, body string) string {
-		var b strings.Builder
-		fmt.Fprintf(&b, "%s sip:0077270312345678@%s SIP/2.0\r\n", method, in)
-		fmt.Fprintf(&b, "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s%d\r\n", c.port(), method, cseq)
-		fmt.Fprintf(&b, "From: <sip:%s@127.0.0.1>;tag=raw1\r\nTo: <sip:0077270312345678@%s>%s\r\n", lineFixed, in, toTag)
-		fmt.Fprintf(&b, "Call-ID: reinvite-no-sdp\r\nCSeq: %d %s\r\nContact: <sip:raw@127.0.0.1:%d>\r\nMax-Forwards: 70\r\n", cseq, method, c.port())
-		if body != "" {
-			b.WriteString("Content-Type: application/sdp\r\n")
-		}
-		fmt.Fprintf(&b, "Content-Length: %d\r\n\r\n%s", len(body), body)
-		return b.String()
+		return c.inDialog(method, "0077270312345678", in, "reinvite-no-sdp", cseq, toTag, body)
 	}
 	res := c.send(in, msg("INVITE", 1, "", oldRTP.sdp(1)), 5*time.Second)
 	require.True(t, strings.HasPrefix(res, "SIP/2.0 200"), "got %q", res)
