@@ -136,7 +136,6 @@ func (p *peer) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	p.mu.Lock()
 	p.invites = append(p.invites, req)
-	p.answered = d
 	p.mu.Unlock()
 	p.setRemote(req.Body())
 	if p.early > 0 {
@@ -150,7 +149,23 @@ func (p *peer) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if err := d.WriteResponse(res); err != nil {
 		return
 	}
+	p.mu.Lock()
+	p.answered = d // once WriteResponse no longer touches d
+	p.mu.Unlock()
 	p.startSending()
+}
+
+// dialog returns the dialog of the call p answered last, waiting for it.
+func (p *peer) dialog(t testing.TB) *sipgo.DialogServerSession {
+	t.Helper()
+	var d *sipgo.DialogServerSession
+	require.Eventually(t, func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		d = p.answered
+		return d != nil
+	}, 5*time.Second, time.Millisecond, "peer %s answered no call", p.addr)
+	return d
 }
 
 // call places a call to user@to and returns once answered and ACKed.

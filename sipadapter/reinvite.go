@@ -3,6 +3,7 @@ package sipadapter
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/callrec/callrec/sipadapter/relay"
@@ -110,10 +111,9 @@ func (c *call) reinvite(w Side, req *sip.Request, tx sip.ServerTransaction) {
 	}
 	ack := sip.NewRequest(sip.ACK, *other.target.Clone())
 	other.side.setLaddr(ack)
-	if err := other.write(ack); err != nil {
+	if err := c.ackAccepted(otx, other, ack); err != nil {
 		c.b.log.Warn("ACK of re-INVITE", "call_id", c.callID, "error", err)
 	}
-	c.reack(otx, other.side, ack)
 	answer, err := parseSDP(res.Body())
 	if err != nil {
 		respond(tx, req, sip.StatusNotAcceptableHere, "Not Acceptable Here", warning(s, err.Error()))
@@ -217,7 +217,7 @@ func (c *call) answerInAck(o *pendingOffer, body []byte) {
 }
 
 // transact sends req in the other leg's dialog and waits for its final
-// response. The transaction is returned live after a 2xx, for reack, and
+// response. The transaction is returned live after a 2xx, for ackAccepted, and
 // terminated otherwise.
 func (c *call) transact(ctx context.Context, other leg, req *sip.Request) (*sip.Response, sip.ClientTransaction, error) {
 	tx, err := other.do(ctx, req)
@@ -246,25 +246,36 @@ func (c *call) transact(ctx context.Context, other leg, req *sip.Request) (*sip.
 	}
 }
 
-// reack answers every retransmission of the 2xx to a re-INVITE the B2BUA
-// sent with the same ACK, as the UAC core must (RFC 3261 §13.2.2.4): over
-// UDP a lost ACK would otherwise leave the party retransmitting for 32 s
-// and then ending the call. The transaction absorbs the retransmissions in
-// its Accepted state (RFC 6026) until its Timer M, or until the next
-// re-INVITE or the end of the call terminates it.
-func (c *call) reack(tx sip.ClientTransaction, s *side, ack *sip.Request) {
-	tmpl := ack.Clone()
+// ackAccepted sends the ACK of the 2xx to a re-INVITE the B2BUA sent, and
+// the same ACK again for every retransmission of that 2xx, as the UAC core
+// must (RFC 3261 §13.2.2.4): over UDP a lost ACK would otherwise leave the
+// party retransmitting for 32 s and then ending the call. The transaction
+// absorbs the retransmissions in its Accepted state (RFC 6026) until its
+// Timer M, or until the next re-INVITE or the end of the call terminates it.
+func (c *call) ackAccepted(tx sip.ClientTransaction, other leg, ack *sip.Request) error {
+	var mu sync.Mutex
+	var sent *sip.Request // the ACK as the dialog built it
+	// The hook goes in before the first ACK leaves. A retransmission seen
+	// before that is answered by the first ACK itself; one seen while it
+	// is being sent waits for it and is answered again.
 	tx.OnRetransmission(func(r *sip.Response) {
-		if !r.IsSuccess() {
+		mu.Lock()
+		tmpl := sent
+		mu.Unlock()
+		if !r.IsSuccess() || tmpl == nil {
 			return
 		}
 		again := tmpl.Clone()
-		s.setLaddr(again)
+		other.side.setLaddr(again)
 		// Sent as built: rebuilding would take the dialog's current CSeq.
-		if err := s.cli.WriteRequest(again, func(*sipgo.Client, *sip.Request) error { return nil }); err != nil {
+		if err := other.side.cli.WriteRequest(again, func(*sipgo.Client, *sip.Request) error { return nil }); err != nil {
 			c.b.log.Debug("ACK retransmission", "call_id", c.callID, "error", err)
 		}
 	})
+	mu.Lock()
+	err := other.write(ack)
+	sent = ack.Clone()
+	mu.Unlock()
 	c.mu.Lock()
 	prev := c.accepted
 	c.accepted = tx
@@ -272,4 +283,5 @@ func (c *call) reack(tx sip.ClientTransaction, s *side, ack *sip.Request) {
 	if prev != nil {
 		prev.Terminate()
 	}
+	return err
 }

@@ -174,9 +174,7 @@ func TestByeReasonPassedOn(t *testing.T) {
 				require.NoError(t, d.WriteBye(ctx, bye))
 			} else {
 				other = caller
-				callee.mu.Lock()
-				a := callee.answered
-				callee.mu.Unlock()
+				a := callee.dialog(t)
 				bye := sip.NewRequest(sip.BYE, *a.InviteRequest.Contact().Address.Clone())
 				bye.AppendHeader(sip.NewHeader("Reason", reason))
 				require.NoError(t, a.WriteBye(ctx, bye))
@@ -236,9 +234,7 @@ func TestReinvite2xxRetransmissionReAcked(t *testing.T) {
 	e.events.wait(t, EventAnswered, 1, 5*time.Second)
 
 	// The callee puts the call on hold; the B2BUA forwards the re-INVITE.
-	callee.mu.Lock()
-	a := callee.answered
-	callee.mu.Unlock()
+	a := callee.dialog(t)
 	hold := sip.NewRequest(sip.INVITE, *a.InviteRequest.Contact().Address.Clone())
 	hold.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	hold.SetBody([]byte(strings.Replace(string(callee.sdp()), "a=sendrecv", "a=sendonly", 1)))
