@@ -195,22 +195,12 @@ func testSameCallID(t *testing.T, sink delivery.Sink, store Store) {
 func testConcurrent(t *testing.T, sink delivery.Sink, store Store) {
 	const n = 8
 	items := make([]delivery.Item, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
 	for i := range items {
 		items[i] = NewItem(fmt.Sprintf("rec-%d", i), fmt.Sprintf("call-%d", i), 10_000+i)
-		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			errs[i] = sink.Deliver(ctx, items[i])
-		})
 	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("Deliver(%d): %v", i, err)
-		}
-		check(t, store, items[i])
+	deliverAll(t, sink, items, "")
+	for _, item := range items {
+		check(t, store, item)
 	}
 	wantCount(t, store, n)
 }
@@ -224,25 +214,32 @@ func testConcurrentSameCallID(t *testing.T, sink delivery.Sink, store Store) {
 		items[i] = NewItem(fmt.Sprintf("rec-%d", i), "shared-call", 20_000+i)
 	}
 	for round := range 2 { // the second round redelivers every one
-		errs := make([]error, n)
-		var wg sync.WaitGroup
-		for i := range items {
-			wg.Go(func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				defer cancel()
-				errs[i] = sink.Deliver(ctx, items[i])
-			})
-		}
-		wg.Wait()
-		for i, err := range errs {
-			if err != nil {
-				t.Fatalf("round %d: Deliver(%d): %v", round, i, err)
-			}
-		}
+		deliverAll(t, sink, items, fmt.Sprintf("round %d: ", round))
 		for _, item := range items {
 			check(t, store, item)
 		}
 		wantCount(t, store, n)
+	}
+}
+
+// deliverAll delivers every item at once and fails t, its message
+// prefixed with what, if any delivery fails.
+func deliverAll(t *testing.T, sink delivery.Sink, items []delivery.Item, what string) {
+	t.Helper()
+	errs := make([]error, len(items))
+	var wg sync.WaitGroup
+	for i := range items {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			errs[i] = sink.Deliver(ctx, items[i])
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("%sDeliver(%d): %v", what, i, err)
+		}
 	}
 }
 
