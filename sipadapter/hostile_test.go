@@ -24,11 +24,7 @@ type rawClient struct {
 }
 
 func newRawClient(t testing.TB) *rawClient {
-	t.Helper()
-	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = conn.Close() })
-	return &rawClient{t: t, conn: conn}
+	return &rawClient{t: t, conn: loopbackUDP(t)}
 }
 
 func (r *rawClient) port() int { return r.conn.LocalAddr().(*net.UDPAddr).Port }

@@ -25,11 +25,7 @@ type rtpSocket struct {
 }
 
 func newRTPSocket(t testing.TB) *rtpSocket {
-	t.Helper()
-	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = conn.Close() })
-	return &rtpSocket{t: t, conn: conn}
+	return &rtpSocket{t: t, conn: loopbackUDP(t)}
 }
 
 func (r *rtpSocket) port() int { return r.conn.LocalAddr().(*net.UDPAddr).Port }
