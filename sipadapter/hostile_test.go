@@ -60,6 +60,20 @@ func (r *rawClient) inDialog(method, ruser string, to netip.AddrPort, callID str
 	return b.String()
 }
 
+// toTagOf returns the ";tag=…" of a response's To header.
+func toTagOf(t testing.TB, res string) string {
+	t.Helper()
+	for _, line := range strings.Split(res, "\r\n") {
+		if strings.HasPrefix(line, "To:") {
+			if i := strings.Index(line, ";tag="); i >= 0 {
+				return line[i:]
+			}
+		}
+	}
+	t.Fatalf("no To tag in %q", res)
+	return ""
+}
+
 // send writes msg to addr and returns the first final response, or "" if
 // none came within timeout.
 func (r *rawClient) send(addr netip.AddrPort, msg string, timeout time.Duration) string {
@@ -219,12 +233,7 @@ func TestReinvite2xxRetransmittedUntilAck(t *testing.T) {
 	}
 	res := c.send(in, msg("INVITE", 1, "", pcmuOffer), 5*time.Second)
 	require.True(t, strings.HasPrefix(res, "SIP/2.0 200"), "got %q", res)
-	var toTag string
-	for _, line := range strings.Split(res, "\r\n") {
-		if strings.HasPrefix(line, "To:") {
-			toTag = line[strings.Index(line, ";tag="):]
-		}
-	}
+	toTag := toTagOf(t, res)
 	_, err := c.conn.WriteToUDPAddrPort([]byte(msg("ACK", 1, toTag, "")), in)
 	require.NoError(t, err)
 	e.events.wait(t, EventAnswered, 1, 2*time.Second)

@@ -180,12 +180,7 @@ func TestPartiesDoNotHearEachOtherBeforeGuidance(t *testing.T) {
 	invite := c.request("INVITE", "0077270312345678", in, "slow-ack", "", media.sdp(1))
 	res := c.send(in, invite, 5*time.Second)
 	require.True(t, strings.HasPrefix(res, "SIP/2.0 200"), "got %q", res)
-	var toTag string
-	for _, line := range strings.Split(res, "\r\n") {
-		if strings.HasPrefix(line, "To:") {
-			toTag = line[strings.Index(line, ";tag="):]
-		}
-	}
+	toTag := toTagOf(t, res)
 	inDialog := func(method string, cseq int) string {
 		msg := c.request(method, "0077270312345678", in, "slow-ack", "", "")
 		msg = strings.Replace(msg, "CSeq: 1 "+method, fmt.Sprintf("CSeq: %d %s", cseq, method), 1)

@@ -111,12 +111,7 @@ func TestReinviteWithoutSDPTakesTheAnswerFromTheAck(t *testing.T) {
 	require.True(t, strings.HasPrefix(res, "SIP/2.0 200"), "got %q", res)
 	_, firstSDP, _ := strings.Cut(res, "\r\n\r\n")
 	relayPort := sdpPort(t, res)
-	var toTag string
-	for _, line := range strings.Split(res, "\r\n") {
-		if strings.HasPrefix(line, "To:") {
-			toTag = line[strings.Index(line, ";tag="):]
-		}
-	}
+	toTag := toTagOf(t, res)
 	_, err := c.conn.WriteToUDPAddrPort([]byte(msg("ACK", 1, toTag, "")), in)
 	require.NoError(t, err)
 	relay := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(relayPort))
@@ -217,12 +212,7 @@ func TestReinvite2xxRetransmissionReAcked(t *testing.T) {
 	media := newRTPSocket(t)
 	res := c.send(in, c.request("INVITE", "0077270312345678", in, "reack", "", media.sdp(1)), 5*time.Second)
 	require.True(t, strings.HasPrefix(res, "SIP/2.0 200"), "got %q", res)
-	var toTag string
-	for _, line := range strings.Split(res, "\r\n") {
-		if strings.HasPrefix(line, "To:") {
-			toTag = line[strings.Index(line, ";tag="):]
-		}
-	}
+	toTag := toTagOf(t, res)
 	ack := c.request("ACK", "0077270312345678", in, "reack", "", "")
 	to := fmt.Sprintf("To: <sip:0077270312345678@%s>", in)
 	_, err := c.conn.WriteToUDPAddrPort([]byte(strings.Replace(ack, to, to+toTag, 1)), in)
