@@ -56,7 +56,7 @@ func (c *call) runMedia() {
 	recStart := b.cfg.Clock.Now()
 	if gates != nil {
 		var played bool
-		billing, recStart, played = c.playGuidance(gates)
+		billing, recStart, played = c.playGuidance(gates, billing)
 		if !played && c.ctx.Err() != nil {
 			held.discard() // hung up during the guidance: nothing to record
 			return
@@ -124,14 +124,13 @@ func (c *call) guidanceGates() (*[2]guidanceGate, error) {
 }
 
 // playGuidance plays the line's announcement through the gates. It returns
-// the billing start, the instant the recording starts (the guidance's end,
-// on the call's clock) and whether the guidance played to its end.
-func (c *call) playGuidance(gates *[2]guidanceGate) (billing, recStart time.Time, played bool) {
+// the billing start (the guidance's start, answerAt if it never started),
+// the instant the recording starts (the guidance's end, on the call's
+// clock) and whether the guidance played to its end.
+func (c *call) playGuidance(gates *[2]guidanceGate, answerAt time.Time) (billing, recStart time.Time, played bool) {
 	b := c.b
 	announcement := max(c.line.Announcement, 1)
-	c.mu.Lock()
-	billing = c.answerAt
-	c.mu.Unlock()
+	billing = answerAt
 	openGates := func() time.Time {
 		now := b.cfg.Clock.Now()
 		for p := range gates {
