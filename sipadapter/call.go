@@ -338,6 +338,10 @@ func (c *call) decide(req *sip.Request) bool {
 	if c.in.which == Inside {
 		fromUser := req.From().Address.User
 		c.line, err = b.cfg.Lines.Line(c.ctx, fromUser, c.src)
+		if err != nil && !errors.Is(err, ErrUnknownLine) {
+			c.lineLookupFailed(fromUser, err)
+			return false
+		}
 		if err != nil {
 			b.log.Info("unknown line", "call_id", c.callID, "from", fromUser, "error", err)
 			c.reject(sip.StatusForbidden, "Forbidden", warning(c.in, "unknown line"),
@@ -358,6 +362,13 @@ func (c *call) decide(req *sip.Request) bool {
 		if err == nil && dec.Record {
 			number := dec.Destination
 			if c.line, err = b.cfg.Lines.Line(c.ctx, number, c.src); err != nil {
+				if !errors.Is(err, ErrUnknownLine) {
+					c.lineLookupFailed(number, err)
+					return false
+				}
+				// A company number the dial plan records but provisioning
+				// does not know: the documented default line.
+				b.log.Info("unknown line: default fixed line", "call_id", c.callID, "number", number, "error", err)
 				c.line, err = Line{Kind: dialplan.LineFixed, Number: number}, nil
 			}
 		}

@@ -36,6 +36,7 @@
 //	emergency             380 Alternative Service, Contact: the number without the prefix
 //	invalid number        484 Address Incomplete
 //	unknown line          403 Forbidden (outgoing calls only)
+//	line lookup failed    503 Service Unavailable, Retry-After (either direction)
 //
 // Other answers the B2BUA makes itself: 400 for a malformed INVITE or SDP,
 // 488 when the offer has no PCMU or PCMA audio (or no offer at all), 503

@@ -81,6 +81,7 @@ const (
 	CauseError         = "error"          // a local failure; the CDR's Error says which
 	CauseBadRequest    = "bad-request"    // malformed INVITE or SDP
 	CauseNotAcceptable = "not-acceptable" // no codec the recorder decodes
+	CauseLineLookup    = "line-lookup"    // the LineResolver failed (not ErrUnknownLine): 503
 )
 
 // Event is one step of one call, delivered to [Config.Events].

@@ -25,8 +25,10 @@ type Line struct {
 // incoming call it is the called company number. src is the address the
 // INVITE came from. An error wrapping [ErrUnknownLine] refuses an outgoing
 // call with 403; for an incoming call the line defaults to a fixed line with
-// announcement 1, in stereo. Implementations must be safe for concurrent
-// use.
+// announcement 1, in stereo. Any other error (a provisioning database
+// outage, a timeout) answers either direction with 503 and Retry-After, so
+// that the previous hop fails over instead of giving up; the call ends with
+// [CauseLineLookup]. Implementations must be safe for concurrent use.
 type LineResolver interface {
 	Line(ctx context.Context, number string, src netip.AddrPort) (Line, error)
 }
