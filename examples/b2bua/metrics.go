@@ -66,6 +66,8 @@ func newMetrics(active func() (calls, recorded int), spool func() (delivery.Disk
 			func(s delivery.Stats) float64 { return float64(s.DeadLettered) }},
 		{"delivery_retries_total", "Failed delivery attempts that will be retried.", true,
 			func(s delivery.Stats) float64 { return float64(s.Retried) }},
+		{"delivery_destination_failures_total", "Failed delivery attempts blamed on the destination (refused credentials, missing path, bad certificate): alert on increase.", true,
+			func(s delivery.Stats) float64 { return float64(s.DestinationFailures) }},
 		{"delivered_bytes_total", "Audio bytes delivered.", true,
 			func(s delivery.Stats) float64 { return float64(s.Bytes) }},
 		{"spool_depth", "Recordings in the spool awaiting delivery, those in flight included.", false,

@@ -274,3 +274,27 @@ func loadSigner(path, passphrase string) (ssh.Signer, error) {
 	}
 	return ssh.ParsePrivateKey(pem)
 }
+
+// CheckHealth passes when every sink that has a health check passes it; it
+// returns [delivery.ErrNoHealthCheck] when none has one.
+func (f fanout) CheckHealth(ctx context.Context) error {
+	checked := false
+	for _, s := range f {
+		hc, ok := s.sink.(delivery.HealthChecker)
+		if !ok {
+			continue
+		}
+		err := hc.CheckHealth(ctx)
+		if errors.Is(err, delivery.ErrNoHealthCheck) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("sink %s: %w", s.name, err)
+		}
+		checked = true
+	}
+	if !checked {
+		return delivery.ErrNoHealthCheck
+	}
+	return nil
+}
