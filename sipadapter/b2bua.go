@@ -102,10 +102,11 @@ func (b *B2BUA) newSide(w Side, sc SideConfig) (*side, error) {
 		return nil, fmt.Errorf("sipadapter: %s listen %s: %w", w, sc.Listen, err)
 	}
 	addr := udp.LocalAddr().(*net.UDPAddr).AddrPort()
+	log := b.log.With("side", w.String())
+	tcp = newLimitListener(tcp, b.cfg.TCP, log)
 	parser := sip.NewParser()
 	parser.MaxMessageLength = b.cfg.MaxMessageSize
 	host := addr.Addr().String()
-	log := b.log.With("side", w.String())
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent("callrec"), sipgo.WithUserAgentHostname(host), sipgo.WithUserAgentParser(parser),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(log)),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(log)))

@@ -148,6 +148,9 @@ type Config struct {
 	MaxDialogs int
 	// MaxMessageSize bounds a SIP message in bytes. Default 16 KiB.
 	MaxMessageSize int
+	// TCP bounds the SIP-over-TCP connections each side accepts: idle
+	// timeout, total and per-source counts.
+	TCP TCPLimits
 
 	// Events, when set, receives every call's events in order per call.
 	// It is called synchronously and must return quickly.
@@ -231,6 +234,10 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxMessageSize == 0 {
 		c.MaxMessageSize = DefaultMaxMessageSize
+	}
+	var err error
+	if c.TCP, err = c.TCP.withDefaults(); err != nil {
+		return c, err
 	}
 	if c.SpoolFree == nil {
 		if ds, ok := c.Delivery.(interface {
