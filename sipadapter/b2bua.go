@@ -37,6 +37,8 @@ type B2BUA struct {
 	serving  bool
 
 	cdrMu    sync.Mutex
+	strandMu sync.Mutex
+	stranded map[string]stranded // by recording ID; see strand
 	stopOnce sync.Once
 	served   chan struct{}
 	ready    chan struct{} // closed once both sides' UDP sockets serve
@@ -226,6 +228,7 @@ func (b *B2BUA) Serve(ctx context.Context) error {
 		b.log.Error("recovering partial recordings", "error", err)
 	}
 	var wg sync.WaitGroup
+	wg.Go(func() { b.retryStranded(b.ctx) })
 	for _, s := range b.sides {
 		wg.Add(2)
 		go func() { defer wg.Done(); _ = s.srv.ServeUDP(s.udp) }()

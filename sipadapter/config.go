@@ -151,6 +151,10 @@ type Config struct {
 	// TCP bounds the SIP-over-TCP connections each side accepts: idle
 	// timeout, total and per-source counts.
 	TCP TCPLimits
+	// StrandedRetry is how often a recording whose Close or Enqueue failed
+	// (left in RecordDir) is repaired and enqueued again while the B2BUA
+	// runs. Default 30 s.
+	StrandedRetry time.Duration
 
 	// Events, when set, receives every call's events in order per call.
 	// It is called synchronously and must return quickly.
@@ -238,6 +242,12 @@ func (c Config) withDefaults() (Config, error) {
 	var err error
 	if c.TCP, err = c.TCP.withDefaults(); err != nil {
 		return c, err
+	}
+	if c.StrandedRetry < 0 {
+		return c, fmt.Errorf("%w: StrandedRetry %v is negative", ErrConfig, c.StrandedRetry)
+	}
+	if c.StrandedRetry == 0 {
+		c.StrandedRetry = DefaultStrandedRetry
 	}
 	if c.SpoolFree == nil {
 		if ds, ok := c.Delivery.(interface {

@@ -283,6 +283,7 @@ func (c *call) closeRecording(end time.Time) string {
 	res, err := rec.Close(ctx)
 	if err != nil {
 		b.log.Error("closing recording", "call_id", c.callID, "path", path, "error", err)
+		b.strand(c.id, err)
 		return ""
 	}
 	md := c.metadata(billing)
@@ -295,7 +296,8 @@ func (c *call) closeRecording(end time.Time) string {
 		b.log.Warn("updating sidecar", "call_id", c.callID, "error", err)
 	}
 	if err := b.cfg.Delivery.Enqueue(ctx, delivery.Recording{AudioPath: path, Metadata: md}); err != nil {
-		b.log.Error("enqueueing recording: left for the next start", "call_id", c.callID, "path", path, "error", err)
+		b.log.Error("enqueueing recording: left in RecordDir and retried", "call_id", c.callID, "path", path, "error", err)
+		b.strand(c.id, err)
 		return ""
 	}
 	if err := os.Remove(sidecar); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -344,6 +346,7 @@ func (b *B2BUA) recover(ctx context.Context) error {
 		audio := filepath.Join(b.cfg.RecordDir, id+audioExt)
 		if err := b.recoverOne(ctx, sidecar, audio); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", id, err))
+			b.strand(id, err)
 		}
 	}
 	return errors.Join(errs...)
