@@ -568,6 +568,9 @@ func (b *B2BUA) takeRecordingSlot() error {
 	if b.cfg.MaxRecordedCalls > 0 && b.recorded >= b.cfg.MaxRecordedCalls {
 		return fmt.Errorf("%d recorded calls in progress", b.recorded)
 	}
+	if err := b.checkReserve(b.recorded); err != nil {
+		return err
+	}
 	b.recorded++
 	return nil
 }

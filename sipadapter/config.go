@@ -151,6 +151,13 @@ type Config struct {
 	// TCP bounds the SIP-over-TCP connections each side accepts: idle
 	// timeout, total and per-source counts.
 	TCP TCPLimits
+	// RecordingReserve is the recording time the spool's free space must
+	// hold for each recorded call in progress and the new one, at the
+	// stereo rate (32,000 bytes/s; a mono recording writes half), on top of
+	// MinSpoolFree; a call it does not fit gets 503 like any congestion.
+	// Calls longer than it still write into the rest of the free space.
+	// Default 2 min (3.84 MB a call); negative disables. Needs SpoolFree.
+	RecordingReserve time.Duration
 	// StrandedRetry is how often a recording whose Close or Enqueue failed
 	// (left in RecordDir) is repaired and enqueued again while the B2BUA
 	// runs. Default 30 s.
@@ -245,6 +252,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.StrandedRetry < 0 {
 		return c, fmt.Errorf("%w: StrandedRetry %v is negative", ErrConfig, c.StrandedRetry)
+	}
+	if c.RecordingReserve == 0 {
+		c.RecordingReserve = DefaultRecordingReserve
 	}
 	if c.StrandedRetry == 0 {
 		c.StrandedRetry = DefaultStrandedRetry

@@ -109,6 +109,7 @@ func (a *app) open(stdout io.Writer) error {
 	if a.b2bua, err = sipadapter.New(ac); err != nil {
 		return err
 	}
+	a.metrics.strandedRecordings(a.b2bua.Stranded)
 
 	if cfg.metricsListen != "" {
 		if a.httpLn, err = net.Listen("tcp", cfg.metricsListen); err != nil {

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/callrec/callrec/delivery"
 	"github.com/callrec/callrec/recorder"
@@ -198,4 +199,16 @@ func (d countingDelivery) Enqueue(ctx context.Context, rec delivery.Recording) e
 	}
 	d.m.recorded(md)
 	return nil
+}
+
+// strandedRecordings exports the recordings left in the record directory
+// because their Close or Enqueue failed, and the age of the oldest: the
+// B2BUA retries them while it runs, so a lasting non-zero value means the
+// spool cannot take recordings.
+func (m *metrics) strandedRecordings(stranded func() (int, time.Duration)) {
+	f := factory{m.reg}
+	f.gaugeFunc("recordings_stranded", "Recordings left in the record directory after a failed Close or Enqueue, retried while running.",
+		func() float64 { n, _ := stranded(); return float64(n) })
+	f.gaugeFunc("recordings_stranded_oldest_age_seconds", "How long the oldest stranded recording has waited; 0 when none.",
+		func() float64 { _, age := stranded(); return age.Seconds() })
 }
