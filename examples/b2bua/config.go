@@ -111,6 +111,9 @@ type fileCircuit struct {
 	Threshold int    `yaml:"threshold"`
 	MinOpen   string `yaml:"min_open"`
 	MaxOpen   string `yaml:"max_open"`
+	// HealthInterval paces the sinks' health checks while the circuit is
+	// open; "off" disables them.
+	HealthInterval string `yaml:"health_interval"`
 }
 
 // fileSink is one delivery destination; exactly one field is set.
@@ -137,6 +140,10 @@ type fileHTTPSink struct {
 	Timeout  string            `yaml:"timeout"`
 	Headers  map[string]string `yaml:"headers"`
 	TimeZone string            `yaml:"time_zone"`
+	// HealthURL and HealthMethod (OPTIONS, HEAD or GET) override the
+	// health check sent while the delivery circuit is open.
+	HealthURL    string `yaml:"health_url"`
+	HealthMethod string `yaml:"health_method"`
 }
 
 type fileSFTPSink struct {
@@ -157,6 +164,15 @@ type fileCapacity struct {
 	MinSpoolFree     string `yaml:"min_spool_free"`
 	MaxMessageSize   string `yaml:"max_message_size"`
 	RetryAfter       string `yaml:"retry_after"`
+	// RecordingReserve is the recording time reserved in the spool per
+	// recorded call (default 2m; "off" disables).
+	RecordingReserve string `yaml:"recording_reserve"`
+	// TCPIdleTimeout closes idle SIP TCP connections (default 5m; "off").
+	TCPIdleTimeout string `yaml:"tcp_idle_timeout"`
+	// MaxTCPConnections and MaxTCPConnectionsPerSource bound SIP TCP
+	// connections per side (defaults 1024 and 64).
+	MaxTCPConnections          int `yaml:"max_tcp_connections"`
+	MaxTCPConnectionsPerSource int `yaml:"max_tcp_connections_per_source"`
 }
 
 type filePriority struct {
@@ -377,6 +393,15 @@ func (fc *fileConfig) checkSIP(c *checker, cfg *config) {
 		a.MaxMessageSize = int(n)
 	}
 	a.RetryAfter = c.duration("capacity.retry_after", k.RetryAfter, 0)
+	a.RecordingReserve = c.durationOrOff("capacity.recording_reserve", k.RecordingReserve)
+	a.TCP = sipadapter.TCPLimits{
+		IdleTimeout:       c.durationOrOff("capacity.tcp_idle_timeout", k.TCPIdleTimeout),
+		MaxConns:          c.nonNegative("capacity.max_tcp_connections", k.MaxTCPConnections),
+		MaxConnsPerSource: c.nonNegative("capacity.max_tcp_connections_per_source", k.MaxTCPConnectionsPerSource),
+	}
+	if m, p := a.TCP.MaxConns, a.TCP.MaxConnsPerSource; m > 0 && p > m {
+		c.addf("capacity.max_tcp_connections_per_source", "%d is above capacity.max_tcp_connections %d", p, m)
+	}
 }
 
 func (s fileSide) check(c *checker, key string, inside bool, passwordEnv string) sipadapter.SideConfig {
@@ -501,6 +526,7 @@ func (s fileSpool) check(c *checker) delivery.Config {
 			MaxOpen:   c.duration("spool.circuit.max_open", s.Circuit.MaxOpen, 0),
 		},
 	}
+	qc.Circuit.HealthInterval = c.durationOrOff("spool.circuit.health_interval", s.Circuit.HealthInterval)
 	b := qc.Backoff
 	if b.Base > 0 && b.Cap > 0 && b.Cap < b.Base {
 		c.addf("spool.retry.cap", "%v is below spool.retry.base %v", b.Cap, b.Base)
