@@ -32,7 +32,7 @@ func TestScaleOut(t *testing.T) {
 		require.Equal(t, calls, ok, "successful calls")
 		require.Zero(t, failed)
 		mds := c.waitDelivered(calls, 30*time.Second)
-		require.Len(t, mds, calls, "every recording delivered")
+		require.Equal(t, calls, len(mds), "every recording delivered")
 		assert.Equal(t, calls, uniqueCallIDs(mds))
 		counts := c.perInstance(mds)
 		t.Logf("calls per instance: %v", counts)
@@ -67,7 +67,7 @@ func TestScaleOut(t *testing.T) {
 		assert.Equal(t, calls, ok, "successful calls")
 		assert.Zero(t, failed, "no call fails while an instance drains")
 		mds := c.waitDelivered(calls, 30*time.Second)
-		require.Len(t, mds, calls, "every recording delivered, the drained instance's too")
+		require.Equal(t, calls, len(mds), "every recording delivered, the drained instance's too")
 		counts := c.perInstance(mds)
 		for _, md := range mds {
 			if c.instanceOf(md) == a {
