@@ -309,10 +309,11 @@ func (in *instance) activeCalls(t *testing.T) int {
 	return n
 }
 
-// partials lists the instance's partial recordings, left by a crash.
+// partials lists the sidecars of the instance's partial recordings, left
+// by a crash.
 func (in *instance) partials(t *testing.T) []string {
 	t.Helper()
-	p, err := filepath.Glob(filepath.Join(in.dir, "rec", "*.partial"))
+	p, err := filepath.Glob(filepath.Join(in.dir, "rec", "*.json"))
 	require.NoError(t, err)
 	return p
 }
@@ -400,14 +401,15 @@ func options(addr netip.AddrPort, uri string, timeout time.Duration) (int, error
 type dispatchLog struct {
 	first    map[string][]time.Time // INVITEs first sent to a destination
 	failover map[string][]time.Time // INVITEs failed over to a destination
+	failed   map[string][]time.Time // INVITEs a destination failed (503, timeout)
 	down, up map[string][]time.Time // probing state changes
 }
 
-var dispatchRe = regexp.MustCompile(`callrec-dispatch: (first|failover|dst-down|dst-up) (sip:\S+)`)
+var dispatchRe = regexp.MustCompile(`callrec-dispatch: (first|failover|failed|dst-down|dst-up) (sip:\S+)`)
 
 func (c *cluster) dispatchLog() dispatchLog {
 	d := dispatchLog{first: map[string][]time.Time{}, failover: map[string][]time.Time{},
-		down: map[string][]time.Time{}, up: map[string][]time.Time{}}
+		failed: map[string][]time.Time{}, down: map[string][]time.Time{}, up: map[string][]time.Time{}}
 	for _, ln := range c.kamailio.log.snapshot() {
 		m := dispatchRe.FindStringSubmatch(ln.text)
 		if m == nil {
@@ -419,6 +421,8 @@ func (c *cluster) dispatchLog() dispatchLog {
 			d.first[dst] = append(d.first[dst], ln.at)
 		case "failover":
 			d.failover[dst] = append(d.failover[dst], ln.at)
+		case "failed":
+			d.failed[dst] = append(d.failed[dst], ln.at)
 		case "dst-down":
 			d.down[dst] = append(d.down[dst], ln.at)
 		case "dst-up":

@@ -79,4 +79,105 @@ func TestScaleOut(t *testing.T) {
 			active, drainedIn.Round(time.Millisecond), counts, len(d.failover[b.uri()]))
 		assert.GreaterOrEqual(t, counts[a.name], active)
 	})
+
+	// 3. A crash: SIGKILL one instance under load. New calls reach the
+	// survivor within the probing interval (a call Kamailio still sends to
+	// the dead one fails over on the timeout), the calls that were on the
+	// dead one fail, and after a restart it repairs and delivers the
+	// recordings it had in progress.
+	t.Run("Crash", func(t *testing.T) {
+		c := newCluster(t, b2bua, sippBin, kamBin)
+		a := c.instances[0]
+		const calls, rate = 80, 10
+		l := c.startLoad(rate, calls)
+		time.Sleep(3 * time.Second)
+		active := a.activeCalls(t)
+		require.Positive(t, active, "a holds calls when it dies")
+		killAt := time.Now()
+		a.signal(t, syscall.SIGKILL)
+		_ = a.proc.wait(t, 5*time.Second)
+		time.Sleep(3 * time.Second)
+		partials := a.partials(t)
+		require.NotEmpty(t, partials, "the killed instance left partial recordings")
+		restartAt := time.Now()
+		c.start(a)
+
+		ok, failed := l.result(t)
+		d := c.dispatchLog()
+		var lastToDead time.Time
+		for _, at := range d.first[a.uri()] {
+			if at.After(killAt) && at.Before(restartAt) {
+				lastToDead = at
+			}
+		}
+		gap := time.Duration(0)
+		if !lastToDead.IsZero() {
+			gap = lastToDead.Sub(killAt)
+		}
+		var markedAfter time.Duration
+		for _, at := range d.failed[a.uri()] {
+			if at.After(killAt) {
+				markedAfter = at.Sub(killAt)
+				break
+			}
+		}
+		bound := active + int(float64(rate)*pingInterval.Seconds())
+		t.Logf("%d calls active on a at SIGKILL; failed calls %d (bound %d), successful %d; last new INVITE to the dead instance %v after the kill, marked inactive after %v; %d partial recordings",
+			active, failed, bound, ok, gap.Round(time.Millisecond), markedAfter.Round(time.Millisecond), len(partials))
+		assert.Equal(t, calls, ok+failed)
+		assert.LessOrEqual(t, failed, bound, "failed calls: at most those on the dead instance and one probe interval's")
+		assert.LessOrEqual(t, gap, pingInterval+frTimer+time.Second, "new calls go to the survivor within the probing interval")
+		assert.Positive(t, markedAfter, "a timeout took the dead instance out")
+
+		mds := c.waitDelivered(ok+len(partials), 30*time.Second)
+		require.Eventually(t, func() bool { return len(a.partials(t)) == 0 }, 10*time.Second, 50*time.Millisecond,
+			"the restarted instance repaired its partial recordings")
+		mds = c.waitDelivered(ok+len(partials), 10*time.Second)
+		assert.Equal(t, ok+len(partials), len(mds), "every finished call's recording and every partial one delivered")
+		c.perInstance(mds)
+		repaired := 0
+		for _, md := range mds {
+			if c.instanceOf(md) == a && md.Start.Before(killAt) && md.Enqueued.After(restartAt) {
+				repaired++
+			}
+		}
+		assert.Equal(t, len(partials), repaired, "the partial recordings delivered after the restart")
+	})
+
+	// 4. A rolling upgrade: under continuous load, drain and restart each
+	// instance in turn, waiting for Kamailio to take it back before the
+	// next; no call is refused or fails.
+	t.Run("RollingUpgrade", func(t *testing.T) {
+		c := newCluster(t, b2bua, sippBin, kamBin)
+		l := c.startLoad(10, 1000)
+		time.Sleep(2 * time.Second)
+		restarted := map[string]time.Time{}
+		for _, in := range c.instances {
+			require.NoError(t, in.proc.cmd.Process.Signal(syscall.SIGTERM))
+			require.NoError(t, in.proc.wait(t, shutdownWait), "%s drains and exits", in.name)
+			restartAt := time.Now()
+			c.start(in)
+			upAt := c.waitUp(in, restartAt, 10*time.Second)
+			restarted[in.name] = restartAt
+			t.Logf("%s restarted; Kamailio took it back after %v", in.name, upAt.Sub(restartAt).Round(time.Millisecond))
+			time.Sleep(time.Second)
+		}
+		l.stopSoft(t)
+		ok, failed := l.result(t)
+		assert.Zero(t, failed, "no call refused or failed during the rolling restart")
+		assert.Positive(t, ok)
+		mds := c.waitDelivered(ok, 30*time.Second)
+		assert.Equal(t, ok, len(mds), "every recording delivered")
+		counts := c.perInstance(mds)
+		for _, in := range c.instances {
+			after := 0
+			for _, md := range mds {
+				if c.instanceOf(md) == in && md.Start.After(restarted[in.name]) {
+					after++
+				}
+			}
+			assert.Positive(t, after, "%s takes calls again after its restart", in.name)
+		}
+		t.Logf("%d calls, none failed; recordings per instance %v", ok, counts)
+	})
 }
