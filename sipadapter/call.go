@@ -88,16 +88,22 @@ func newCall(b *B2BUA, s *side, req *sip.Request) *call {
 	start := b.cfg.Clock.Now()
 	return &call{
 		b: b, in: s, out: b.sides[s.which.other()], callID: req.CallID().Value(),
-		id: recordingID(start), src: src, start: start, ctx: ctx, cancel: cancel,
+		id: recordingID(start, b.cfg.InstanceID), src: src, start: start, ctx: ctx, cancel: cancel,
 		caller: req.From().Address.User, called: req.Recipient.User,
 		reinvite1: make(chan struct{}, 1), endCh: make(chan struct{}), mediaDone: make(chan struct{}),
 	}
 }
 
-func recordingID(t time.Time) string {
+// recordingID returns a new recording ID: the time first, so that IDs sort
+// by time, then the instance, if any, then randomness.
+func recordingID(t time.Time, instance string) string {
 	var r [6]byte
 	_, _ = rand.Read(r[:])
-	return t.UTC().Format("20060102T150405.000Z") + "-" + hex.EncodeToString(r[:])
+	id := t.UTC().Format("20060102T150405.000Z") + "-"
+	if instance != "" {
+		id += instance + "-"
+	}
+	return id + hex.EncodeToString(r[:])
 }
 
 func randomToken() string {

@@ -102,6 +102,13 @@ type Config struct {
 	RecordDir string
 	// Delivery receives finished recordings. Required.
 	Delivery Delivery
+	// InstanceID names this B2BUA among several that deliver to the same
+	// place (instances behind a load balancer). It goes into every
+	// recording ID and into the metadata's Instance, which sinks add to
+	// the names they store under, so that no two instances ever write the
+	// same name. At most 64 characters of [A-Za-z0-9._-], not starting
+	// with a dot. Default: none.
+	InstanceID string
 	// Announcer plays the recording announcement after answer. Default:
 	// the embedded prompts to both parties (guidance.NewAnnouncer with a
 	// zero Config).
@@ -200,6 +207,9 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: RecordDir is empty", ErrConfig)
 	case c.Delivery == nil:
 		return c, fmt.Errorf("%w: Delivery is nil", ErrConfig)
+	case !validInstanceID(c.InstanceID):
+		return c, fmt.Errorf("%w: InstanceID %q is not 1–%d characters of [A-Za-z0-9._-] not starting with a dot",
+			ErrConfig, c.InstanceID, maxInstanceID)
 	case c.MaxRecordedCalls < 0:
 		return c, fmt.Errorf("%w: MaxRecordedCalls %d is negative", ErrConfig, c.MaxRecordedCalls)
 	case c.MaxDialogs < 0:

@@ -253,7 +253,7 @@ func (c *call) metadata(billingStart time.Time) delivery.Metadata {
 		channels = 1
 	}
 	return delivery.Metadata{
-		ID: c.id, CallID: c.callID, Direction: dir, Caller: c.caller, Callee: c.decision.Destination,
+		ID: c.id, CallID: c.callID, Instance: c.b.cfg.InstanceID, Direction: dir, Caller: c.caller, Callee: c.decision.Destination,
 		Line: c.line.Kind.String(), LineNumber: c.line.Number, Dialled: c.decision.Dialled,
 		Destination: c.decision.Destination, Start: c.start, Answer: c.answerAt, GuidanceStart: billingStart,
 		Channels: channels, AnnouncementID: strconv.Itoa(max(c.line.Announcement, 1)), AudioExt: audioExt,

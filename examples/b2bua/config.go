@@ -36,6 +36,9 @@ type fileConfig struct {
 	Timeouts  fileTimeouts  `yaml:"timeouts"`
 	Log       fileLog       `yaml:"log"`
 	Metrics   fileMetrics   `yaml:"metrics"`
+	// InstanceID names this instance in recording IDs and delivered file
+	// names (see instance.go).
+	InstanceID string `yaml:"instance_id"`
 }
 
 type fileSides struct {
@@ -311,6 +314,7 @@ func (fc *fileConfig) check(c *checker) *config {
 		c.hostPort("metrics.listen", cfg.metricsListen, false, true)
 	}
 	fc.checkSIP(c, cfg)
+	cfg.adapter.InstanceID = fc.checkInstanceID(c, os.Hostname, os.Getpid)
 	cfg.plan = fc.Dialplan.check(c)
 	cfg.lines = fc.checkLines(c)
 	cfg.priority = fc.Priority.check(c, cfg.adapter.Inside.Networks)
