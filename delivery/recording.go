@@ -60,6 +60,11 @@ type Metadata struct {
 	Dialled string `json:"dialled,omitempty"`
 	// Destination is the number the call was forwarded to.
 	Destination string `json:"destination,omitempty"`
+	// DivertedFrom is the company number a forwarded incoming call was
+	// first placed to, and DiversionReason why the network forwarded it
+	// (e.g. "unconditional", "user-busy", "no-answer").
+	DivertedFrom    string `json:"diverted_from,omitempty"`
+	DiversionReason string `json:"diversion_reason,omitempty"`
 	// Start is when the call was set up; Answer when it was answered.
 	Start  time.Time `json:"start"`
 	Answer time.Time `json:"answer,omitzero"`

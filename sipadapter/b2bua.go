@@ -36,6 +36,14 @@ type B2BUA struct {
 	draining bool // Drain called: new calls get 503
 	serving  bool
 
+	// mediaMu makes an ordinary call's check of the priority reserve and
+	// its allocation of media ports one step; mediaCap is the number of
+	// calls the port range can relay and mediaReserve how many of them are
+	// kept for priority calls.
+	mediaMu      sync.Mutex
+	mediaCap     int
+	mediaReserve int
+
 	cdrMu    sync.Mutex
 	strandMu sync.Mutex
 	stranded map[string]stranded // by recording ID; see strand
@@ -80,8 +88,10 @@ func New(cfg Config) (*B2BUA, error) {
 	b := &B2BUA{
 		cfg: cfg, log: cfg.Logger.With("component", "sipadapter"), anchor: anchor,
 		ctx: ctx, cancel: cancel, calls: make(map[string]*call), served: make(chan struct{}),
-		ready: make(chan struct{}),
+		ready: make(chan struct{}), mediaCap: mediaCapacity(cfg),
 	}
+	// Never the whole range: ordinary calls keep at least one session.
+	b.mediaReserve = min(cfg.PriorityReserve, max(b.mediaCap-1, 0))
 	for _, w := range []Side{Inside, Outside} {
 		sc := cfg.Inside
 		if w == Outside {
@@ -496,13 +506,14 @@ func (b *B2BUA) onInvite(s *side, req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, sip.StatusBadRequest, "Bad Request", warning(s, "missing mandatory header"))
 		return
 	}
+	priority := b.isPriority(req)
 	b.mu.Lock()
 	switch {
 	case b.closed:
 		b.mu.Unlock()
 		respond(tx, req, sip.StatusServiceUnavailable, "Service Unavailable", retryAfter(b.cfg.RetryAfter))
 		return
-	case b.active >= b.cfg.MaxDialogs:
+	case b.active >= b.dialogLimit(priority):
 		b.mu.Unlock()
 		respond(tx, req, sip.StatusServiceUnavailable, "Service Unavailable", retryAfter(b.cfg.RetryAfter),
 			warning(s, "too many calls"))

@@ -57,6 +57,9 @@ type call struct {
 	record   bool // recording wanted
 	slot     bool // holds a recording slot
 	priority bool
+	roaming  bool      // an inside mobile roaming abroad (trusted headers)
+	div      diversion // a forwarded incoming call's trusted History-Info/Diversion
+	onDemand *onDemand // set for a call of an on-demand line
 
 	reinvite1    chan struct{} // one re-INVITE at a time; others get 491
 	provisionals atomic.Int32  // provisional responses from the callee
@@ -223,7 +226,7 @@ func (c *call) establish(req *sip.Request, tx sip.ServerTransaction) bool {
 		}
 	}
 
-	media, err := b.anchor.Open()
+	media, err := b.openMedia(c.priority)
 	if err != nil {
 		c.reject(sip.StatusServiceUnavailable, "Service Unavailable", retryAfter(b.cfg.RetryAfter),
 			warning(c.in, "no media ports"))
@@ -355,28 +358,16 @@ func (c *call) decide(req *sip.Request) bool {
 			c.fail(CauseRefused, sip.StatusForbidden, err)
 			return false
 		}
+		c.roaming = c.in.trusted(req) && roamingOf(req, b.cfg.HomeNetworkIDs)
 		dec, err = b.cfg.Plan.DecideOutgoing(dialplan.OutgoingCall{
-			Line:    dialplan.Line{Kind: c.line.Kind, Number: c.line.Number},
-			Dialled: req.Recipient.User,
+			Line:    dialplan.Line{Kind: c.line.Kind, Number: c.line.Number, Mode: c.line.Record},
+			Dialled: req.Recipient.User, Roaming: c.roaming,
 		})
 	} else {
-		called := req.Recipient.User
-		if called == "" {
-			called = req.To().Address.User
-		}
-		dec, err = b.cfg.Plan.DecideIncoming(dialplan.IncomingCall{Called: called, Caller: req.From().Address.User})
-		if err == nil && dec.Record {
-			number := dec.Destination
-			if c.line, err = b.cfg.Lines.Line(c.ctx, number, c.src); err != nil {
-				if !errors.Is(err, ErrUnknownLine) {
-					c.lineLookupFailed(number, err)
-					return false
-				}
-				// A company number the dial plan records but provisioning
-				// does not know: the documented default line.
-				b.log.Info("unknown line: default fixed line", "call_id", c.callID, "number", number, "error", err)
-				c.line, err = Line{Kind: dialplan.LineFixed, Number: number}, nil
-			}
+		var lookup *lineLookupError
+		if dec, err = c.decideIncoming(req); errors.As(err, &lookup) {
+			c.lineLookupFailed(lookup.number, lookup.err)
+			return false
 		}
 	}
 	if err != nil && dec.Verdict != dialplan.VerdictInvalid {
@@ -388,6 +379,7 @@ func (c *call) decide(req *sip.Request) bool {
 	c.decision = dec
 	c.record = dec.Record
 	c.priority = b.isPriority(req)
+	c.setOnDemand()
 	d := dec
 	c.emit(Event{Kind: EventDecided, Decision: &d})
 	if err == nil && !dec.Refused() {
@@ -473,9 +465,16 @@ func (c *call) calleeInvite(req *sip.Request, offer mediaInfo) (*sip.Request, er
 	}
 	breq.AppendHeader(&maxFwd)
 	for _, name := range []string{"Resource-Priority", "P-Asserted-Identity", "Privacy"} {
+		if name == "Privacy" && (c.decision.WithholdCallerID || c.decision.PresentCallerID) {
+			continue // the caller's 184/186 decides, below
+		}
 		for _, h := range req.GetHeaders(name) {
 			breq.AppendHeader(sip.NewHeader(name, h.Value()))
 		}
+	}
+	if c.decision.WithholdCallerID {
+		// 184: caller ID withheld toward the callee (RFC 3325 §9.3).
+		breq.AppendHeader(sip.NewHeader("Privacy", "id"))
 	}
 	breq.AppendHeader(sip.NewHeader("Allow", allowedMethods))
 	breq.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
@@ -597,9 +596,12 @@ func (c *call) setHungUp(p Party) {
 // run owns an established call until it ends.
 func (c *call) run() {
 	defer c.finish()
-	if c.record {
+	switch {
+	case c.record:
 		go c.runMedia()
-	} else {
+	case c.onDemand != nil:
+		go c.runOnDemand()
+	default:
 		close(c.mediaDone)
 	}
 	var maxTimer relay.Timer
@@ -754,7 +756,9 @@ func (c *call) finish() {
 		Caller: c.caller, Called: c.called, Verdict: c.decision.Verdict.String(), Reason: c.decision.Reason,
 		Destination: c.decision.Destination, LineNumber: c.line.Number, Recorded: c.rec != nil,
 		Priority: c.priority, Start: c.start, Answer: c.answerAt, End: end, Code: c.code,
-		Cause: c.cause, HungUp: c.hungUp, RecordingID: recID, Error: c.errText,
+		DivertedFrom: c.decision.ForwardedFrom, DiversionReason: c.div.reason, Roaming: c.roaming,
+		OnDemand: c.onDemand != nil,
+		Cause:    c.cause, HungUp: c.hungUp, RecordingID: recID, Error: c.errText,
 		CallerPackets: c.packets[0], CalleePackets: c.packets[1],
 	}
 	cdr.BillingStart = c.guidanceStart

@@ -60,6 +60,12 @@ type SideConfig struct {
 	// them, or when they are refused, the caller gets 403 (see the package
 	// documentation).
 	Username, Password string
+	// Trusted lists the source networks whose network-asserted headers are
+	// believed: History-Info and Diversion of a forwarded incoming call
+	// ([Outside]), P-Visited-Network-ID and P-Access-Network-Info of a
+	// roaming mobile ([Inside]). Empty means Networks; a side with neither
+	// trusts no source, and those headers are ignored.
+	Trusted []netip.Prefix
 }
 
 // Delivery is where finished recordings go; *delivery.Queue implements it.
@@ -153,6 +159,21 @@ type Config struct {
 	// MaxDialogs bounds concurrent calls; beyond it INVITEs get 503.
 	// Default 1000.
 	MaxDialogs int
+	// PriorityReserve is the number of calls, out of MaxDialogs and out of
+	// the media sessions the port range holds, kept for disaster-priority
+	// calls: ordinary calls get 503 when only the reserve is left, priority
+	// calls are connected (unrecorded if recording is congested) as long as
+	// the process can relay their media. Default 5 % of MaxDialogs, at least
+	// one (none when MaxDialogs is 1); negative keeps no reserve.
+	PriorityReserve int
+	// HomeNetworkIDs are the P-Visited-Network-ID values of the company's
+	// own (Japanese) networks that carry no MCC; any other value, or an MCC
+	// other than 440/441 there or in P-Access-Network-Info, marks an
+	// outgoing call from a trusted inside source as roaming abroad: never
+	// recorded.
+	HomeNetworkIDs []string
+	// OnDemand configures the recording of [dialplan.RecordOnDemand] lines.
+	OnDemand OnDemandConfig
 	// MaxMessageSize bounds a SIP message in bytes. Default 16 KiB.
 	MaxMessageSize int
 	// TCP bounds the SIP-over-TCP connections each side accepts: idle
@@ -221,6 +242,19 @@ func (c Config) withDefaults() (Config, error) {
 	case c.RingTimeout < 0:
 		return c, fmt.Errorf("%w: RingTimeout %v is negative", ErrConfig, c.RingTimeout)
 	}
+	for _, s := range []struct {
+		name string
+		cfg  *SideConfig
+	}{{"Inside", &c.Inside}, {"Outside", &c.Outside}} {
+		for _, p := range s.cfg.Trusted {
+			if !p.IsValid() {
+				return c, fmt.Errorf("%w: %s.Trusted has an invalid prefix", ErrConfig, s.name)
+			}
+		}
+	}
+	if err := c.OnDemand.validate(); err != nil {
+		return c, err
+	}
 	if c.Announcer == nil {
 		a, err := guidance.NewAnnouncer(guidance.Config{})
 		if err != nil {
@@ -252,6 +286,16 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxDialogs == 0 {
 		c.MaxDialogs = DefaultMaxDialogs
+	}
+	switch {
+	case c.PriorityReserve == 0:
+		// Never all of them: a one-call B2BUA keeps no reserve.
+		c.PriorityReserve = min(defaultPriorityReserve(c.MaxDialogs), c.MaxDialogs-1)
+	case c.PriorityReserve < 0:
+		c.PriorityReserve = 0
+	}
+	if c.PriorityReserve >= c.MaxDialogs {
+		return c, fmt.Errorf("%w: PriorityReserve %d leaves no call of MaxDialogs %d to ordinary calls", ErrConfig, c.PriorityReserve, c.MaxDialogs)
 	}
 	if c.MaxMessageSize == 0 {
 		c.MaxMessageSize = DefaultMaxMessageSize

@@ -35,13 +35,20 @@ const (
 	EventEnqueued
 	// EventDelivered: a sink accepted the recording (see [NotifySink]).
 	EventDelivered
+	// EventRecordingPaused: an on-demand call's recording was stopped
+	// (stop code or [B2BUA.StopRecording]); the file holds silence until
+	// it resumes.
+	EventRecordingPaused
+	// EventRecordingResumed: an on-demand call's stopped recording runs
+	// again, in the same file.
+	EventRecordingResumed
 )
 
 var eventNames = [...]string{
 	EventDecided: "decided", EventRinging: "ringing", EventAnswered: "answered",
 	EventGuidanceStarted: "guidance-started", EventGuidanceEnded: "guidance-ended",
 	EventRecordingStarted: "recording-started", EventEnded: "ended", EventEnqueued: "enqueued",
-	EventDelivered: "delivered",
+	EventDelivered: "delivered", EventRecordingPaused: "recording-paused", EventRecordingResumed: "recording-resumed",
 }
 
 // String returns the event's name, e.g. "guidance-started".
@@ -108,19 +115,28 @@ type Event struct {
 // CDR is the call detail record written as one JSON line per call to
 // [Config.CDR].
 type CDR struct {
-	CallID      string    `json:"call_id"`
-	Direction   string    `json:"direction"`
-	Side        string    `json:"side"`
-	Caller      string    `json:"caller,omitempty"`
-	Called      string    `json:"called,omitempty"`
-	Verdict     string    `json:"verdict,omitempty"`
-	Reason      string    `json:"reason,omitempty"`
-	Destination string    `json:"destination,omitempty"`
-	LineNumber  string    `json:"line_number,omitempty"`
-	Recorded    bool      `json:"recorded"`
-	Priority    bool      `json:"priority,omitempty"`
-	Start       time.Time `json:"start"`
-	Answer      time.Time `json:"answer,omitzero"`
+	CallID      string `json:"call_id"`
+	Direction   string `json:"direction"`
+	Side        string `json:"side"`
+	Caller      string `json:"caller,omitempty"`
+	Called      string `json:"called,omitempty"`
+	Verdict     string `json:"verdict,omitempty"`
+	Reason      string `json:"reason,omitempty"`
+	Destination string `json:"destination,omitempty"`
+	LineNumber  string `json:"line_number,omitempty"`
+	Recorded    bool   `json:"recorded"`
+	Priority    bool   `json:"priority,omitempty"`
+	// DivertedFrom and DiversionReason are the original target of a
+	// forwarded incoming call and why it was forwarded (History-Info cause
+	// or Diversion reason), from a trusted network only.
+	DivertedFrom    string `json:"diverted_from,omitempty"`
+	DiversionReason string `json:"diversion_reason,omitempty"`
+	// Roaming reports an outgoing call from a mobile roaming abroad.
+	Roaming bool `json:"roaming,omitempty"`
+	// OnDemand reports a call of an on-demand line, recorded or not.
+	OnDemand bool      `json:"on_demand,omitempty"`
+	Start    time.Time `json:"start"`
+	Answer   time.Time `json:"answer,omitzero"`
 	// BillingStart is the guidance start of a recorded call, the answer of
 	// an unrecorded one.
 	BillingStart time.Time `json:"billing_start,omitzero"`

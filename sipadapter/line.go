@@ -18,6 +18,12 @@ type Line struct {
 	Announcement int
 	// Mono records one mixed channel instead of one channel per party.
 	Mono bool
+	// Record says which calls of the line are recorded: prefixed ones
+	// (the zero value), all ([dialplan.RecordAll]) or those the user starts
+	// recording ([dialplan.RecordOnDemand], see [Config.OnDemand]). For an
+	// incoming call, an on-demand line connects the recorded calls
+	// unrecorded until the user starts the recording.
+	Record dialplan.RecordMode
 }
 
 // LineResolver maps the inside party of a call to its contract line. For an

@@ -13,3 +13,13 @@ func (c *call) lineLookupFailed(number string, err error) {
 		warning(c.in, "line lookup failed"), reasonHeader(sip.StatusServiceUnavailable, "line lookup failed"))
 	c.fail(CauseLineLookup, sip.StatusServiceUnavailable, err)
 }
+
+// lineLookupError carries a LineResolver failure other than ErrUnknownLine
+// out of the incoming decision, so that the call answers 503 for it.
+type lineLookupError struct {
+	number string
+	err    error
+}
+
+func (e *lineLookupError) Error() string { return "line lookup for " + e.number + ": " + e.err.Error() }
+func (e *lineLookupError) Unwrap() error { return e.err }

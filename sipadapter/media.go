@@ -40,13 +40,20 @@ const (
 // guidance has ended. Until then the taps hold the packets (heldRecording).
 func (c *call) runMedia() {
 	defer close(c.mediaDone)
+	c.recordWithGuidance()
+}
+
+// recordWithGuidance plays the guidance and starts the recording, as
+// runMedia describes; an on-demand call runs it when the user starts the
+// recording.
+func (c *call) recordWithGuidance() {
 	b := c.b
 	held := &heldRecording{}
 	gates, err := c.guidanceGates()
 	if err != nil {
 		b.log.Error("guidance stream: recording without guidance", "call_id", c.callID, "error", err)
-		c.media.SetFilter(relay.Caller, nil)
-		c.media.SetFilter(relay.Callee, nil)
+		c.setFilter(relay.Caller, nil)
+		c.setFilter(relay.Callee, nil)
 	}
 	c.media.SetTap(relay.Caller, held.tap(relay.Caller))
 	c.media.SetTap(relay.Callee, held.tap(relay.Callee))
@@ -118,7 +125,7 @@ func (c *call) guidanceGates() (*[2]guidanceGate, error) {
 		gates[p].s = s
 	}
 	for p := range gates {
-		c.media.SetFilter(relay.Party(p), &gates[p])
+		c.setFilter(relay.Party(p), &gates[p])
 	}
 	return &gates, nil
 }
@@ -255,7 +262,8 @@ func (c *call) metadata(billingStart time.Time) delivery.Metadata {
 	return delivery.Metadata{
 		ID: c.id, CallID: c.callID, Instance: c.b.cfg.InstanceID, Direction: dir, Caller: c.caller, Callee: c.decision.Destination,
 		Line: c.line.Kind.String(), LineNumber: c.line.Number, Dialled: c.decision.Dialled,
-		Destination: c.decision.Destination, Start: c.start, Answer: c.answerAt, GuidanceStart: billingStart,
+		Destination: c.decision.Destination, DivertedFrom: c.decision.ForwardedFrom, DiversionReason: c.div.reason,
+		Start: c.start, Answer: c.answerAt, GuidanceStart: billingStart,
 		Channels: channels, AnnouncementID: strconv.Itoa(max(c.line.Announcement, 1)), AudioExt: audioExt,
 	}
 }
@@ -265,6 +273,7 @@ type recorderStats struct {
 	Caller recorder.Stats       `json:"caller"`
 	Callee recorder.Stats       `json:"callee"`
 	DTMF   []recorder.DTMFEvent `json:"dtmf,omitempty"`
+	Pauses []recorder.Interval  `json:"pauses,omitempty"` // on-demand stops
 }
 
 // closeRecording finishes the recording, if any, and enqueues it with its
@@ -288,7 +297,7 @@ func (c *call) closeRecording(end time.Time) string {
 	}
 	md := c.metadata(billing)
 	md.End, md.Duration, md.Channels, md.SHA256 = end, res.Duration, res.Channels, res.SHA256
-	if raw, err := json.Marshal(recorderStats{Caller: res.Caller, Callee: res.Callee, DTMF: res.DTMF}); err == nil {
+	if raw, err := json.Marshal(recorderStats{Caller: res.Caller, Callee: res.Callee, DTMF: res.DTMF, Pauses: res.Pauses}); err == nil {
 		md.RecorderStats = raw
 	}
 	sidecar := filepath.Join(b.cfg.RecordDir, c.id+partialExt)

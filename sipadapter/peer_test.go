@@ -37,6 +37,7 @@ type peer struct {
 	mu         sync.Mutex
 	remote     netip.AddrPort // media target from the peer's SDP
 	heard      [][]byte       // payloads received, in order
+	events     int            // telephone-event (PT 101) packets received
 	heardEarly int            // how many of them arrived before the 200 OK
 	sending    bool
 	invites    []*sip.Request
@@ -253,7 +254,15 @@ func (p *peer) receive() {
 			return
 		}
 		var pkt rtp.Packet
-		if pkt.Unmarshal(buf[:n]) != nil || pkt.PayloadType != 0 {
+		if pkt.Unmarshal(buf[:n]) != nil {
+			continue
+		}
+		if pkt.PayloadType == 101 {
+			p.mu.Lock()
+			p.events++
+			p.mu.Unlock()
+		}
+		if pkt.PayloadType != 0 {
 			continue
 		}
 		p.mu.Lock()

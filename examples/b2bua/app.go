@@ -116,7 +116,7 @@ func (a *app) open(stdout io.Writer) error {
 			return fmt.Errorf("metrics listen: %w", err)
 		}
 		a.httpSrv = &http.Server{
-			Handler:           a.health.mux(a.metrics.handler(log)),
+			Handler:           a.recordingControl(a.health.mux(a.metrics.handler(log)), cfg.managementToken),
 			ReadHeaderTimeout: httpTimeout,
 			ReadTimeout:       httpTimeout,
 			WriteTimeout:      httpTimeout,

@@ -54,6 +54,9 @@ type fileSide struct {
 	// Username and Password answer the next hop's digest challenge.
 	Username string `yaml:"username"`
 	Password string `yaml:"password"`
+	// Trusted are the sources whose History-Info, Diversion and roaming
+	// headers are believed (default: networks).
+	Trusted []string `yaml:"trusted"`
 }
 
 type fileMedia struct {
@@ -68,6 +71,10 @@ type fileDialplan struct {
 	FixedPrefix      string   `yaml:"fixed_prefix"`
 	ExtensionPattern string   `yaml:"extension_pattern"`
 	CompanyNumbers   []string `yaml:"company_numbers"`
+	// IncomingExtensions and IncomingExtensionPattern name the extensions
+	// whose incoming calls are recorded.
+	IncomingExtensions       []string `yaml:"incoming_extensions"`
+	IncomingExtensionPattern string   `yaml:"incoming_extension_pattern"`
 }
 
 type fileRecording struct {
@@ -91,6 +98,8 @@ type fileLine struct {
 	Announcement int    `yaml:"announcement"`
 	Channels     string `yaml:"channels"`
 	Priority     bool   `yaml:"priority"`
+	// Record is prefix (default), all or on-demand.
+	Record string `yaml:"record"`
 }
 
 type fileSpool struct {
@@ -176,6 +185,7 @@ type fileCapacity struct {
 	// connections per side (defaults 1024 and 64).
 	MaxTCPConnections          int `yaml:"max_tcp_connections"`
 	MaxTCPConnectionsPerSource int `yaml:"max_tcp_connections_per_source"`
+	PriorityReserve            int `yaml:"priority_reserve"`
 }
 
 type filePriority struct {
@@ -198,6 +208,9 @@ type fileLog struct {
 
 type fileMetrics struct {
 	Listen string `yaml:"listen"`
+	// Token, when set, enables the on-demand recording endpoints on the
+	// listener, for requests with "Authorization: Bearer <token>".
+	Token string `yaml:"token"`
 }
 
 // Environment variables that override secrets, for every sink of their
@@ -209,6 +222,7 @@ const (
 	envSFTPKeyPassphrase = "CALLREC_SFTP_KEY_PASSPHRASE"
 	envInsidePassword    = "CALLREC_INSIDE_PASSWORD"
 	envOutsidePassword   = "CALLREC_OUTSIDE_PASSWORD"
+	envManagementToken   = "CALLREC_MANAGEMENT_TOKEN"
 )
 
 // Defaults of the example's own settings (the packages document theirs).
@@ -245,6 +259,8 @@ type config struct {
 	logLevel      slog.Level
 	cdr           string
 	metricsListen string
+	// managementToken enables the recording control endpoints.
+	managementToken string
 }
 
 // loadConfig reads and validates the file at path. Every problem is
@@ -305,6 +321,7 @@ func (fc *fileConfig) check(c *checker) *config {
 		cdr:           fc.Log.CDR,
 		metricsListen: fc.Metrics.Listen,
 	}
+	cfg.managementToken = c.secret("metrics.token", fc.Metrics.Token, envManagementToken)
 	if fc.Log.Level != "" {
 		if err := cfg.logLevel.UnmarshalText([]byte(fc.Log.Level)); err != nil {
 			c.addf("log.level", "%q is not debug, info, warn or error", fc.Log.Level)
@@ -406,6 +423,10 @@ func (fc *fileConfig) checkSIP(c *checker, cfg *config) {
 	if m, p := a.TCP.MaxConns, a.TCP.MaxConnsPerSource; m > 0 && p > m {
 		c.addf("capacity.max_tcp_connections_per_source", "%d is above capacity.max_tcp_connections %d", p, m)
 	}
+	if k.PriorityReserve < 0 || k.MaxCalls > 0 && k.PriorityReserve >= k.MaxCalls {
+		c.addf("capacity.priority_reserve", "%d must be at least 0 and below capacity.max_calls", k.PriorityReserve)
+	}
+	a.PriorityReserve = k.PriorityReserve
 }
 
 func (s fileSide) check(c *checker, key string, inside bool, passwordEnv string) sipadapter.SideConfig {
@@ -426,6 +447,11 @@ func (s fileSide) check(c *checker, key string, inside bool, passwordEnv string)
 			sc.Networks = append(sc.Networks, p)
 		}
 	}
+	for i, n := range s.Trusted {
+		if p := c.prefix(fmt.Sprintf("%s.trusted[%d]", key, i), n); p.IsValid() {
+			sc.Trusted = append(sc.Trusted, p)
+		}
+	}
 	if inside && len(s.Networks) == 0 {
 		c.addf(key+".networks", "missing: list the PBX's source networks, for example [10.0.0.0/24]")
 	}
@@ -438,6 +464,9 @@ func (d fileDialplan) check(c *checker) dialplan.Config {
 		FixedPrefix:      d.FixedPrefix,
 		ExtensionPattern: d.ExtensionPattern,
 		CompanyNumbers:   d.CompanyNumbers,
+
+		IncomingExtensions:       d.IncomingExtensions,
+		IncomingExtensionPattern: d.IncomingExtensionPattern,
 	}
 	// Try each field alone so that a problem names its key, then the
 	// whole, for problems between fields such as overlapping prefixes.
