@@ -35,7 +35,7 @@ import (
 // with Kamailio's timers overridden through -A like an operator would.
 const (
 	pingInterval = 1 * time.Second // PING_INTERVAL
-	frTimer      = 1 * time.Second // FR_TIMER
+	frTimer      = 2 * time.Second // FR_TIMER: wide, for a loaded CI machine
 	frInvTimer   = 5 * time.Second // FR_INV_TIMER
 	holdMS       = 3000            // SIPp -d: talk time of every call
 	shutdownWait = 30 * time.Second
