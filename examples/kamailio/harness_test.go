@@ -3,7 +3,6 @@ package kamailio_test
 import (
 	"bufio"
 
-	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -610,12 +609,4 @@ func uniqueCallIDs(mds []delivery.Metadata) int {
 		seen[md.CallID] = true
 	}
 	return len(seen)
-}
-
-// ctxSleep sleeps for d or until ctx ends.
-func ctxSleep(ctx context.Context, d time.Duration) {
-	select {
-	case <-ctx.Done():
-	case <-time.After(d):
-	}
 }
