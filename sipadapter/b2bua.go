@@ -574,13 +574,19 @@ func (b *B2BUA) takeRecordingSlot() error {
 			return fmt.Errorf("spool free space %d below %d", free, b.cfg.MinSpoolFree)
 		}
 	}
+	free, reserve, err := b.spoolFreeForReserve()
+	if err != nil {
+		return err
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.cfg.MaxRecordedCalls > 0 && b.recorded >= b.cfg.MaxRecordedCalls {
 		return fmt.Errorf("%d recorded calls in progress", b.recorded)
 	}
-	if err := b.checkReserve(b.recorded); err != nil {
-		return err
+	if reserve {
+		if err := b.checkReserve(free, b.recorded); err != nil {
+			return err
+		}
 	}
 	b.recorded++
 	return nil

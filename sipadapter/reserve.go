@@ -24,20 +24,27 @@ func (c Config) reserveBytes() uint64 {
 	return uint64(c.RecordingReserve.Seconds() * StereoBytesPerSecond)
 }
 
+// spoolFreeForReserve reads the spool's free space for [B2BUA.checkReserve]
+// before the B2BUA's mutex is taken, so that the file-system call does not
+// hold up other calls; ok is false when no reserve applies.
+func (b *B2BUA) spoolFreeForReserve() (free uint64, ok bool, err error) {
+	if b.cfg.reserveBytes() == 0 || b.cfg.SpoolFree == nil {
+		return 0, false, nil
+	}
+	free, err = b.cfg.SpoolFree()
+	if err != nil {
+		return 0, false, fmt.Errorf("spool free space: %w", err)
+	}
+	return free, true, nil
+}
+
 // checkReserve refuses a new recorded call unless the spool's free space
 // covers MinSpoolFree plus the reserve of every recorded call in progress
 // and of the new one, so that calls get 503 before the disk fills rather
 // than being announced and then not recorded. recorded is the number of
 // recorded calls in progress.
-func (b *B2BUA) checkReserve(recorded int) error {
+func (b *B2BUA) checkReserve(free uint64, recorded int) error {
 	per := b.cfg.reserveBytes()
-	if per == 0 || b.cfg.SpoolFree == nil {
-		return nil
-	}
-	free, err := b.cfg.SpoolFree()
-	if err != nil {
-		return fmt.Errorf("spool free space: %w", err)
-	}
 	need := b.cfg.MinSpoolFree + uint64(recorded+1)*per
 	if free < need {
 		return fmt.Errorf("spool free space %d below %d (%d recorded calls in progress, %d bytes reserved each)",
