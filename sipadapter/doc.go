@@ -120,7 +120,20 @@
 // Resource-Priority header, RFC 4412, or [Config].Priority) is then
 // connected unrecorded, bypassing guidance and recorder; any other call that
 // would be recorded gets 503 with Retry-After. A priority call is never
-// refused because of recording.
+// refused because of recording. [Config].PriorityReserve calls, and as many
+// media sessions of the port range, are kept for priority calls: ordinary
+// calls get 503 when only the reserve is left.
+//
+// # Forwarded, roaming and on-demand calls
+//
+// History-Info (RFC 7044) and Diversion (RFC 5806) of an incoming call name
+// the number it was first placed to; a call forwarded from a company
+// number is recorded wherever it goes. P-Access-Network-Info and
+// P-Visited-Network-ID of an outgoing call tell a mobile roaming abroad,
+// never recorded. Both are believed only from [SideConfig].Trusted sources.
+// A line's [Line].Record selects prefix, record-all or on-demand
+// recording; an on-demand call is recorded from the company party's DTMF
+// start code or [B2BUA.StartRecording] on (see [OnDemandConfig]).
 //
 // # Shutdown
 //

@@ -318,3 +318,43 @@ func TestOnDemandRecording(t *testing.T) {
 	assert.True(t, cdr.OnDemand)
 	assert.True(t, cdr.Recorded)
 }
+
+// TestOnDemandIncomingCompanyCallee: on an incoming call the company is
+// the callee: its *1 starts the recording and never reaches the caller;
+// a call of an ordinary line refuses the API with ErrNotOnDemand.
+func TestOnDemandIncomingCompanyCallee(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.Lines = LineResolverFunc(func(ctx context.Context, number string, src netip.AddrPort) (Line, error) {
+			l, err := testLines(ctx, number, src)
+			if number == companyIn {
+				l.Record = dialplan.RecordOnDemand
+			}
+			return l, err
+		})
+	})
+	company := newPeer(t, int(e.insideHop.Port()), calleeHz)
+	customer := newPeer(t, 0, callerHz)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	d, err := customer.call(ctx, e.b.Addr(Outside), companyIn)
+	require.NoError(t, err)
+	company.dialog(t)
+	time.Sleep(200 * time.Millisecond)
+	assert.Zero(t, e.events.count(EventGuidanceStarted), "connected unrecorded")
+	sendDTMF(t, company, "*1", 9000)
+	e.events.wait(t, EventRecordingStarted, 1, 5*time.Second)
+	customer.mu.Lock()
+	assert.Zero(t, customer.events, "the customer never hears the code")
+	customer.mu.Unlock()
+	require.NoError(t, d.Bye(ctx))
+	cdr := e.lastCDR(t, 1)
+	assert.True(t, cdr.OnDemand)
+	assert.True(t, cdr.Recorded)
+
+	newPeer(t, int(e.outsideHop.Port()), calleeHz)
+	plain, err := newPeer(t, 0, callerHz).call(ctx, e.b.Addr(Inside), "0077270312345678")
+	require.NoError(t, err)
+	err = e.b.StartRecording(ctx, plain.InviteRequest.CallID().Value())
+	assert.ErrorIs(t, err, ErrNotOnDemand)
+	require.NoError(t, plain.Bye(ctx))
+}
