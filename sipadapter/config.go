@@ -60,6 +60,14 @@ type SideConfig struct {
 	// them, or when they are refused, the caller gets 403 (see the package
 	// documentation).
 	Username, Password string
+	// NAT, for parties on this side behind NAT whose media arrives from
+	// another address or port than their SDP names, latches each call's
+	// leg to the first source heard within a 2 s learning window after the
+	// SDP (and after the answer), as rtpengine's learning does. Without it
+	// (strict, the default) a leg accepts RTP only from exactly the SDP
+	// address and RTCP only from its a=rtcp address or the next port, so
+	// that no stranger can take over a call's media.
+	NAT bool
 }
 
 // Delivery is where finished recordings go; *delivery.Queue implements it.

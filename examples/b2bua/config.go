@@ -51,6 +51,9 @@ type fileSide struct {
 	// Username and Password answer the next hop's digest challenge.
 	Username string `yaml:"username"`
 	Password string `yaml:"password"`
+	// NAT latches media to the first source within a learning window
+	// instead of accepting only the SDP address (see sipadapter.SideConfig).
+	NAT bool `yaml:"nat"`
 }
 
 type fileMedia struct {
@@ -388,6 +391,7 @@ func (s fileSide) check(c *checker, key string, inside bool, passwordEnv string)
 		Transport: c.oneOf(key+".transport", s.Transport, transportUDP, transportUDP, transportTCP),
 		Username:  s.Username,
 		Password:  c.secret(key+".password", s.Password, passwordEnv),
+		NAT:       s.NAT,
 	}
 	if sc.Password != "" && sc.Username == "" {
 		c.addf(key+".username", "missing: the password needs a username")

@@ -32,6 +32,7 @@ type metrics struct {
 	enqueueFailed prometheus.Counter
 	rtpReceived   *prometheus.CounterVec
 	rtpLost       *prometheus.CounterVec
+	rtpRejected   [2]prometheus.Counter // caller, callee
 	draining      prometheus.Gauge
 
 	mu    sync.Mutex
@@ -49,6 +50,9 @@ func newMetrics(active func() (calls, recorded int), spool func() (delivery.Disk
 		"Recordings the spool refused; each stays in the record directory for the next start.")
 	m.rtpReceived = f.counterVec("rtp_packets_received_total", "RTP packets received on recorded calls, by party.", "party")
 	m.rtpLost = f.counterVec("rtp_packets_lost_total", "RTP packets lost on recorded calls (sequence gaps, RFC 3550 A.3), by party.", "party")
+	rejected := f.counterVec("rtp_rejected_total",
+		"RTP and RTCP packets dropped for coming from another source than the party's SDP address (hijack attempts, or NAT on a side not configured with nat), by party; counted when the call ends.", "party")
+	m.rtpRejected = [2]prometheus.Counter{rejected.WithLabelValues("caller"), rejected.WithLabelValues("callee")}
 	m.draining = f.gauge("draining", "1 while the service is shutting down and refusing new calls.")
 
 	f.gaugeFunc("calls_active", "Calls in progress.", func() float64 { n, _ := active(); return float64(n) })
@@ -149,6 +153,8 @@ func (m *metrics) event(e sipadapter.Event) {
 		}
 	case sipadapter.EventEnded:
 		m.ended.WithLabelValues(e.Cause, string(e.HungUp)).Inc()
+		m.rtpRejected[0].Add(float64(e.CallerRejected))
+		m.rtpRejected[1].Add(float64(e.CalleeRejected))
 	}
 }
 

@@ -162,3 +162,15 @@ func BenchmarkMetricsEvent(b *testing.B) {
 		m.event(ended)
 	}
 }
+
+func TestMetricsRTPRejected(t *testing.T) {
+	m := newMetrics(func() (int, int) { return 0, 0 }, func() (delivery.DiskSpace, error) { return delivery.DiskSpace{}, nil })
+	m.event(sipadapter.Event{Kind: sipadapter.EventEnded, Cause: sipadapter.CauseBye, CalleeRejected: 20})
+	m.event(sipadapter.Event{Kind: sipadapter.EventEnded, Cause: sipadapter.CauseBye, CallerRejected: 3, CalleeRejected: 1})
+	require.NoError(t, testutil.GatherAndCompare(m.reg, strings.NewReader(`
+# HELP callrec_rtp_rejected_total RTP and RTCP packets dropped for coming from another source than the party's SDP address (hijack attempts, or NAT on a side not configured with nat), by party; counted when the call ends.
+# TYPE callrec_rtp_rejected_total counter
+callrec_rtp_rejected_total{party="callee"} 21
+callrec_rtp_rejected_total{party="caller"} 3
+`), "callrec_rtp_rejected_total"))
+}
