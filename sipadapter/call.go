@@ -77,10 +77,17 @@ type call struct {
 	recPath       string
 	lastSDP       [2][]byte // the last SDP sent to the caller and the callee
 	packets       [2]uint64 // RTP packets received from the caller and the callee
-	rejected      [2]uint64 // RTP and RTCP dropped for their source on the caller's and the callee's leg
 	reinviteAck   pendingAck
 	byeReasons    []sip.Header          // Reason headers of the BYE that ended the call
 	accepted      sip.ClientTransaction // the last re-INVITE sent, re-ACKing its 2xx
+
+	// recQ is the recording's writer, between the relay and the disk;
+	// heldLost counts the packets of each party refused while the
+	// recording was being opened; rejected the RTP and RTCP each party's
+	// leg dropped for their source.
+	recQ     *recordQueue
+	heldLost [2]uint64
+	rejected [2]uint64
 }
 
 func newCall(b *B2BUA, s *side, req *sip.Request) *call {

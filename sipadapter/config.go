@@ -171,6 +171,10 @@ type Config struct {
 	// beforeSidecar, set by tests, runs just before a recording's sidecar
 	// is written: it stands in for a slow disk.
 	beforeSidecar func()
+	// recordWriter, set by tests, supplies the file a recording is written
+	// to in place of the recorder creating it at path: it stands in for a
+	// disk that stalls mid-call.
+	recordWriter func(path string) (io.WriteSeeker, error)
 }
 
 func (c Config) withDefaults() (Config, error) {

@@ -40,6 +40,7 @@ type peer struct {
 	mu         sync.Mutex
 	remote     netip.AddrPort // media target from the peer's SDP
 	heard      [][]byte       // payloads received, in order
+	heardAt    []time.Time    // when each arrived
 	heardEarly int            // how many of them arrived before the 200 OK
 	sending    bool
 	invites    []*sip.Request
@@ -264,6 +265,7 @@ func (p *peer) receive() {
 		}
 		p.mu.Lock()
 		p.heard = append(p.heard, append([]byte(nil), pkt.Payload...))
+		p.heardAt = append(p.heardAt, time.Now())
 		p.mu.Unlock()
 	}
 }

@@ -33,6 +33,7 @@ type metrics struct {
 	rtpReceived   *prometheus.CounterVec
 	rtpLost       *prometheus.CounterVec
 	rtpRejected   [2]prometheus.Counter // caller, callee
+	recDropped    *prometheus.CounterVec
 	draining      prometheus.Gauge
 
 	mu    sync.Mutex
@@ -53,6 +54,8 @@ func newMetrics(active func() (calls, recorded int), spool func() (delivery.Disk
 	rejected := f.counterVec("rtp_rejected_total",
 		"RTP and RTCP packets dropped for coming from another source than the party's SDP address (hijack attempts, or NAT on a side not configured with nat), by party; counted when the call ends.", "party")
 	m.rtpRejected = [2]prometheus.Counter{rejected.WithLabelValues("caller"), rejected.WithLabelValues("callee")}
+	m.recDropped = f.counterVec("recording_packets_dropped_total",
+		"RTP packets relayed but lost to the recording because the disk did not keep up (the per-call recording queue was full), by party.", "party")
 	m.draining = f.gauge("draining", "1 while the service is shutting down and refusing new calls.")
 
 	f.gaugeFunc("calls_active", "Calls in progress.", func() float64 { n, _ := active(); return float64(n) })
@@ -165,8 +168,10 @@ func (m *metrics) recorded(md delivery.Metadata) {
 		return
 	}
 	var rs struct {
-		Caller recorder.Stats `json:"caller"`
-		Callee recorder.Stats `json:"callee"`
+		Caller        recorder.Stats `json:"caller"`
+		Callee        recorder.Stats `json:"callee"`
+		CallerDropped uint64         `json:"caller_dropped"`
+		CalleeDropped uint64         `json:"callee_dropped"`
 	}
 	if err := json.Unmarshal(md.RecorderStats, &rs); err != nil {
 		return
@@ -175,6 +180,8 @@ func (m *metrics) recorded(md delivery.Metadata) {
 		m.rtpReceived.WithLabelValues(party).Add(float64(s.Received))
 		m.rtpLost.WithLabelValues(party).Add(float64(s.Lost))
 	}
+	m.recDropped.WithLabelValues("caller").Add(float64(rs.CallerDropped))
+	m.recDropped.WithLabelValues("callee").Add(float64(rs.CalleeDropped))
 }
 
 // handler serves the metrics in the Prometheus exposition formats.
