@@ -115,7 +115,9 @@ func TestStrangersCannotHijackMedia(t *testing.T) {
 	for _, s := range strangers {
 		s.spray(t, calleeFacing, 5)
 	}
+	callee.mu.Lock()
 	callee.hz = calleeHz
+	callee.mu.Unlock()
 	callee.startSending()
 	e.events.wait(t, EventRecordingStarted, 1, 5*time.Second)
 	time.Sleep(700 * time.Millisecond)
@@ -149,7 +151,9 @@ func TestStrangersCannotHijackMedia(t *testing.T) {
 func TestNATSideLatchesAndRejectsLateStranger(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.Outside.NAT = true })
 	callee := newPeer(t, int(e.outsideHop.Port()), calleeHz)
+	callee.mu.Lock()
 	callee.sdpPort = 9 // a private port it never sends from
+	callee.mu.Unlock()
 	caller := newPeer(t, 0, callerHz)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()

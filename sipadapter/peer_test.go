@@ -30,9 +30,6 @@ type peer struct {
 	rtp   *net.UDPConn
 	hz    float64       // the tone it sends
 	early time.Duration // when answering: 183 with SDP and early media this long before the 200
-	// sdpPort, when set, is the RTP port its SDP names instead of its
-	// socket's: a party behind NAT.
-	sdpPort int
 
 	servers *sipgo.DialogServerCache
 	clients *sipgo.DialogClientCache
@@ -49,6 +46,10 @@ type peer struct {
 	// (a digest challenge) instead of taking the call.
 	challenge func(req *sip.Request) *sip.Response
 	byeReqs   []*sip.Request // BYEs received
+
+	// sdpPort, when set, is the RTP port its SDP names instead of its
+	// socket's: a party behind NAT.
+	sdpPort int
 
 	byes   chan struct{}
 	ctx    context.Context
@@ -108,9 +109,11 @@ func (p *peer) close() {
 
 func (p *peer) sdp() []byte {
 	port := p.rtp.LocalAddr().(*net.UDPAddr).Port
+	p.mu.Lock()
 	if p.sdpPort != 0 {
 		port = p.sdpPort
 	}
+	p.mu.Unlock()
 	return fmt.Appendf(nil, "v=0\r\no=peer 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"+
 		"m=audio %d RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n", port)
 }

@@ -29,6 +29,16 @@
 // source it hears from, and never moves afterwards except on a new SDP;
 // the SDP address itself is always accepted and takes the leg back.
 //
+// # RTCP
+//
+// RTCP is relayed between the parties' RTCP sockets. When a [Filter]
+// rewrites the RTP toward a party (the guidance stream gives it its own
+// SSRC, sequence numbers and timestamps), the relay rewrites the RTCP that
+// describes it to agree, with github.com/pion/rtcp: a sender report takes
+// the SSRC and RTP timestamp of the stream the receiving party gets and the
+// packet and octet counts the relay sent it; reception reports are mapped
+// back to the SSRC and extended sequence numbers their subject sent.
+//
 // # Hooks
 //
 //   - [Session.SetTap] installs a [Tap] receiving every packet a party sends

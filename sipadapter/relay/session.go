@@ -103,7 +103,7 @@ type Session struct {
 
 type counters struct {
 	received, receivedBytes, forwarded, filtered, noTarget, rejected, malformed, tapErrors, injected,
-	rtcpReceived, rtcpForwarded, rtcpRejected atomic.Uint64
+	rtcpReceived, rtcpForwarded, rtcpRejected, forwardedOctets, injectedOctets atomic.Uint64
 }
 
 type leg struct {
@@ -118,6 +118,7 @@ type leg struct {
 	c       counters
 	writer  Writer
 	bufPool sync.Pool
+	rewrite rewrite // how the Filter toward this party rewrites its RTP
 }
 
 func newSession(a *Anchor, callerPair, calleePair pair) *Session {
@@ -377,6 +378,7 @@ func (l *leg) readRTP() {
 				}
 			}
 			if filter != nil {
+				inSSRC, inSeq, inTS := pkt.SSRC, pkt.SequenceNumber, pkt.Timestamp
 				var forward bool
 				if gate == nil {
 					forward = (*filter).Relay(&pkt)
@@ -399,6 +401,7 @@ func (l *leg) readRTP() {
 					l.c.filtered.Add(1)
 					continue
 				}
+				dst.rewrite.note(inSSRC, inSeq, inTS, &pkt.Header)
 				m, err := pkt.MarshalTo(out)
 				if err != nil {
 					l.c.malformed.Add(1)
@@ -414,6 +417,7 @@ func (l *leg) readRTP() {
 		}
 		if _, err := dst.pair.rtp.WriteToUDPAddrPort(buf, *target); err == nil {
 			l.c.forwarded.Add(1)
+			l.c.forwardedOctets.Add(uint64(payloadLen(buf)))
 		}
 	}
 }
@@ -437,7 +441,7 @@ func (l *leg) readRTCP() {
 		if target == nil {
 			continue
 		}
-		if _, err := dst.pair.rtcp.WriteToUDPAddrPort(in[:n], *target); err == nil {
+		if _, err := dst.pair.rtcp.WriteToUDPAddrPort(rewriteRTCP(in[:n], l, dst), *target); err == nil {
 			l.c.rtcpForwarded.Add(1)
 		}
 	}
@@ -489,5 +493,24 @@ func (w *Writer) WriteRTP(p *rtp.Packet) error {
 		return err
 	}
 	l.c.injected.Add(1)
+	l.c.injectedOctets.Add(uint64(len(p.Payload)))
 	return nil
+}
+
+// payloadLen returns the payload octets of a marshalled RTP packet, for
+// the sender report's octet count (RFC 3550 §6.4.1): the header, CSRCs,
+// extension and padding excluded.
+func payloadLen(b []byte) int {
+	if len(b) < 12 {
+		return 0
+	}
+	n := 12 + 4*int(b[0]&0x0F)
+	if b[0]&0x10 != 0 && len(b) >= n+4 {
+		n += 4 + 4*(int(b[n+2])<<8|int(b[n+3]))
+	}
+	pad := 0
+	if b[0]&0x20 != 0 {
+		pad = int(b[len(b)-1])
+	}
+	return max(len(b)-n-pad, 0)
 }
