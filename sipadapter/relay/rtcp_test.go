@@ -66,6 +66,8 @@ func TestRTCPAgreesWithRewrittenRTP(t *testing.T) {
 		caller.send(s.Local(relay.Caller), packet(seq, "voice"))
 		last, _ = callee.recv()
 	}
+	// Counted once the write returned, perhaps after the callee read it.
+	require.Eventually(t, func() bool { return s.Stats().Caller.Forwarded == 5 }, time.Second, time.Millisecond)
 	const callerSSRC = 0xCA110000
 	rtcpOf := func(p relay.Party) netip.AddrPort { return netip.AddrPortFrom(s.Local(p).Addr(), s.Local(p).Port()+1) }
 	// The caller reports on its stream as it sent it.
