@@ -23,6 +23,8 @@ type B2BUA struct {
 	log    *slog.Logger
 	anchor *relay.Anchor
 	sides  [2]*side
+	// recBufs holds the packet copies of every call's recording queue.
+	recBufs *sync.Pool
 
 	ctx    context.Context // cancelled when stopping: ends every call
 	cancel context.CancelFunc
@@ -87,7 +89,7 @@ func New(cfg Config) (*B2BUA, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &B2BUA{
 		cfg: cfg, log: cfg.Logger.With("component", "sipadapter"), anchor: anchor,
-		ctx: ctx, cancel: cancel, calls: make(map[string]*call), served: make(chan struct{}),
+		ctx: ctx, cancel: cancel, calls: make(map[string]*call), served: make(chan struct{}), recBufs: newRecordBufs(),
 		ready: make(chan struct{}), mediaCap: mediaCapacity(cfg),
 	}
 	// Never the whole range: ordinary calls keep at least one session.

@@ -83,6 +83,14 @@ type call struct {
 	reinviteAck   pendingAck
 	byeReasons    []sip.Header          // Reason headers of the BYE that ended the call
 	accepted      sip.ClientTransaction // the last re-INVITE sent, re-ACKing its 2xx
+
+	// recQ is the recording's writer, between the relay and the disk;
+	// heldLost counts the packets of each party refused while the
+	// recording was being opened; rejected the RTP and RTCP each party's
+	// leg dropped for their source.
+	recQ     *recordQueue
+	heldLost [2]uint64
+	rejected [2]uint64
 }
 
 func newCall(b *B2BUA, s *side, req *sip.Request) *call {
@@ -234,7 +242,8 @@ func (c *call) establish(req *sip.Request, tx sip.ServerTransaction) bool {
 		return false
 	}
 	c.media = media
-	media.SetRemote(relay.Caller, offer.addr)
+	c.guardMedia()
+	c.setRemote(relay.Caller, offer)
 
 	breq, err := c.calleeInvite(req, offer)
 	if errors.Is(err, errTooManyHops) {
@@ -294,7 +303,8 @@ func (c *call) establish(req *sip.Request, tx sip.ServerTransaction) bool {
 		c.fail(CauseNotAcceptable, sip.StatusNotAcceptableHere, err)
 		return false
 	}
-	media.SetRemote(relay.Callee, answer.addr)
+	c.setRemote(relay.Callee, answer)
+	media.Relearn(relay.Caller) // a caller behind NAT may only now start sending
 	media.SuspendInactivity(offer.held() || answer.held())
 	if c.record {
 		// The callee talks from its answer on, and the caller's ACK may
@@ -526,7 +536,7 @@ func (c *call) provisional(res *sip.Response) error {
 	var hdrs []sip.Header
 	if len(res.Body()) > 0 {
 		if early, err := parseSDP(res.Body()); err == nil {
-			c.media.SetRemote(relay.Callee, early.addr)
+			c.setRemote(relay.Callee, early)
 			if b, err := anchorSDP(early, c.b.cfg.MediaAddr, c.media.Local(relay.Caller).Port()); err == nil {
 				body = b
 				hdrs = append(hdrs, sip.NewHeader("Content-Type", "application/sdp"))
@@ -740,6 +750,7 @@ func (c *call) finish() {
 		}
 		c.mu.Lock()
 		c.packets = [2]uint64{st.Caller.Received, st.Callee.Received}
+		c.rejected = [2]uint64{st.Caller.Rejected + st.Caller.RTCPRejected, st.Callee.Rejected + st.Callee.RTCPRejected}
 		c.mu.Unlock()
 	}
 	c.mu.Lock()
@@ -760,6 +771,7 @@ func (c *call) finish() {
 		OnDemand: c.onDemand != nil,
 		Cause:    c.cause, HungUp: c.hungUp, RecordingID: recID, Error: c.errText,
 		CallerPackets: c.packets[0], CalleePackets: c.packets[1],
+		CallerRejected: c.rejected[0], CalleeRejected: c.rejected[1],
 	}
 	cdr.BillingStart = c.guidanceStart
 	if cdr.BillingStart.IsZero() {
@@ -769,7 +781,8 @@ func (c *call) finish() {
 	if recID != "" {
 		c.emit(Event{Kind: EventEnqueued, RecordingID: recID})
 	}
-	c.emit(Event{Kind: EventEnded, Time: end, Cause: cdr.Cause, HungUp: cdr.HungUp, Code: cdr.Code})
+	c.emit(Event{Kind: EventEnded, Time: end, Cause: cdr.Cause, HungUp: cdr.HungUp, Code: cdr.Code,
+		CallerRejected: cdr.CallerRejected, CalleeRejected: cdr.CalleeRejected})
 	b.writeCDR(cdr)
 	b.unregister(c)
 	b.wg.Done()

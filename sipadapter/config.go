@@ -66,6 +66,14 @@ type SideConfig struct {
 	// roaming mobile ([Inside]). Empty means Networks; a side with neither
 	// trusts no source, and those headers are ignored.
 	Trusted []netip.Prefix
+	// NAT, for parties on this side behind NAT whose media arrives from
+	// another address or port than their SDP names, latches each call's
+	// leg to the first source heard within a 2 s learning window after the
+	// SDP (and after the answer), as rtpengine's learning does. Without it
+	// (strict, the default) a leg accepts RTP only from exactly the SDP
+	// address and RTCP only from its a=rtcp address or the next port, so
+	// that no stranger can take over a call's media.
+	NAT bool
 }
 
 // Delivery is where finished recordings go; *delivery.Queue implements it.
@@ -205,6 +213,10 @@ type Config struct {
 	// beforeSidecar, set by tests, runs just before a recording's sidecar
 	// is written: it stands in for a slow disk.
 	beforeSidecar func()
+	// recordWriter, set by tests, supplies the file a recording is written
+	// to in place of the recorder creating it at path: it stands in for a
+	// disk that stalls mid-call.
+	recordWriter func(path string) (io.WriteSeeker, error)
 }
 
 func (c Config) withDefaults() (Config, error) {

@@ -65,8 +65,11 @@
 // rewritten to point at them (o=, c=, m= port) and filtered to PCMU, PCMA
 // and telephone-event; other streams are disabled (port 0). Early media
 // (183 with SDP) is relayed, not recorded. Legs are told apart by socket,
-// never by SSRC, and each party's address is latched from the packets it
-// actually sends (NAT).
+// never by SSRC. A leg accepts media only from the address its party's SDP
+// names (RTCP: a=rtcp or the next port), so that no stranger can take
+// over a call (RTP bleed); a side configured with [SideConfig].NAT latches
+// instead to the first source heard within a learning window after the
+// SDP and the answer. Rejects are counted in the CDR and [Event].
 //
 // # Guidance and recording
 //
@@ -104,7 +107,7 @@
 // is answered locally, not forwarded: the 200 carries, as the B2BUA's
 // offer, the SDP last sent to that party, unchanged with the same o=
 // version (RFC 3264 §8), and the answer in the party's ACK is applied to
-// the relay: a new media address is followed (latching re-armed), hold
+// the relay: a new media address is followed (NAT learning re-opened), hold
 // suspends the inactivity timeout. That answer is not passed on to the other
 // party, which keeps its session as it was; an ACK without a usable answer
 // (RFC 3261 §13.2.2.4) is logged and leaves the media as it was. OPTIONS is

@@ -110,6 +110,11 @@ type Event struct {
 	Path string `json:"path,omitempty"`
 	// RecordingID is the delivery ID of EventEnqueued and EventDelivered.
 	RecordingID string `json:"recording_id,omitempty"`
+	// CallerRejected and CalleeRejected, on EventEnded, count the RTP and
+	// RTCP packets the legs facing the caller and the callee dropped for
+	// their source (see [SideConfig].NAT).
+	CallerRejected uint64 `json:"caller_rejected,omitempty"`
+	CalleeRejected uint64 `json:"callee_rejected,omitempty"`
 }
 
 // CDR is the call detail record written as one JSON line per call to
@@ -149,6 +154,12 @@ type CDR struct {
 	// Packets counts RTP packets received from the caller and the callee.
 	CallerPackets uint64 `json:"caller_packets"`
 	CalleePackets uint64 `json:"callee_packets"`
+	// CallerRejected and CalleeRejected count the RTP and RTCP packets
+	// dropped on the caller's and the callee's leg for coming from another
+	// source than the party's SDP address (or, for a NAT side, the address
+	// latched).
+	CallerRejected uint64 `json:"caller_rejected,omitempty"`
+	CalleeRejected uint64 `json:"callee_rejected,omitempty"`
 }
 
 func (c CDR) line() ([]byte, error) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -227,21 +228,36 @@ func (c *call) startRecording(billingStart, recStart time.Time, held *heldRecord
 		mode = recorder.Mono
 	}
 	start := earliest(recStart, held.first())
+	var w io.WriteSeeker
+	if b.cfg.recordWriter != nil {
+		if w, err = b.cfg.recordWriter(path); err != nil {
+			_ = os.Remove(filepath.Join(b.cfg.RecordDir, c.id+partialExt))
+			return err
+		}
+	}
+	create := path
+	if w != nil {
+		create = "" // recorder.Config takes one or the other
+	}
 	rec, err := recorder.New(recorder.Config{
-		Path: path, Mode: mode, CallerPayloadTypes: callerPTs, CalleePayloadTypes: calleePTs,
+		Path: create, Writer: w, Mode: mode, CallerPayloadTypes: callerPTs, CalleePayloadTypes: calleePTs,
 		JitterWindow: b.cfg.JitterWindow, Start: start, Clock: b.cfg.Clock.Now, Logger: b.log,
 	})
 	if err != nil {
 		_ = os.Remove(filepath.Join(b.cfg.RecordDir, c.id+partialExt))
 		return err
 	}
+	q := newRecordQueue(rec, b.recBufs)
 	c.mu.Lock()
-	c.rec, c.recPath = rec, path
+	c.rec, c.recPath, c.recQ = rec, path, q
 	c.mu.Unlock()
-	replayed, dropped, err := held.attach(rec)
-	if dropped > 0 || err != nil {
+	replayed, dropped, err := held.attach(rec, q)
+	c.mu.Lock()
+	c.heldLost = dropped
+	c.mu.Unlock()
+	if dropped != [2]uint64{} || err != nil {
 		b.log.Warn("packets held while the recording was being opened", "call_id", c.callID,
-			"replayed", replayed, "dropped", dropped, "error", err)
+			"replayed", replayed, "dropped", dropped[0]+dropped[1], "error", err)
 	}
 	c.emit(Event{Kind: EventRecordingStarted, Time: start, Path: path})
 	return nil
@@ -274,6 +290,11 @@ type recorderStats struct {
 	Callee recorder.Stats       `json:"callee"`
 	DTMF   []recorder.DTMFEvent `json:"dtmf,omitempty"`
 	Pauses []recorder.Interval  `json:"pauses,omitempty"` // on-demand stops
+	// CallerDropped and CalleeDropped count packets relayed but lost to
+	// the recording: the recording queue was full (a disk stalled longer
+	// than it absorbs) or the holding buffer was, while it was opened.
+	CallerDropped uint64 `json:"caller_dropped"`
+	CalleeDropped uint64 `json:"callee_dropped"`
 }
 
 // closeRecording finishes the recording, if any, and enqueues it with its
@@ -282,10 +303,20 @@ type recorderStats struct {
 func (c *call) closeRecording(end time.Time) string {
 	b := c.b
 	c.mu.Lock()
-	rec, path, billing := c.rec, c.recPath, c.guidanceStart
+	rec, path, billing, q, lost := c.rec, c.recPath, c.guidanceStart, c.recQ, c.heldLost
 	c.mu.Unlock()
 	if rec == nil {
 		return ""
+	}
+	if q != nil { // the media session is closed: nothing more is queued
+		q.close()
+		ql := q.lost()
+		lost[0] += ql[0]
+		lost[1] += ql[1]
+		if lost != [2]uint64{} {
+			b.log.Warn("packets lost to the recording: the disk did not keep up", "call_id", c.callID,
+				"caller", lost[0], "callee", lost[1])
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
@@ -297,7 +328,8 @@ func (c *call) closeRecording(end time.Time) string {
 	}
 	md := c.metadata(billing)
 	md.End, md.Duration, md.Channels, md.SHA256 = end, res.Duration, res.Channels, res.SHA256
-	if raw, err := json.Marshal(recorderStats{Caller: res.Caller, Callee: res.Callee, DTMF: res.DTMF, Pauses: res.Pauses}); err == nil {
+	if raw, err := json.Marshal(recorderStats{Caller: res.Caller, Callee: res.Callee, DTMF: res.DTMF, Pauses: res.Pauses,
+		CallerDropped: lost[0], CalleeDropped: lost[1]}); err == nil {
 		md.RecorderStats = raw
 	}
 	sidecar := filepath.Join(b.cfg.RecordDir, c.id+partialExt)

@@ -57,6 +57,9 @@ type fileSide struct {
 	// Trusted are the sources whose History-Info, Diversion and roaming
 	// headers are believed (default: networks).
 	Trusted []string `yaml:"trusted"`
+	// NAT latches media to the first source within a learning window
+	// instead of accepting only the SDP address (see sipadapter.SideConfig).
+	NAT bool `yaml:"nat"`
 }
 
 type fileMedia struct {
@@ -438,6 +441,7 @@ func (s fileSide) check(c *checker, key string, inside bool, passwordEnv string)
 		Transport: c.oneOf(key+".transport", s.Transport, transportUDP, transportUDP, transportTCP),
 		Username:  s.Username,
 		Password:  c.secret(key+".password", s.Password, passwordEnv),
+		NAT:       s.NAT,
 	}
 	if sc.Password != "" && sc.Username == "" {
 		c.addf(key+".username", "missing: the password needs a username")

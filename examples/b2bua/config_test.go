@@ -146,7 +146,7 @@ func TestConfigProblems(t *testing.T) {
 		msg      string
 	}{
 		"unknown key": {old: "    listen: 127.0.0.1:0\n    next", new: "    lisen: 127.0.0.1:0\n    next",
-			key: "sides.inside.lisen", line: 3, msg: "unknown key (valid keys here: listen, networks, next_hop, password, transport, trusted, username)"},
+			key: "sides.inside.lisen", line: 3, msg: "unknown key (valid keys here: listen, nat, networks, next_hop, password, transport, trusted, username)"},
 		"missing after misspelling": {old: "    listen: 127.0.0.1:0\n    next", new: "    lisen: 127.0.0.1:0\n    next",
 			key: "sides.inside.listen", line: 2, msg: "missing"},
 		"wrong type": {new: "capacity:\n  max_calls: many\n",
