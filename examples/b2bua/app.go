@@ -114,8 +114,12 @@ func (a *app) open(stdout io.Writer) error {
 		if a.httpLn, err = net.Listen("tcp", cfg.metricsListen); err != nil {
 			return fmt.Errorf("metrics listen: %w", err)
 		}
+		mux := a.health.mux(a.metrics.handler(log))
+		if cfg.pprof {
+			withPprof(mux)
+		}
 		a.httpSrv = &http.Server{
-			Handler:           a.health.mux(a.metrics.handler(log)),
+			Handler:           mux,
 			ReadHeaderTimeout: httpTimeout,
 			ReadTimeout:       httpTimeout,
 			WriteTimeout:      httpTimeout,

@@ -36,6 +36,7 @@ type fileConfig struct {
 	Timeouts  fileTimeouts  `yaml:"timeouts"`
 	Log       fileLog       `yaml:"log"`
 	Metrics   fileMetrics   `yaml:"metrics"`
+	Runtime   fileRuntime   `yaml:"runtime"`
 }
 
 type fileSides struct {
@@ -182,6 +183,9 @@ type fileLog struct {
 
 type fileMetrics struct {
 	Listen string `yaml:"listen"`
+	// Pprof serves net/http/pprof under /debug/pprof/ on the metrics
+	// listener; off by default.
+	Pprof bool `yaml:"pprof"`
 }
 
 // Environment variables that override secrets, for every sink of their
@@ -229,6 +233,8 @@ type config struct {
 	logLevel      slog.Level
 	cdr           string
 	metricsListen string
+	pprof         bool
+	runtime       runtimeSettings
 }
 
 // loadConfig reads and validates the file at path. Every problem is
@@ -288,6 +294,8 @@ func (fc *fileConfig) check(c *checker) *config {
 		logFormat:     c.oneOf("log.format", fc.Log.Format, logFormatJSON, logFormatJSON, logFormatText),
 		cdr:           fc.Log.CDR,
 		metricsListen: fc.Metrics.Listen,
+		pprof:         fc.Metrics.Pprof,
+		runtime:       fc.Runtime.check(c),
 	}
 	if fc.Log.Level != "" {
 		if err := cfg.logLevel.UnmarshalText([]byte(fc.Log.Level)); err != nil {
@@ -296,6 +304,9 @@ func (fc *fileConfig) check(c *checker) *config {
 	}
 	if cfg.metricsListen != "" {
 		c.hostPort("metrics.listen", cfg.metricsListen, false, true)
+	}
+	if cfg.pprof && cfg.metricsListen == "" {
+		c.addf("metrics.pprof", "needs metrics.listen to serve on")
 	}
 	fc.checkSIP(c, cfg)
 	cfg.plan = fc.Dialplan.check(c)
