@@ -115,8 +115,12 @@ func (a *app) open(stdout io.Writer) error {
 		if a.httpLn, err = net.Listen("tcp", cfg.metricsListen); err != nil {
 			return fmt.Errorf("metrics listen: %w", err)
 		}
+		mux := a.health.mux(a.metrics.handler(log))
+		if cfg.pprof {
+			withPprof(mux)
+		}
 		a.httpSrv = &http.Server{
-			Handler:           a.recordingControl(a.health.mux(a.metrics.handler(log)), cfg.managementToken),
+			Handler:           a.recordingControl(mux, cfg.managementToken),
 			ReadHeaderTimeout: httpTimeout,
 			ReadTimeout:       httpTimeout,
 			WriteTimeout:      httpTimeout,

@@ -36,6 +36,7 @@ type fileConfig struct {
 	Timeouts  fileTimeouts  `yaml:"timeouts"`
 	Log       fileLog       `yaml:"log"`
 	Metrics   fileMetrics   `yaml:"metrics"`
+	Runtime   fileRuntime   `yaml:"runtime"`
 	// InstanceID names this instance in recording IDs and delivered file
 	// names (see instance.go).
 	InstanceID string `yaml:"instance_id"`
@@ -214,6 +215,9 @@ type fileMetrics struct {
 	// Token, when set, enables the on-demand recording endpoints on the
 	// listener, for requests with "Authorization: Bearer <token>".
 	Token string `yaml:"token"`
+	// Pprof serves net/http/pprof under /debug/pprof/ on the metrics
+	// listener; off by default.
+	Pprof bool `yaml:"pprof"`
 }
 
 // Environment variables that override secrets, for every sink of their
@@ -264,6 +268,8 @@ type config struct {
 	metricsListen string
 	// managementToken enables the recording control endpoints.
 	managementToken string
+	pprof           bool
+	runtime         runtimeSettings
 }
 
 // loadConfig reads and validates the file at path. Every problem is
@@ -323,6 +329,8 @@ func (fc *fileConfig) check(c *checker) *config {
 		logFormat:     c.oneOf("log.format", fc.Log.Format, logFormatJSON, logFormatJSON, logFormatText),
 		cdr:           fc.Log.CDR,
 		metricsListen: fc.Metrics.Listen,
+		pprof:         fc.Metrics.Pprof,
+		runtime:       fc.Runtime.check(c),
 	}
 	cfg.managementToken = c.secret("metrics.token", fc.Metrics.Token, envManagementToken)
 	if fc.Log.Level != "" {
@@ -332,6 +340,9 @@ func (fc *fileConfig) check(c *checker) *config {
 	}
 	if cfg.metricsListen != "" {
 		c.hostPort("metrics.listen", cfg.metricsListen, false, true)
+	}
+	if cfg.pprof && cfg.metricsListen == "" {
+		c.addf("metrics.pprof", "needs metrics.listen to serve on")
 	}
 	fc.checkSIP(c, cfg)
 	cfg.adapter.InstanceID = fc.checkInstanceID(c, os.Hostname, os.Getpid)

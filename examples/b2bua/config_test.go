@@ -262,7 +262,7 @@ func TestLoadConfigError(t *testing.T) {
 	assert.True(t, ce.Has("sinks[0].dir.path"))
 	assert.True(t, ce.Has("bogus"))
 	assert.Equal(t, path+":15: sinks[0].dir.path: missing\n"+
-		path+":16: bogus: unknown key (valid keys here: capacity, dialplan, instance_id, lines, log, media, metrics, priority, recording, sides, sinks, spool, timeouts)",
+		path+":16: bogus: unknown key (valid keys here: capacity, dialplan, instance_id, lines, log, media, metrics, priority, recording, runtime, sides, sinks, spool, timeouts)",
 		err.Error())
 
 	_, err = loadConfig(filepath.Join(t.TempDir(), "absent.yaml"), env(nil))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"sync"
 	"time"
 )
 
@@ -47,6 +48,7 @@ type Anchor struct {
 	cfg   Config
 	ports *ports
 	log   *slog.Logger
+	bufs  sync.Pool // *[]byte of maxPacket, for every session's Writer
 }
 
 // New validates cfg and returns an Anchor.
@@ -78,11 +80,13 @@ func New(cfg Config) (*Anchor, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Anchor{
+	a := &Anchor{
 		cfg:   cfg,
 		ports: newPorts(cfg.Addr, cfg.PortMin, cfg.PortMax),
 		log:   cfg.Logger.With("component", "relay"),
-	}, nil
+	}
+	a.bufs.New = func() any { b := make([]byte, maxPacket); return &b }
+	return a, nil
 }
 
 // Open allocates two port pairs (one facing each party), starts relaying and

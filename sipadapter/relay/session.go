@@ -117,7 +117,6 @@ type leg struct {
 	filter  atomic.Pointer[Filter] // packets toward this party
 	c       counters
 	writer  Writer
-	bufPool sync.Pool
 	rewrite rewrite // how the Filter toward this party rewrites its RTP
 }
 
@@ -127,7 +126,6 @@ func newSession(a *Anchor, callerPair, calleePair pair) *Session {
 		l := &leg{s: s, party: Party(i), pair: pr}
 		l.local = pr.rtp.LocalAddr().(*net.UDPAddr).AddrPort()
 		l.writer = Writer{l: l}
-		l.bufPool.New = func() any { b := make([]byte, maxPacket); return &b }
 		s.legs[i] = l
 	}
 	s.lastRTP.Store(s.clock.Now().UnixNano())
@@ -144,7 +142,10 @@ func newSession(a *Anchor, callerPair, calleePair pair) *Session {
 	return s
 }
 
-const maxPacket = 4096
+// maxPacket is the largest datagram read: an Ethernet MTU. RTP for voice
+// is a few hundred bytes; a bigger buffer per socket only costs memory per
+// call.
+const maxPacket = 1500
 
 // Local returns the RTP address of the socket facing party p; its RTCP
 // socket is on the next port. Put it in the SDP sent to p.
@@ -343,8 +344,7 @@ func (l *leg) read(conn *net.UDPConn, buf []byte) (n int, src netip.AddrPort, ok
 func (l *leg) readRTP() {
 	defer l.s.wg.Done()
 	in := make([]byte, maxPacket)
-	out := make([]byte, maxPacket)
-	orig := make([]byte, maxPacket) // the payload as sent, for a gated tap
+	var out, orig []byte // made on first use: the rewritten packet, and the payload as sent for a gated tap
 	var pkt, sent rtp.Packet
 	conn := l.pair.rtp
 	for {
@@ -386,6 +386,9 @@ func (l *leg) readRTP() {
 					if tap != nil {
 						// The gate may rewrite the header and the payload (a
 						// beep); the tap gets what the party sent.
+						if orig == nil {
+							orig = make([]byte, maxPacket)
+						}
 						sent.Header = pkt.Header
 						sent.Payload = orig[:copy(orig, pkt.Payload)]
 					}
@@ -402,6 +405,9 @@ func (l *leg) readRTP() {
 					continue
 				}
 				dst.rewrite.note(inSSRC, inSeq, inTS, &pkt.Header)
+				if out == nil {
+					out = make([]byte, maxPacket)
+				}
 				m, err := pkt.MarshalTo(out)
 				if err != nil {
 					l.c.malformed.Add(1)
@@ -480,8 +486,9 @@ func (w *Writer) WriteRTP(p *rtp.Packet) error {
 	if target == nil {
 		return ErrNoTarget
 	}
-	bp := l.bufPool.Get().(*[]byte)
-	defer l.bufPool.Put(bp)
+	pool := &l.s.anchor.bufs
+	bp := pool.Get().(*[]byte)
+	defer pool.Put(bp)
 	n, err := p.MarshalTo(*bp)
 	if err != nil {
 		return err
