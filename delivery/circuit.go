@@ -87,6 +87,13 @@ type breaker struct {
 	opens     int // consecutive openings since the last close
 	openUntil time.Time
 	probing   bool
+	// healthWoke reports that the current half-open state began with a
+	// passing health check rather than the end of the cool-down.
+	healthWoke bool
+	// distrustUntil ignores health checks until then: one passed, yet the
+	// probe it let through failed, so the check does not reflect what
+	// deliveries meet (OPTIONS allowed without the credentials, say).
+	distrustUntil time.Time
 }
 
 // permit reports whether one more delivery may start at now and whether it
@@ -128,6 +135,7 @@ func (b *breaker) success(probe bool) (recovered bool) {
 	}
 	recovered = b.state != CircuitClosed
 	b.state, b.failures, b.opens = CircuitClosed, 0, 0
+	b.healthWoke, b.distrustUntil = false, time.Time{}
 	return recovered
 }
 
@@ -161,16 +169,22 @@ func (b *breaker) failure(now time.Time, probe bool, hint time.Duration, r float
 	d = d/2 + time.Duration(r*float64(d/2)) // jitter in [d/2, d)
 	b.state, b.failures = CircuitOpen, 0
 	b.openUntil = now.Add(max(d, hint))
+	if probe && b.healthWoke {
+		b.distrustUntil = b.openUntil
+	}
+	b.healthWoke = false
 }
 
 // healthy records that the destination's health check passed at now: an
 // open circuit lets its probe through at once instead of waiting out a
 // cool-down that may have grown to MaxOpen. It reports whether the circuit
-// was open.
+// was open. After a health-woken probe fails, checks are ignored for the
+// rest of the next cool-down, so that a check that passes while deliveries
+// fail cannot make the queue send one delivery per health interval.
 func (b *breaker) healthy(now time.Time) bool {
-	if b.state != CircuitOpen || !now.Before(b.openUntil) {
+	if b.state != CircuitOpen || !now.Before(b.openUntil) || now.Before(b.distrustUntil) {
 		return false
 	}
-	b.openUntil = now
+	b.openUntil, b.healthWoke = now, true
 	return true
 }

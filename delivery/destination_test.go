@@ -123,7 +123,6 @@ func TestRejectedCredentialsNeverDeadLetter(t *testing.T) {
 	waitFor(t, "the circuit to open on the first 401", 5*time.Second, func() bool { return q.Stats().Circuit != delivery.CircuitClosed })
 	st := q.Stats()
 	assert.Positive(t, st.DestinationFailures)
-	assert.LessOrEqual(t, st.DestinationFailures, uint64(4), "one 401 per worker at most opens the circuit")
 	waitFor(t, "all recordings delivered", 20*time.Second, func() bool { return q.Stats().Delivered == n })
 	st = q.Stats()
 	assert.Zero(t, st.DeadLettered, "a destination failure never dead-letters, whatever MaxAttempts says")

@@ -278,3 +278,34 @@ func TestEnqueueAgainAfterCrashBeforeSourceRemoval(t *testing.T) {
 		})
 	}
 }
+
+// TestBreakerHealthWake: a passing health check ends the cool-down; when
+// the probe it let through fails, health checks are ignored until that new
+// cool-down ends, then trusted again; a success clears everything.
+func TestBreakerHealthWake(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	b := breaker{cfg: Circuit{Threshold: 1, MinOpen: 10 * time.Second, MaxOpen: time.Minute}}
+	b.failure(t0, false, 0, 0.999, false)
+	require.Equal(t, CircuitOpen, b.state)
+	assert.True(t, b.healthy(t0.Add(time.Second)), "a passing check ends the cool-down")
+	ok, probe, _ := b.permit(t0.Add(time.Second))
+	require.True(t, ok && probe)
+	b.start(true)
+	b.failure(t0.Add(2*time.Second), true, 0, 0.999, false) // the probe fails anyway
+	require.Equal(t, CircuitOpen, b.state)
+	until := b.openUntil
+	assert.False(t, b.healthy(t0.Add(3*time.Second)), "distrusted for the rest of the cool-down")
+	assert.Equal(t, until, b.openUntil)
+	ok, probe, _ = b.permit(until)
+	require.True(t, ok && probe)
+	b.start(true)
+	b.failure(until, true, 0, 0.999, false) // a cool-down probe fails: not health-woken
+	assert.True(t, b.healthy(until.Add(time.Second)), "trusted again")
+	ok, probe, _ = b.permit(until.Add(time.Second))
+	require.True(t, ok && probe)
+	b.start(true)
+	assert.True(t, b.success(true))
+	assert.False(t, b.healthWoke)
+	assert.True(t, b.distrustUntil.IsZero())
+	assert.False(t, b.healthy(until.Add(2*time.Second)), "a closed circuit needs no wake")
+}
