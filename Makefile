@@ -12,8 +12,10 @@ all: test
 test: deps vet
 	$(GO) test -race -count=1 ./...
 
+## vet: go vet, and fail when go.mod/go.sum are not tidy (go mod tidy -diff prints what tidy would change).
 vet:
 	$(GO) vet ./...
+	$(GO) mod tidy -diff
 
 ## deps: install missing Debian packages (apt-get update only runs when something is missing).
 deps:
