@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/callrec/callrec/internal/durable"
 )
 
 // DirSinkConfig configures a [DirSink].
@@ -83,9 +85,6 @@ func (s *DirSink) Deliver(ctx context.Context, item Item) error {
 	if err := writeLocalAtomic(dir, base+".json", ctxReader{ctx, bytes.NewReader(meta)}); err != nil {
 		return classify("dir sink: ", err)
 	}
-	if err := syncDir(dir); err != nil {
-		return Retryable(fmt.Errorf("dir sink: sync %s: %w", dir, err), 0)
-	}
 	return nil
 }
 
@@ -101,7 +100,7 @@ func mkdirDurable(root, rel string) (string, error) {
 		return "", err
 	}
 	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
-		if err := syncDir(d); err != nil {
+		if err := durable.SyncDir(d); err != nil {
 			return "", err
 		}
 		if d == filepath.Clean(root) || d == filepath.Dir(d) {
@@ -119,31 +118,18 @@ func classify(prefix string, err error) error {
 	return Retryable(fmt.Errorf("%s%w", prefix, err), 0)
 }
 
-// writeLocalAtomic writes r to dir/name through a hidden temporary file,
-// fsynced and renamed into place.
+// writeLocalAtomic writes r to dir/name durably through a hidden
+// temporary file (see internal/durable).
 func writeLocalAtomic(dir, name string, r io.Reader) error {
-	f, err := os.CreateTemp(dir, "."+name+".part-*")
+	f, err := durable.Create(filepath.Join(dir, name), 0o640)
 	if err != nil {
 		return err
 	}
-	tmp := f.Name()
-	_, err = io.Copy(f, r)
-	if err == nil {
-		err = f.Sync()
+	defer f.Abort()
+	if _, err := io.Copy(f, r); err != nil {
+		return err
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o640)
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, name))
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
+	return f.Commit()
 }
 
 // destBase returns the base name under which md is stored at a destination

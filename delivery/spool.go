@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/callrec/callrec/internal/durable"
 )
 
 // Spool layout under Config.Dir:
@@ -199,10 +201,10 @@ func (s *spool) put(rec Recording, now time.Time) (md Metadata, srcRemoveErr err
 	if err != nil {
 		return md, nil, fmt.Errorf("%w: encode metadata: %w", ErrInvalidRecording, err)
 	}
-	if err := s.writeDurable(filepath.Join(stage, fileMeta), meta); err != nil {
+	if err := s.replaceDurable(filepath.Join(stage, fileMeta), meta); err != nil {
 		return md, nil, err
 	}
-	if err := syncDir(stage); err != nil {
+	if err := durable.SyncDir(stage); err != nil {
 		return md, nil, spoolError("sync "+stage, err)
 	}
 	if err := os.Rename(stage, s.path(dirQueue, md.ID)); err != nil {
@@ -212,7 +214,7 @@ func (s *spool) put(rec Recording, now time.Time) (md Metadata, srcRemoveErr err
 		return md, nil, spoolError("commit "+md.ID, err)
 	}
 	committed = true
-	if err := syncDir(s.path(dirQueue)); err != nil {
+	if err := durable.SyncDir(s.path(dirQueue)); err != nil {
 		// The rename happened but may not survive a power cut: undo it so
 		// that the caller keeps ownership of a file it can retry with.
 		if rerr := os.Rename(s.path(dirQueue, md.ID), stage); rerr == nil {
@@ -224,7 +226,7 @@ func (s *spool) put(rec Recording, now time.Time) (md Metadata, srcRemoveErr err
 	if err := os.Remove(rec.AudioPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return md, err, nil
 	}
-	return md, syncDir(filepath.Dir(rec.AudioPath)), nil
+	return md, durable.SyncDir(filepath.Dir(rec.AudioPath)), nil
 }
 
 // putAgain handles an Enqueue of an ID already queued. When the caller's
@@ -250,7 +252,7 @@ func (s *spool) putAgain(src string, fi os.FileInfo, md Metadata) (Metadata, err
 	if err := os.Remove(src); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return queued, err, nil
 	}
-	return queued, syncDir(filepath.Dir(src)), nil
+	return queued, durable.SyncDir(filepath.Dir(src)), nil
 }
 
 func fileSHA256(name string) (string, error) {
@@ -290,16 +292,14 @@ func (s *spool) stageAudio(src, dst string) (sum string, size int64, err error) 
 		return "", 0, fmt.Errorf("%w: %w", ErrInvalidRecording, err)
 	}
 	defer in.Close()
-	out, err := s.hooks.create(dst)
+	out, err := s.durable().Create(dst, 0o640)
 	if err != nil {
 		return "", 0, spoolError("create staged audio", err)
 	}
+	defer out.Abort()
 	size, err = io.Copy(io.MultiWriter(out, h), in)
 	if err == nil {
-		err = out.Sync()
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
+		err = out.Commit()
 	}
 	if err != nil {
 		return "", 0, spoolError("copy audio into spool", err)
@@ -307,38 +307,24 @@ func (s *spool) stageAudio(src, dst string) (sum string, size int64, err error) 
 	return hex.EncodeToString(h.Sum(nil)), size, nil
 }
 
-// writeDurable creates name with data and fsyncs it. name must not exist.
-func (s *spool) writeDurable(name string, data []byte) error {
-	f, err := s.hooks.create(name)
-	if err != nil {
-		return spoolError("create "+filepath.Base(name), err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(name)
-		return spoolError("write "+filepath.Base(name), err)
-	}
-	return nil
+// durable returns the writer of the spool's files: data fsync, rename,
+// directory fsync (see internal/durable), through the test hooks.
+func (s *spool) durable() durable.Writer {
+	return durable.Writer{FS: hookFS{create: s.hooks.create}}
 }
 
-// replaceDurable atomically replaces name with data (temp file, fsync,
-// rename). The directory is not synced: losing the newest state after a
-// power cut only forgets an attempt count.
+// hookFS is the operating system's file system with the spool's create hook.
+type hookFS struct {
+	durable.OS
+	create func(name string) (writeFile, error)
+}
+
+func (h hookFS) Create(name string, _ fs.FileMode) (durable.File, error) { return h.create(name) }
+
+// replaceDurable atomically and durably replaces name with data.
 func (s *spool) replaceDurable(name string, data []byte) error {
-	tmp := name + ".tmp"
-	os.Remove(tmp)
-	if err := s.writeDurable(tmp, data); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, name); err != nil {
-		os.Remove(tmp)
-		return spoolError("replace "+filepath.Base(name), err)
+	if err := s.durable().WriteFile(name, data, 0o640); err != nil {
+		return spoolError("write "+filepath.Base(name), err)
 	}
 	return nil
 }
@@ -347,20 +333,6 @@ func randBytes(n int) []byte {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return b
-}
-
-// syncDir fsyncs a directory so that entries created or renamed in it are
-// durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // load reads a committed entry from dir (dirQueue or dirDead). In dead/ an
@@ -447,7 +419,7 @@ func (s *spool) remove(id string) error {
 	if err := os.Rename(s.path(dirQueue, id), gone); err != nil {
 		return spoolError("remove "+id, err)
 	}
-	if err := syncDir(s.path(dirQueue)); err != nil {
+	if err := durable.SyncDir(s.path(dirQueue)); err != nil {
 		return spoolError("sync queue", err)
 	}
 	return os.RemoveAll(gone)
@@ -479,7 +451,7 @@ func (s *spool) bury(id string, st entryState) (string, error) {
 	if err != nil {
 		return "", spoolError("dead-letter "+id, err)
 	}
-	if err := errors.Join(syncDir(s.path(dirDead)), syncDir(s.path(dirQueue))); err != nil {
+	if err := errors.Join(durable.SyncDir(s.path(dirDead)), durable.SyncDir(s.path(dirQueue))); err != nil {
 		return deadID, spoolError("sync dead-letter", err)
 	}
 	return deadID, nil
@@ -511,7 +483,7 @@ func (s *spool) requeue(name string, now time.Time) (Metadata, entryState, error
 	if err := os.Rename(s.path(dirDead, name), s.path(dirQueue, id)); err != nil {
 		return md, st, spoolError("requeue "+id, err)
 	}
-	if err := errors.Join(syncDir(s.path(dirQueue)), syncDir(s.path(dirDead))); err != nil {
+	if err := errors.Join(durable.SyncDir(s.path(dirQueue)), durable.SyncDir(s.path(dirDead))); err != nil {
 		return md, st, spoolError("sync requeue", err)
 	}
 	return md, st, nil

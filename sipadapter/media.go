@@ -16,6 +16,7 @@ import (
 	"github.com/callrec/callrec/delivery"
 	"github.com/callrec/callrec/dialplan"
 	"github.com/callrec/callrec/guidance"
+	"github.com/callrec/callrec/internal/durable"
 	"github.com/callrec/callrec/recorder"
 	"github.com/callrec/callrec/sipadapter/relay"
 	"github.com/pion/rtp"
@@ -352,19 +353,7 @@ func writeSidecar(path string, md delivery.Metadata) error {
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
-	if err != nil {
-		return err
-	}
-	_, werr := f.Write(raw)
-	serr := f.Sync()
-	cerr := f.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, path)
+	return durable.WriteFile(path, raw, 0o640)
 }
 
 // recover enqueues the recordings a previous run left in RecordDir: each

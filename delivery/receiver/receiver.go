@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/callrec/callrec/delivery"
+	"github.com/callrec/callrec/internal/durable"
 )
 
 // Errors returned by the receiver.
@@ -329,32 +330,19 @@ func (r *Receiver) audioPath(id, ext string) string { return filepath.Join(r.cfg
 // storeAudio writes the audio to a temporary file while hashing it and
 // renames it into place only when the digest matches.
 func (r *Receiver) storeAudio(id, sum, ext string, body io.Reader) error {
-	final := r.audioPath(id, ext)
-	f, err := os.CreateTemp(r.cfg.Dir, "."+id+".part-*")
+	f, err := durable.Create(r.audioPath(id, ext), 0o600)
 	if err != nil {
 		return err
 	}
+	defer f.Abort()
 	h := sha256.New()
-	err = copyBody(io.MultiWriter(f, h), body)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(f.Name())
+	if err := copyBody(io.MultiWriter(f, h), body); err != nil {
 		return err
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
-		os.Remove(f.Name())
 		return refuse(http.StatusUnprocessableEntity, "audio sha256 %s does not match header %s", got, sum)
 	}
-	if err := os.Rename(f.Name(), final); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return nil
+	return f.Commit()
 }
 
 // copyBody copies an upload's body to dst. A failure to read the body is
@@ -391,22 +379,7 @@ func (e *writeErrWriter) Write(p []byte) (int, error) {
 func (r *Receiver) storeMetadata(id string, raw []byte) (bool, error) {
 	final := filepath.Join(r.cfg.Dir, id+".json")
 	_, statErr := os.Stat(final)
-	f, err := os.CreateTemp(r.cfg.Dir, "."+id+".json.part-*")
-	if err != nil {
-		return false, err
-	}
-	_, err = f.Write(raw)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), final)
-	}
-	if err != nil {
-		os.Remove(f.Name())
+	if err := durable.WriteFile(final, raw, 0o600); err != nil {
 		return false, err
 	}
 	if statErr == nil {

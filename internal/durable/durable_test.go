@@ -1,0 +1,202 @@
+package durable_test
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/callrec/callrec/internal/durable"
+)
+
+// recordingFS performs every operation on the real file system and notes
+// it, so that a test can check the order a power cut depends on.
+type recordingFS struct {
+	durable.OS
+	ops  []string
+	fail map[string]error // operation name -> error to return instead
+}
+
+func (r *recordingFS) note(op, name string) error {
+	r.ops = append(r.ops, op+" "+filepath.Base(name))
+	return r.fail[op]
+}
+
+func (r *recordingFS) Create(name string, perm fs.FileMode) (durable.File, error) {
+	if err := r.note("create", tempBase(name)); err != nil {
+		return nil, err
+	}
+	f, err := r.OS.Create(name, perm)
+	if err != nil {
+		return nil, err
+	}
+	return &recordingFile{File: f, fs: r}, nil
+}
+
+func (r *recordingFS) Rename(oldname, newname string) error {
+	if err := r.note("rename", tempBase(oldname)+" -> "+filepath.Base(newname)); err != nil {
+		return err
+	}
+	return r.OS.Rename(oldname, newname)
+}
+
+func (r *recordingFS) Remove(name string) error {
+	r.note("remove", tempBase(name))
+	return r.OS.Remove(name)
+}
+
+func (r *recordingFS) SyncDir(dir string) error {
+	if err := r.note("syncdir", dir); err != nil {
+		return err
+	}
+	return r.OS.SyncDir(dir)
+}
+
+type recordingFile struct {
+	durable.File
+	fs *recordingFS
+}
+
+func (f *recordingFile) Write(p []byte) (int, error) {
+	if err := f.fs.note("write", string(p)); err != nil {
+		return 0, err
+	}
+	return f.File.Write(p)
+}
+
+func (f *recordingFile) Sync() error {
+	if err := f.fs.note("sync", "file"); err != nil {
+		return err
+	}
+	return f.File.Sync()
+}
+
+func (f *recordingFile) Close() error {
+	f.fs.note("close", "file")
+	return f.File.Close()
+}
+
+// tempBase replaces the random suffix of a temporary name with "*".
+func tempBase(name string) string {
+	if i := strings.LastIndex(name, ".part-"); i >= 0 {
+		return name[:i] + ".part-*"
+	}
+	return name
+}
+
+func TestWriteFileOrderOfOperations(t *testing.T) {
+	dir := t.TempDir()
+	name := filepath.Join(dir, "state.json")
+	require.NoError(t, os.WriteFile(name, []byte("old"), 0o600))
+	rec := &recordingFS{}
+
+	require.NoError(t, durable.Writer{FS: rec}.WriteFile(name, []byte("new"), 0o640))
+
+	// Data fsync before the rename, directory fsync after it: a power cut at
+	// any point leaves "old" or "new", never an empty or lost file.
+	assert.Equal(t, []string{
+		"create .state.json.part-*",
+		"write new",
+		"sync file",
+		"close file",
+		"rename .state.json.part-* -> state.json",
+		"syncdir " + filepath.Base(dir),
+	}, rec.ops)
+	got, err := os.ReadFile(name)
+	require.NoError(t, err)
+	assert.Equal(t, "new", string(got))
+	fi, err := os.Stat(name)
+	require.NoError(t, err)
+	assert.Equal(t, fs.FileMode(0o640), fi.Mode().Perm())
+	assertOnly(t, dir, "state.json")
+}
+
+func TestWriteFileFailuresKeepTheOldFile(t *testing.T) {
+	enospc := &os.PathError{Op: "write", Path: "x", Err: syscall.ENOSPC}
+	for _, tc := range []struct {
+		op      string
+		wantOps []string
+	}{
+		{op: "create", wantOps: []string{"create .f.part-*"}},
+		{op: "write", wantOps: []string{"create .f.part-*", "write new", "close file", "remove .f.part-*"}},
+		{op: "sync", wantOps: []string{"create .f.part-*", "write new", "sync file", "close file", "remove .f.part-*"}},
+		{op: "rename", wantOps: []string{"create .f.part-*", "write new", "sync file", "close file", "rename .f.part-* -> f", "remove .f.part-*"}},
+	} {
+		t.Run(tc.op, func(t *testing.T) {
+			dir := t.TempDir()
+			name := filepath.Join(dir, "f")
+			require.NoError(t, os.WriteFile(name, []byte("old"), 0o600))
+			rec := &recordingFS{fail: map[string]error{tc.op: enospc}}
+			err := durable.Writer{FS: rec}.WriteFile(name, []byte("new"), 0o640)
+			require.ErrorIs(t, err, syscall.ENOSPC)
+			assert.Equal(t, tc.wantOps, rec.ops)
+			got, rerr := os.ReadFile(name)
+			require.NoError(t, rerr)
+			assert.Equal(t, "old", string(got))
+			assertOnly(t, dir, "f")
+		})
+	}
+	t.Run("syncdir", func(t *testing.T) {
+		// The rename happened: the new data is in place, but the caller
+		// learns that it may not survive a power cut.
+		dir := t.TempDir()
+		name := filepath.Join(dir, "f")
+		rec := &recordingFS{fail: map[string]error{"syncdir": syscall.EIO}}
+		require.ErrorIs(t, durable.Writer{FS: rec}.WriteFile(name, []byte("new"), 0o640), syscall.EIO)
+		got, err := os.ReadFile(name)
+		require.NoError(t, err)
+		assert.Equal(t, "new", string(got))
+	})
+}
+
+func TestPendingAbortAndCommit(t *testing.T) {
+	dir := t.TempDir()
+	name := filepath.Join(dir, "audio.wav")
+	p, err := durable.Create(name, 0o600)
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(filepath.Base(p.Name()), ".audio.wav.part-"), p.Name())
+	_, err = p.Write([]byte("partial"))
+	require.NoError(t, err)
+	_, err = os.Stat(name)
+	require.ErrorIs(t, err, fs.ErrNotExist, "nothing under the final name before Commit")
+	p.Abort()
+	p.Abort()
+	assertOnly(t, dir)
+
+	p, err = durable.Create(name, 0o600)
+	require.NoError(t, err)
+	_, err = p.Write([]byte("whole"))
+	require.NoError(t, err)
+	require.NoError(t, p.Commit())
+	p.Abort() // after Commit: does nothing
+	require.Error(t, p.Commit(), "a second Commit is refused")
+	got, err := os.ReadFile(name)
+	require.NoError(t, err)
+	assert.Equal(t, "whole", string(got))
+	fi, err := os.Stat(name)
+	require.NoError(t, err)
+	assert.Equal(t, fs.FileMode(0o600), fi.Mode().Perm())
+	assertOnly(t, dir, "audio.wav")
+}
+
+func TestCreateInMissingDirectory(t *testing.T) {
+	err := durable.WriteFile(filepath.Join(t.TempDir(), "no", "f"), []byte("x"), 0o640)
+	require.True(t, errors.Is(err, fs.ErrNotExist), err)
+}
+
+func assertOnly(t *testing.T, dir string, names ...string) {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var got []string
+	for _, e := range ents {
+		got = append(got, e.Name())
+	}
+	assert.ElementsMatch(t, names, got)
+}
