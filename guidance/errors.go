@@ -1,6 +1,10 @@
 package guidance
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/callrec/callrec/internal/wavfile"
+)
 
 // Sentinel errors. Functions wrap them with details and %w; branch on them
 // with [errors.Is].
@@ -9,8 +13,10 @@ var (
 	ErrUnknownAnnouncement = errors.New("guidance: unknown announcement")
 
 	// ErrInvalidWAV reports a prompt file that is not a well-formed RIFF/WAVE
-	// file (bad magic, truncated or missing chunk).
-	ErrInvalidWAV = errors.New("guidance: invalid wav file")
+	// file (bad magic, truncated or missing chunk). It is the same value as
+	// recorder.ErrInvalidWAV: one meaning of a WAV file that cannot be read,
+	// across the module.
+	ErrInvalidWAV = wavfile.ErrInvalidWAV
 
 	// ErrUnsupportedFormat reports a well-formed WAV file whose audio cannot
 	// be used as a prompt: not 16-bit integer PCM, a sample rate outside

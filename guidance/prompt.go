@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/callrec/callrec/internal/wavfile"
 )
 
 // SampleRate is the sample rate of every [Prompt], in Hz: G.711's 8 kHz.
@@ -165,7 +167,7 @@ func (p *Prompt) WriteWAV(w io.Writer) error {
 	binary.LittleEndian.PutUint32(buf[4:], uint32(36+n))
 	copy(buf[8:], "WAVEfmt ")
 	binary.LittleEndian.PutUint32(buf[16:], 16)
-	binary.LittleEndian.PutUint16(buf[20:], wavFormatPCM)
+	binary.LittleEndian.PutUint16(buf[20:], wavfile.FormatPCM)
 	binary.LittleEndian.PutUint16(buf[22:], 1)
 	binary.LittleEndian.PutUint32(buf[24:], SampleRate)
 	binary.LittleEndian.PutUint32(buf[28:], SampleRate*2)
@@ -182,60 +184,23 @@ func (p *Prompt) WriteWAV(w io.Writer) error {
 	return nil
 }
 
-const (
-	wavFormatPCM        = 0x0001
-	wavFormatExtensible = 0xFFFE
-)
-
-// pcmSubformatTail is bytes 2–15 of KSDATAFORMAT_SUBTYPE_PCM; bytes 0–1 hold
-// the format tag.
-var pcmSubformatTail = []byte{0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71}
-
 // parsePrompt decodes a whole RIFF/WAVE file held in data.
 func parsePrompt(data []byte) (*Prompt, error) {
-	if len(data) < 12 || string(data[0:4]) != "RIFF" || string(data[8:12]) != "WAVE" {
-		return nil, fmt.Errorf("%w: no RIFF/WAVE header", ErrInvalidWAV)
+	h, err := wavfile.ReadHeader(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
 	}
-	var (
-		fmtChunk []byte
-		pcm      []byte
-		havePCM  bool
-	)
-	for off := 12; off < len(data) && !havePCM; {
-		if len(data)-off < 8 {
-			return nil, fmt.Errorf("%w: truncated chunk header at byte %d", ErrInvalidWAV, off)
+	size, rest := int64(h.DataSize), int64(len(data))-h.DataOffset
+	if size > rest {
+		// Streaming writers leave the data size unset (0xFFFFFFFF); take the
+		// rest of the file then, otherwise the file is cut.
+		if size != 0xFFFFFFFF {
+			return nil, fmt.Errorf("%w: chunk \"data\" declares %d bytes, %d present", ErrInvalidWAV, size, rest)
 		}
-		id := string(data[off : off+4])
-		size := int64(binary.LittleEndian.Uint32(data[off+4:]))
-		body := int64(off + 8)
-		rest := int64(len(data)) - body
-		if size > rest {
-			// Streaming writers leave the data size unset (0xFFFFFFFF);
-			// take the rest of the file then, otherwise the file is cut.
-			if id != "data" || size != 0xFFFFFFFF {
-				return nil, fmt.Errorf("%w: chunk %q declares %d bytes, %d present", ErrInvalidWAV, id, size, rest)
-			}
-			size = rest
-		}
-		chunk := data[body : body+size]
-		switch id {
-		case "fmt ":
-			fmtChunk = chunk
-		case "data":
-			if fmtChunk == nil {
-				return nil, fmt.Errorf("%w: data chunk before fmt chunk", ErrInvalidWAV)
-			}
-			pcm, havePCM = chunk, true
-		}
-		off = int(body + size + size&1) // chunks are padded to even sizes
+		size = rest
 	}
-	if fmtChunk == nil {
-		return nil, fmt.Errorf("%w: no fmt chunk", ErrInvalidWAV)
-	}
-	if !havePCM {
-		return nil, fmt.Errorf("%w: no data chunk", ErrInvalidWAV)
-	}
-	channels, rate, err := parseFormat(fmtChunk)
+	pcm := data[h.DataOffset : h.DataOffset+size]
+	channels, rate, err := checkHeader(h)
 	if err != nil {
 		return nil, err
 	}
@@ -248,36 +213,24 @@ func parsePrompt(data []byte) (*Prompt, error) {
 	})
 }
 
-// parseFormat validates a fmt chunk and returns its channel count and rate.
-func parseFormat(c []byte) (channels, rate int, err error) {
-	if len(c) < 16 {
-		return 0, 0, fmt.Errorf("%w: fmt chunk of %d bytes (want at least 16)", ErrInvalidWAV, len(c))
+// checkHeader checks that a WAV header describes audio a prompt can be made
+// of and returns its channel count and rate.
+func checkHeader(h wavfile.Header) (channels, rate int, err error) {
+	channels, rate = int(h.Channels), int(h.SampleRate)
+	if h.Extensible && !h.StandardSubformat {
+		return 0, 0, fmt.Errorf("%w: extensible sub-format is not a standard format GUID", ErrUnsupportedFormat)
 	}
-	tag := binary.LittleEndian.Uint16(c[0:])
-	channels = int(binary.LittleEndian.Uint16(c[2:]))
-	rate = int(binary.LittleEndian.Uint32(c[4:]))
-	blockAlign := int(binary.LittleEndian.Uint16(c[12:]))
-	bits := int(binary.LittleEndian.Uint16(c[14:]))
-	if tag == wavFormatExtensible {
-		if len(c) < 40 {
-			return 0, 0, fmt.Errorf("%w: extensible fmt chunk of %d bytes (want 40)", ErrInvalidWAV, len(c))
-		}
-		if !bytes.Equal(c[26:40], pcmSubformatTail) {
-			return 0, 0, fmt.Errorf("%w: extensible sub-format is not a standard format GUID", ErrUnsupportedFormat)
-		}
-		tag = binary.LittleEndian.Uint16(c[24:])
+	if h.Format != wavfile.FormatPCM {
+		return 0, 0, fmt.Errorf("%w: format tag 0x%04x (want integer PCM)", ErrUnsupportedFormat, h.Format)
 	}
-	if tag != wavFormatPCM {
-		return 0, 0, fmt.Errorf("%w: format tag 0x%04x (want integer PCM)", ErrUnsupportedFormat, tag)
-	}
-	if bits != 16 {
-		return 0, 0, fmt.Errorf("%w: %d bits per sample (want 16)", ErrUnsupportedFormat, bits)
+	if h.BitsPerSample != 16 {
+		return 0, 0, fmt.Errorf("%w: %d bits per sample (want 16)", ErrUnsupportedFormat, h.BitsPerSample)
 	}
 	if err := checkFormat(rate, channels); err != nil {
 		return 0, 0, err
 	}
-	if blockAlign != 2*channels {
-		return 0, 0, fmt.Errorf("%w: block align %d for %d 16-bit channels", ErrInvalidWAV, blockAlign, channels)
+	if int(h.BlockAlign) != 2*channels {
+		return 0, 0, fmt.Errorf("%w: block align %d for %d 16-bit channels", ErrInvalidWAV, h.BlockAlign, channels)
 	}
 	return channels, rate, nil
 }

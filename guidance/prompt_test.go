@@ -13,6 +13,8 @@ import (
 	"github.com/go-audio/wav"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/callrec/callrec/internal/wavfile"
 )
 
 // TestEmbeddedPrompts decodes each shipped WAV with go-audio/wav, an
@@ -132,7 +134,13 @@ func sine(n, rate, channels int, freq, amp float64) []int16 {
 	return s
 }
 
-var pcmGUIDTail = string(pcmSubformatTail)
+// pcmGUIDTail is bytes 2–15 of KSDATAFORMAT_SUBTYPE_PCM.
+const pcmGUIDTail = "\x00\x00\x00\x00\x10\x00\x80\x00\x00\xAA\x00\x38\x9B\x71"
+
+const (
+	wavFormatPCM        = wavfile.FormatPCM
+	wavFormatExtensible = wavfile.FormatExtensible
+)
 
 func TestReadPrompt(t *testing.T) {
 	second := sine(8000, 8000, 1, 440, 8000)

@@ -3,6 +3,8 @@ package recorder
 import (
 	"errors"
 	"fmt"
+
+	"github.com/callrec/callrec/internal/wavfile"
 )
 
 // Sentinel errors. Errors returned by this package wrap one of these (with
@@ -32,8 +34,9 @@ var (
 	ErrFileTooLarge = errors.New("recorder: wav file size limit reached")
 
 	// ErrInvalidWAV reports data that is not a PCM WAV file this package
-	// can parse or repair.
-	ErrInvalidWAV = errors.New("recorder: invalid wav")
+	// can parse or repair. It is the same value as guidance.ErrInvalidWAV:
+	// one meaning of a WAV file that cannot be read, across the module.
+	ErrInvalidWAV = wavfile.ErrInvalidWAV
 
 	// ErrSDP reports a session description without a usable audio stream.
 	ErrSDP = errors.New("recorder: unusable sdp")

@@ -1,6 +1,7 @@
 package recorder
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -8,6 +9,8 @@ import (
 	"math"
 	"os"
 	"time"
+
+	"github.com/callrec/callrec/internal/wavfile"
 )
 
 // HeaderSize is the size of the canonical PCM WAV header that
@@ -65,6 +68,13 @@ func (h *Header) Marshal() ([]byte, error) {
 
 // MarshalTo writes the canonical 44-byte header into buf and returns the
 // number of bytes written, or [io.ErrShortBuffer] when buf is too small.
+//
+// The recorder writes its header with MarshalTo rather than with
+// go-audio/wav's Encoder, which reading uses: a [Recording] rewrites the
+// header in place every second, so that a process killed mid-call leaves a
+// file that plays up to the last second, and it does so from a buffer it
+// reuses, allocating nothing. The Encoder writes the sizes only on Close
+// and allocates on every write.
 func (h *Header) MarshalTo(buf []byte) (int, error) {
 	if len(buf) < HeaderSize {
 		return 0, io.ErrShortBuffer
@@ -93,55 +103,22 @@ func (h *Header) MarshalTo(buf []byte) (int, error) {
 
 // Unmarshal parses the start of a WAV file: the RIFF header and every chunk
 // up to the header of the data chunk, which must lie within buf. Only 16-bit
-// integer PCM is accepted. The error wraps [ErrInvalidWAV], and also
-// [io.ErrUnexpectedEOF] when buf ends before the data chunk.
+// integer PCM is accepted. The data chunk's size is taken as written, even
+// when it does not match the file (a writer that stopped early, see
+// [Repair]). The error wraps [ErrInvalidWAV], and also [io.ErrUnexpectedEOF]
+// when buf ends before the data chunk.
 func (h *Header) Unmarshal(buf []byte) error {
-	le := binary.LittleEndian
-	if len(buf) < 12 {
-		return fmt.Errorf("%w: %w: %d bytes", ErrInvalidWAV, io.ErrUnexpectedEOF, len(buf))
+	w, err := wavfile.ReadHeader(bytes.NewReader(buf))
+	if err != nil {
+		return err
 	}
-	if string(buf[0:4]) != "RIFF" || string(buf[8:12]) != "WAVE" {
-		return fmt.Errorf("%w: no RIFF/WAVE signature", ErrInvalidWAV)
+	if w.Format != formatPCM || w.BitsPerSample != 16 || w.Channels == 0 || w.SampleRate == 0 {
+		return fmt.Errorf("%w: format %d, %d channels, %d Hz, %d bits: want 16-bit PCM",
+			ErrInvalidWAV, w.Format, w.Channels, w.SampleRate, w.BitsPerSample)
 	}
-	haveFmt := false
-	for off := 12; ; {
-		if len(buf)-off < 8 {
-			return fmt.Errorf("%w: %w: no data chunk in %d bytes", ErrInvalidWAV, io.ErrUnexpectedEOF, len(buf))
-		}
-		id := string(buf[off : off+4])
-		size := int64(le.Uint32(buf[off+4 : off+8]))
-		body := off + 8
-		switch id {
-		case "fmt ":
-			if size < 16 || int64(len(buf)-body) < 16 {
-				return fmt.Errorf("%w: fmt chunk of %d bytes", ErrInvalidWAV, size)
-			}
-			format := le.Uint16(buf[body:])
-			if format == 0xFFFE && size >= 40 && int64(len(buf)-body) >= 26 {
-				format = le.Uint16(buf[body+24:]) // WAVE_FORMAT_EXTENSIBLE sub-format
-			}
-			h.Channels = le.Uint16(buf[body+2:])
-			h.SampleRate = le.Uint32(buf[body+4:])
-			h.BitsPerSample = le.Uint16(buf[body+14:])
-			if format != formatPCM || h.BitsPerSample != 16 || h.Channels == 0 || h.SampleRate == 0 {
-				return fmt.Errorf("%w: format %d, %d channels, %d Hz, %d bits: want 16-bit PCM",
-					ErrInvalidWAV, format, h.Channels, h.SampleRate, h.BitsPerSample)
-			}
-			haveFmt = true
-		case "data":
-			if !haveFmt {
-				return fmt.Errorf("%w: data chunk before fmt chunk", ErrInvalidWAV)
-			}
-			h.DataSize = uint32(size)
-			h.DataOffset = int64(body)
-			return nil
-		}
-		next := int64(body) + size + size&1 // chunks are padded to even sizes
-		if next > int64(len(buf)) {
-			return fmt.Errorf("%w: %w: chunk %q runs past %d bytes", ErrInvalidWAV, io.ErrUnexpectedEOF, id, len(buf))
-		}
-		off = int(next)
-	}
+	*h = Header{Channels: w.Channels, SampleRate: w.SampleRate, BitsPerSample: w.BitsPerSample,
+		DataSize: w.DataSize, DataOffset: w.DataOffset}
+	return nil
 }
 
 // repairScan is how much of a file Repair reads to find the data chunk.

@@ -3,6 +3,8 @@ package waveform
 import (
 	"errors"
 	"fmt"
+
+	"github.com/callrec/callrec/internal/wavfile"
 )
 
 // Sentinel errors. Errors returned by this package wrap one of these (with
@@ -17,8 +19,9 @@ var (
 	ErrInvalidAudio = errors.New("waveform: invalid audio")
 
 	// ErrInvalidWAV reports input that is not a 16-bit PCM WAV file with 1 to
-	// [MaxChannels] channels.
-	ErrInvalidWAV = errors.New("waveform: invalid wav")
+	// [MaxChannels] channels. It is the same value as recorder.ErrInvalidWAV
+	// and guidance.ErrInvalidWAV.
+	ErrInvalidWAV = wavfile.ErrInvalidWAV
 )
 
 // OptionsError reports the [Options] field that failed validation. It wraps
