@@ -48,27 +48,27 @@ func (s *Side) UnmarshalText(b []byte) error {
 // EventPackets, Skipped, Late and Duplicated; packets whose header does not
 // parse are counted in Malformed only.
 type Stats struct {
-	Received     uint64 // packets with a valid RTP header
-	Decoded      uint64 // audio packets written to the timeline
-	ComfortNoise uint64 // RFC 3389 packets, recorded as silence
-	EventPackets uint64 // RFC 4733 telephone-event packets
-	Skipped      uint64 // packets of unknown payload types, or with an unusable event payload
-	Late         uint64 // packets dropped for their timing: audio older than the jitter window, stale sequence numbers, stragglers stamped ahead of their arrival
-	Duplicated   uint64 // packets received twice, dropped
-	Malformed    uint64 // packets that are not valid RTP, dropped
+	Received     uint64 `json:"received"`      // packets with a valid RTP header
+	Decoded      uint64 `json:"decoded"`       // audio packets written to the timeline
+	ComfortNoise uint64 `json:"comfort_noise"` // RFC 3389 packets, recorded as silence
+	EventPackets uint64 `json:"event_packets"` // RFC 4733 telephone-event packets
+	Skipped      uint64 `json:"skipped"`       // packets of unknown payload types, or with an unusable event payload
+	Late         uint64 `json:"late"`          // packets dropped for their timing: audio older than the jitter window, stale sequence numbers, stragglers stamped ahead of their arrival
+	Duplicated   uint64 `json:"duplicated"`    // packets received twice, dropped
+	Malformed    uint64 `json:"malformed"`     // packets that are not valid RTP, dropped
 
 	// Lost is the number of packets never received, from the gaps in the
 	// sequence numbers (RFC 3550 A.3), summed over SSRCs.
-	Lost uint64
+	Lost uint64 `json:"lost"`
 	// Reordered counts packets that arrived after a packet with a higher
 	// sequence number; those within the jitter window are still played.
-	Reordered   uint64
-	SSRCChanges uint64 // times the sender's SSRC changed; each re-anchors the leg
-	Reanchors   uint64 // timeline re-anchors for timestamp jumps, restarts and drift, SSRC changes excluded
-	DTMFEvents  uint64 // RFC 4733 events seen, including those redacted by a pause
+	Reordered   uint64 `json:"reordered"`
+	SSRCChanges uint64 `json:"ssrc_changes"` // times the sender's SSRC changed; each re-anchors the leg
+	Reanchors   uint64 `json:"reanchors"`    // timeline re-anchors for timestamp jumps, restarts and drift, SSRC changes excluded
+	DTMFEvents  uint64 `json:"dtmf_events"`  // RFC 4733 events seen, including those redacted by a pause
 
-	First time.Time // arrival of the first valid packet; zero if none
-	Last  time.Time // arrival of the last valid packet
+	First time.Time `json:"first"` // arrival of the first valid packet; zero if none
+	Last  time.Time `json:"last"`  // arrival of the last valid packet
 }
 
 // DTMFEvent is an RFC 4733 event (a DTMF key press) reported by a leg.

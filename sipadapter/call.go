@@ -91,6 +91,9 @@ type call struct {
 	recQ     *recordQueue
 	heldLost [2]uint64
 	rejected [2]uint64
+	// recStats is the recorder's part of the metadata of the recording
+	// handed to delivery, for EventEnqueued.
+	recStats *RecorderStats
 }
 
 func newCall(b *B2BUA, s *side, req *sip.Request) *call {
@@ -777,9 +780,10 @@ func (c *call) finish() {
 	if cdr.BillingStart.IsZero() {
 		cdr.BillingStart = c.answerAt
 	}
+	recStats := c.recStats
 	c.mu.Unlock()
 	if recID != "" {
-		c.emit(Event{Kind: EventEnqueued, RecordingID: recID})
+		c.emit(Event{Kind: EventEnqueued, RecordingID: recID, Recorder: recStats})
 	}
 	c.emit(Event{Kind: EventEnded, Time: end, Cause: cdr.Cause, HungUp: cdr.HungUp, Code: cdr.Code,
 		CallerRejected: cdr.CallerRejected, CalleeRejected: cdr.CalleeRejected})

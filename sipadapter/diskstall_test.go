@@ -105,7 +105,7 @@ func TestDiskStallDoesNotStallMedia(t *testing.T) {
 
 	_, metas := e.delivered(t)
 	require.Len(t, metas, 1)
-	var stats recorderStats
+	var stats RecorderStats
 	require.NoError(t, json.Unmarshal(metas[0].RecorderStats, &stats))
 	toCallee, toCaller := heardAfterGuidance(callee, callerHz), heardAfterGuidance(caller, calleeHz)
 	t.Logf("relayed after the guidance: %d / %d; recorded %d / %d, lost to the recording %d / %d",

@@ -110,6 +110,9 @@ type Event struct {
 	Path string `json:"path,omitempty"`
 	// RecordingID is the delivery ID of EventEnqueued and EventDelivered.
 	RecordingID string `json:"recording_id,omitempty"`
+	// Recorder, on EventEnqueued, is the recorder's statistics that went
+	// into the metadata as recorder_stats; nil when it has none.
+	Recorder *RecorderStats `json:"recorder,omitempty"`
 	// CallerRejected and CalleeRejected, on EventEnded, count the RTP and
 	// RTCP packets the legs facing the caller and the callee dropped for
 	// their source (see [SideConfig].NAT).

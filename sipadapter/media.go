@@ -285,8 +285,9 @@ func (c *call) metadata(billingStart time.Time) delivery.Metadata {
 	}
 }
 
-// recorderStats is the recorder's part of the metadata.
-type recorderStats struct {
+// RecorderStats is the recorder's part of a recording's metadata
+// (delivery.Metadata's recorder_stats), also given typed on EventEnqueued.
+type RecorderStats struct {
 	Caller recorder.Stats       `json:"caller"`
 	Callee recorder.Stats       `json:"callee"`
 	DTMF   []recorder.DTMFEvent `json:"dtmf,omitempty"`
@@ -329,8 +330,9 @@ func (c *call) closeRecording(end time.Time) string {
 	}
 	md := c.metadata(billing)
 	md.End, md.Duration, md.Channels, md.SHA256 = end, res.Duration, res.Channels, res.SHA256
-	if raw, err := json.Marshal(recorderStats{Caller: res.Caller, Callee: res.Callee, DTMF: res.DTMF, Pauses: res.Pauses,
-		CallerDropped: lost[0], CalleeDropped: lost[1]}); err == nil {
+	stats := &RecorderStats{Caller: res.Caller, Callee: res.Callee, DTMF: res.DTMF, Pauses: res.Pauses,
+		CallerDropped: lost[0], CalleeDropped: lost[1]}
+	if raw, err := json.Marshal(stats); err == nil {
 		md.RecorderStats = raw
 	}
 	sidecar := filepath.Join(b.cfg.RecordDir, c.id+partialExt)
@@ -345,6 +347,9 @@ func (c *call) closeRecording(end time.Time) string {
 	if err := os.Remove(sidecar); err != nil && !errors.Is(err, os.ErrNotExist) {
 		b.log.Warn("removing sidecar", "path", sidecar, "error", err)
 	}
+	c.mu.Lock()
+	c.recStats = stats
+	c.mu.Unlock()
 	return md.ID
 }
 
@@ -382,6 +387,19 @@ func (b *B2BUA) recover(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// sidecarStats returns the recorder statistics a sidecar carries: those of
+// a recording closed before delivery refused it; nil for one cut by a crash.
+func sidecarStats(md delivery.Metadata) *RecorderStats {
+	if len(md.RecorderStats) == 0 {
+		return nil
+	}
+	var s RecorderStats
+	if json.Unmarshal(md.RecorderStats, &s) != nil {
+		return nil
+	}
+	return &s
+}
+
 func (b *B2BUA) recoverOne(ctx context.Context, sidecar, audio string) error {
 	raw, err := os.ReadFile(sidecar)
 	if err != nil {
@@ -408,6 +426,7 @@ func (b *B2BUA) recoverOne(ctx context.Context, sidecar, audio string) error {
 	if err := b.cfg.Delivery.Enqueue(ctx, delivery.Recording{AudioPath: audio, Metadata: md}); err != nil {
 		return err
 	}
-	b.emit(Event{Kind: EventEnqueued, Time: b.cfg.Clock.Now(), CallID: md.CallID, RecordingID: md.ID})
+	b.emit(Event{Kind: EventEnqueued, Time: b.cfg.Clock.Now(), CallID: md.CallID, RecordingID: md.ID,
+		Recorder: sidecarStats(md)})
 	return os.Remove(sidecar)
 }

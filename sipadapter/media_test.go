@@ -60,8 +60,13 @@ func TestRecordingHasEveryPacketRelayedAfterGuidance(t *testing.T) {
 
 	_, metas := e.delivered(t)
 	require.Len(t, metas, 1)
-	var stats recorderStats
+	var stats RecorderStats
 	require.NoError(t, json.Unmarshal(metas[0].RecorderStats, &stats))
+	enqueued := e.events.wait(t, EventEnqueued, 1, 5*time.Second)[0]
+	require.NotNil(t, enqueued.Recorder, "EventEnqueued carries the recorder statistics typed")
+	typed, err := json.Marshal(enqueued.Recorder)
+	require.NoError(t, err)
+	assert.JSONEq(t, string(metas[0].RecorderStats), string(typed), "the same statistics as the metadata's recorder_stats")
 	toCallee, toCaller := heardAfterGuidance(callee, callerHz), heardAfterGuidance(caller, calleeHz)
 	t.Logf("relayed after the guidance: %d to the callee, %d to the caller; recorded %+v / %+v",
 		toCallee, toCaller, stats.Caller, stats.Callee)
@@ -120,7 +125,7 @@ func TestRecordedWithoutGuidanceThatCannotPlay(t *testing.T) {
 	}
 	_, metas := e.delivered(t)
 	require.Len(t, metas, 1)
-	var stats recorderStats
+	var stats RecorderStats
 	require.NoError(t, json.Unmarshal(metas[0].RecorderStats, &stats))
 	assert.Greater(t, stats.Caller.Decoded, uint64(20))
 	assert.Greater(t, stats.Callee.Decoded, uint64(20))

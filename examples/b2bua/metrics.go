@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"math"
 	"net/http"
@@ -161,22 +160,15 @@ func (m *metrics) event(e sipadapter.Event) {
 		m.ended.WithLabelValues(e.Cause, string(e.HungUp)).Inc()
 		m.rtpRejected[0].Add(float64(e.CallerRejected))
 		m.rtpRejected[1].Add(float64(e.CalleeRejected))
+	case sipadapter.EventEnqueued:
+		m.recorded(e.Recorder)
 	}
 }
 
 // recorded counts the RTP statistics the B2BUA put into a recording's
-// metadata (see [countingDelivery]).
-func (m *metrics) recorded(md delivery.Metadata) {
-	if len(md.RecorderStats) == 0 {
-		return
-	}
-	var rs struct {
-		Caller        recorder.Stats `json:"caller"`
-		Callee        recorder.Stats `json:"callee"`
-		CallerDropped uint64         `json:"caller_dropped"`
-		CalleeDropped uint64         `json:"callee_dropped"`
-	}
-	if err := json.Unmarshal(md.RecorderStats, &rs); err != nil {
+// metadata, given typed on EventEnqueued.
+func (m *metrics) recorded(rs *sipadapter.RecorderStats) {
+	if rs == nil {
 		return
 	}
 	for party, s := range map[string]recorder.Stats{"caller": rs.Caller, "callee": rs.Callee} {
@@ -196,8 +188,7 @@ func (m *metrics) handler(log *slog.Logger) http.Handler {
 }
 
 // countingDelivery is the B2BUA's [sipadapter.Delivery]: the queue, with
-// the RTP counters of every recording it accepts, and its refusals,
-// counted on the way.
+// its refusals counted on the way.
 type countingDelivery struct {
 	q *delivery.Queue
 	m *metrics
@@ -205,12 +196,10 @@ type countingDelivery struct {
 
 // Enqueue hands rec to the queue and counts it.
 func (d countingDelivery) Enqueue(ctx context.Context, rec delivery.Recording) error {
-	md := rec.Metadata
 	if err := d.q.Enqueue(ctx, rec); err != nil {
 		d.m.enqueueFailed.Inc()
 		return err
 	}
-	d.m.recorded(md)
 	return nil
 }
 

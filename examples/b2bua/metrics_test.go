@@ -14,6 +14,7 @@ import (
 
 	"github.com/callrec/callrec/delivery"
 	"github.com/callrec/callrec/dialplan"
+	"github.com/callrec/callrec/recorder"
 	"github.com/callrec/callrec/sipadapter"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
@@ -42,7 +43,12 @@ func TestMetricsExposition(t *testing.T) {
 		OldestAge: 90 * time.Second, Circuit: delivery.CircuitHalfOpen,
 	})
 
-	// The RTP counters come from the recordings handed to the spool.
+	// The RTP counters come from the recordings handed to the spool, typed
+	// on EventEnqueued; the spool's counters from the queue itself.
+	m.event(sipadapter.Event{Kind: sipadapter.EventEnqueued, RecordingID: "r1", Recorder: &sipadapter.RecorderStats{
+		Caller: recorder.Stats{Received: 1000, Lost: 7}, Callee: recorder.Stats{Received: 990, Lost: 12},
+		CallerDropped: 4, CalleeDropped: 0,
+	}})
 	q, err := delivery.New(delivery.Config{Dir: filepath.Join(dir, "spool"), Sink: delivery.SinkFunc(nil)})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, q.Close()) })
@@ -150,10 +156,10 @@ func TestMetricsSpoolFreeUnreadable(t *testing.T) {
 	assert.Contains(t, string(body), "callrec_spool_free_bytes NaN\n")
 }
 
-func TestMetricsIgnoreMalformedRecorderStats(t *testing.T) {
+func TestMetricsIgnoreEnqueuedWithoutRecorderStats(t *testing.T) {
 	m := newMetrics(func() (int, int) { return 0, 0 }, func() (delivery.DiskSpace, error) { return delivery.DiskSpace{}, nil })
-	m.recorded(delivery.Metadata{RecorderStats: []byte(`{"caller":`)})
-	m.recorded(delivery.Metadata{})
+	m.event(sipadapter.Event{Kind: sipadapter.EventEnqueued, RecordingID: "r1"})
+	m.recorded(nil)
 	assert.Equal(t, 0, testutil.CollectAndCount(m.rtpLost))
 }
 
