@@ -224,7 +224,7 @@ func (q *Queue) enqueue(ctx context.Context, rec Recording) (Metadata, error) {
 		return md, err
 	}
 	if srcErr != nil {
-		q.log.Warn("recording queued but source not removed", "id", md.ID, "path", rec.AudioPath, "err", srcErr)
+		q.log.Warn("recording queued but source not removed", "id", md.ID, "path", rec.AudioPath, "error", srcErr)
 	}
 	q.log.Debug("recording queued", "id", md.ID, "call_id", md.CallID, "bytes", md.Size)
 	q.changed()
@@ -391,10 +391,10 @@ func (q *Queue) rescan() error {
 			st.LastError = "unreadable spool entry: " + f.err.Error()
 			st.DeadLettered = q.cfg.Clock.Now().UTC()
 			if _, err := q.spool.bury(f.id, st); err != nil {
-				q.log.Error("cannot dead-letter unreadable entry", "id", f.id, "err", err)
+				q.log.Error("cannot dead-letter unreadable entry", "id", f.id, "error", err)
 				continue
 			}
-			q.log.Error("unreadable spool entry dead-lettered", "id", f.id, "err", f.err)
+			q.log.Error("unreadable spool entry dead-lettered", "id", f.id, "error", f.err)
 			q.mu.Lock()
 			q.counters.DeadLettered++
 			q.mu.Unlock()
@@ -422,7 +422,7 @@ func (q *Queue) dispatch() {
 		now := q.cfg.Clock.Now()
 		if q.cfg.RescanInterval > 0 && !now.Before(nextRescan) {
 			if err := q.rescan(); err != nil {
-				q.log.Error("spool rescan failed", "err", err)
+				q.log.Error("spool rescan failed", "error", err)
 			}
 			nextRescan = now.Add(q.cfg.RescanInterval)
 		}
@@ -528,7 +528,7 @@ func (q *Queue) attempt(e *entry) {
 	if err == nil {
 		rmErr := q.spool.remove(md.ID)
 		if rmErr != nil && !errors.Is(rmErr, fs.ErrNotExist) {
-			log.Error("delivered but not removed from spool; it will be delivered again", "err", rmErr)
+			log.Error("delivered but not removed from spool; it will be delivered again", "error", rmErr)
 		}
 		log.Info("recording delivered", "bytes", md.Size)
 		q.mu.Lock()
@@ -547,12 +547,12 @@ func (q *Queue) attempt(e *entry) {
 
 	if q.attemptCtx.Err() != nil {
 		// Interrupted by shutdown: not the destination's fault, not counted.
-		log.Info("delivery interrupted by shutdown; left in spool", "err", err)
+		log.Info("delivery interrupted by shutdown; left in spool", "error", err)
 		q.putBack(e)
 		return
 	}
 	if _, serr := os.Stat(q.spool.path(dirQueue, md.ID)); errors.Is(serr, fs.ErrNotExist) {
-		log.Warn("spool entry vanished during delivery", "err", err)
+		log.Warn("spool entry vanished during delivery", "error", err)
 		q.mu.Lock()
 		q.settleLocked(e)
 		q.forgetLocked(e)
@@ -580,21 +580,21 @@ func (q *Queue) attempt(e *entry) {
 	if dead {
 		st.DeadLettered = now.UTC()
 		if _, berr := q.spool.bury(md.ID, st); berr != nil {
-			log.Error("cannot dead-letter; will retry", "err", berr)
+			log.Error("cannot dead-letter; will retry", "error", berr)
 			dead = false
 		} else {
-			log.Warn("recording dead-lettered", "permanent", permanent, "err", err)
+			log.Warn("recording dead-lettered", "permanent", permanent, "error", err)
 		}
 	}
 	if !dead {
 		if serr := q.spool.saveState(md.ID, st); serr != nil {
-			log.Warn("cannot save attempt state", "err", serr)
+			log.Warn("cannot save attempt state", "error", serr)
 		}
 		if destination {
 			log.Error("destination refused the delivery: check its credentials, URL, certificate or directory; recording kept and retried",
-				"err", err)
+				"error", err)
 		} else {
-			log.Info("delivery failed; will retry", "err", err)
+			log.Info("delivery failed; will retry", "error", err)
 		}
 	}
 

@@ -49,7 +49,7 @@ func (q *Queue) watchHealth(hc HealthChecker) {
 		if woke {
 			q.log.Info("destination health check passed; probing now")
 		} else if err != nil {
-			q.log.Debug("destination health check failed", "err", err)
+			q.log.Debug("destination health check failed", "error", err)
 		}
 		q.changed()
 	}

@@ -278,7 +278,7 @@ func (a *Announcer) play(ctx context.Context, id int, p *Prompt, toCaller, toCal
 			pkt, _ := l.pl.Next()
 			if err := l.s.w.WriteRTP(pkt); err != nil {
 				if res.WriteErrors == 0 {
-					log.Warn("guidance packet write failed", "seq", pkt.SequenceNumber, "err", err)
+					log.Warn("guidance packet write failed", "seq", pkt.SequenceNumber, "error", err)
 				}
 				res.WriteErrors++
 			}

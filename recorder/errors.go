@@ -10,9 +10,15 @@ import (
 // Sentinel errors. Errors returned by this package wrap one of these (with
 // details) so that callers branch with [errors.Is].
 var (
-	// ErrConfig reports an invalid [Config]; the wrapping [ConfigError] names
+	// ErrInvalidConfig reports an invalid [Config]; the wrapping [ConfigError] names
 	// the field.
-	ErrConfig = errors.New("recorder: invalid config")
+	ErrInvalidConfig = errors.New("recorder: invalid config")
+
+	// ErrConfig is the former name of ErrInvalidConfig.
+	//
+	// Deprecated: use ErrInvalidConfig, the name every package of the module
+	// uses.
+	ErrConfig = ErrInvalidConfig
 
 	// ErrMalformed reports a packet that is not valid RTP (too short, wrong
 	// version, inconsistent padding, CSRC or extension lengths). The packet
@@ -43,7 +49,7 @@ var (
 )
 
 // ConfigError reports the [Config] field that failed validation. It wraps
-// [ErrConfig].
+// [ErrInvalidConfig].
 type ConfigError struct {
 	Field  string // name of the offending field, e.g. "JitterWindow"
 	Reason string // what is wrong with it
@@ -54,5 +60,5 @@ func (e *ConfigError) Error() string {
 	return fmt.Sprintf("recorder: invalid config: %s: %s", e.Field, e.Reason)
 }
 
-// Unwrap returns [ErrConfig].
-func (e *ConfigError) Unwrap() error { return ErrConfig }
+// Unwrap returns [ErrInvalidConfig].
+func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }

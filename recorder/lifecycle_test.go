@@ -120,7 +120,7 @@ func TestConfigValidation(t *testing.T) {
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			rec, err := recorder.New(tt.cfg)
-			require.ErrorIs(t, err, recorder.ErrConfig)
+			require.ErrorIs(t, err, recorder.ErrInvalidConfig)
 			assert.Nil(t, rec)
 			var ce *recorder.ConfigError
 			require.ErrorAs(t, err, &ce)

@@ -237,7 +237,7 @@ func (c *Config) validate() error {
 
 // New starts a recording. It validates cfg, creates the output file when
 // cfg.Path is set, and writes a WAV header describing no audio yet.
-// Errors wrap [ErrConfig] (see [ConfigError]) or [ErrWrite].
+// Errors wrap [ErrInvalidConfig] (see [ConfigError]) or [ErrWrite].
 func New(cfg Config) (*Recording, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -741,7 +741,7 @@ func (r *Recording) drainLocked(force bool) {
 	r.cond.Broadcast()
 	if err != nil {
 		r.err = err
-		r.log.Error("output failed: discarding audio", "err", err)
+		r.log.Error("output failed: discarding audio", "error", err)
 		return
 	}
 	r.written = dataEnd

@@ -84,7 +84,7 @@ func New(cfg Config) (*B2BUA, error) {
 		InactivityTimeout: cfg.InactivityTimeout, Clock: cfg.Clock, Logger: cfg.Logger,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%w: media: %w", ErrConfig, err)
+		return nil, fmt.Errorf("%w: media: %w", ErrInvalidConfig, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &B2BUA{
@@ -221,8 +221,9 @@ func (b *B2BUA) Addr(w Side) netip.AddrPort { return b.sides[w].addr }
 // Serve repairs and enqueues recordings a previous run left behind, then
 // serves both sides until ctx is done or [B2BUA.Close] is called. Stopping
 // ends every call (BYE to both parties, recordings closed and enqueued)
-// before Serve returns nil. It returns [ErrClosed] after Close and
-// [ErrServing] when already serving.
+// before Serve returns nil. When a side's UDP or TCP listener fails, Serve
+// stops the same way and returns the failure, wrapping [ErrListener]. It
+// returns [ErrClosed] after Close and [ErrServing] when already serving.
 func (b *B2BUA) Serve(ctx context.Context) error {
 	b.mu.Lock()
 	switch {
@@ -241,19 +242,48 @@ func (b *B2BUA) Serve(ctx context.Context) error {
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() { b.retryStranded(b.ctx) })
-	for _, s := range b.sides {
-		wg.Add(2)
-		go func() { defer wg.Done(); _ = s.srv.ServeUDP(s.udp) }()
-		go func() { defer wg.Done(); _ = s.srv.ServeTCP(s.tcp) }()
+	failed := make(chan error, 2*len(b.sides)) // never blocks a listener
+	for w, s := range b.sides {
+		wg.Go(func() { failed <- b.listenerFailed(Side(w), "udp", s.srv.ServeUDP(s.udp)) })
+		wg.Go(func() { failed <- b.listenerFailed(Side(w), "tcp", s.srv.ServeTCP(s.tcp)) })
 	}
 	b.awaitListeners(ctx)
-	select {
-	case <-ctx.Done():
-	case <-b.ctx.Done():
+	var errs []error
+	for stopping := false; !stopping; {
+		select {
+		case <-ctx.Done():
+			stopping = true
+		case <-b.ctx.Done():
+			stopping = true
+		case err := <-failed:
+			if err != nil {
+				b.log.Error("listener failed: stopping", "error", err)
+				errs, stopping = append(errs, err), true
+			}
+		}
 	}
 	b.stop()
 	wg.Wait()
-	return nil
+	close(failed)
+	for err := range failed {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// listenerFailed returns why side w's listener on network stopped serving,
+// wrapping [ErrListener], or nil when it stopped because the B2BUA is
+// stopping (which closes the sockets under it).
+func (b *B2BUA) listenerFailed(w Side, network string, err error) error {
+	if b.ctx.Err() != nil {
+		return nil
+	}
+	if err == nil {
+		err = errors.New("stopped serving")
+	}
+	return fmt.Errorf("%w: %s %s: %w", ErrListener, w, network, err)
 }
 
 // awaitListeners waits until both sides' UDP listeners are registered

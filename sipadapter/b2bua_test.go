@@ -181,7 +181,7 @@ func TestConfigValidation(t *testing.T) {
 			cfg := valid()
 			tc.mutate(&cfg)
 			_, err := New(cfg)
-			require.ErrorIs(t, err, ErrConfig)
+			require.ErrorIs(t, err, ErrInvalidConfig)
 			assert.Contains(t, err.Error(), tc.field)
 		})
 	}

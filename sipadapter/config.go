@@ -229,30 +229,30 @@ func (c Config) withDefaults() (Config, error) {
 		}
 	}
 	if len(c.Inside.Networks) == 0 {
-		return c, fmt.Errorf("%w: Inside.Networks is empty: list the PBX's source networks", ErrConfig)
+		return c, fmt.Errorf("%w: Inside.Networks is empty: list the PBX's source networks", ErrInvalidConfig)
 	}
 	switch {
 	case c.Plan == nil:
-		return c, fmt.Errorf("%w: Plan is nil", ErrConfig)
+		return c, fmt.Errorf("%w: Plan is nil", ErrInvalidConfig)
 	case c.Lines == nil:
-		return c, fmt.Errorf("%w: Lines is nil", ErrConfig)
+		return c, fmt.Errorf("%w: Lines is nil", ErrInvalidConfig)
 	case c.RecordDir == "":
-		return c, fmt.Errorf("%w: RecordDir is empty", ErrConfig)
+		return c, fmt.Errorf("%w: RecordDir is empty", ErrInvalidConfig)
 	case c.Delivery == nil:
-		return c, fmt.Errorf("%w: Delivery is nil", ErrConfig)
+		return c, fmt.Errorf("%w: Delivery is nil", ErrInvalidConfig)
 	case !validInstanceID(c.InstanceID):
 		return c, fmt.Errorf("%w: InstanceID %q is not 1–%d characters of [A-Za-z0-9._-] not starting with a dot",
-			ErrConfig, c.InstanceID, maxInstanceID)
+			ErrInvalidConfig, c.InstanceID, maxInstanceID)
 	case c.MaxRecordedCalls < 0:
-		return c, fmt.Errorf("%w: MaxRecordedCalls %d is negative", ErrConfig, c.MaxRecordedCalls)
+		return c, fmt.Errorf("%w: MaxRecordedCalls %d is negative", ErrInvalidConfig, c.MaxRecordedCalls)
 	case c.MaxDialogs < 0:
-		return c, fmt.Errorf("%w: MaxDialogs %d is negative", ErrConfig, c.MaxDialogs)
+		return c, fmt.Errorf("%w: MaxDialogs %d is negative", ErrInvalidConfig, c.MaxDialogs)
 	case c.MaxMessageSize < 0:
-		return c, fmt.Errorf("%w: MaxMessageSize %d is negative", ErrConfig, c.MaxMessageSize)
+		return c, fmt.Errorf("%w: MaxMessageSize %d is negative", ErrInvalidConfig, c.MaxMessageSize)
 	case c.RetryAfter < 0:
-		return c, fmt.Errorf("%w: RetryAfter %v is negative", ErrConfig, c.RetryAfter)
+		return c, fmt.Errorf("%w: RetryAfter %v is negative", ErrInvalidConfig, c.RetryAfter)
 	case c.RingTimeout < 0:
-		return c, fmt.Errorf("%w: RingTimeout %v is negative", ErrConfig, c.RingTimeout)
+		return c, fmt.Errorf("%w: RingTimeout %v is negative", ErrInvalidConfig, c.RingTimeout)
 	}
 	for _, s := range []struct {
 		name string
@@ -260,7 +260,7 @@ func (c Config) withDefaults() (Config, error) {
 	}{{"Inside", &c.Inside}, {"Outside", &c.Outside}} {
 		for _, p := range s.cfg.Trusted {
 			if !p.IsValid() {
-				return c, fmt.Errorf("%w: %s.Trusted has an invalid prefix", ErrConfig, s.name)
+				return c, fmt.Errorf("%w: %s.Trusted has an invalid prefix", ErrInvalidConfig, s.name)
 			}
 		}
 	}
@@ -270,7 +270,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Announcer == nil {
 		a, err := guidance.NewAnnouncer(guidance.Config{})
 		if err != nil {
-			return c, fmt.Errorf("%w: Announcer: %w", ErrConfig, err)
+			return c, fmt.Errorf("%w: Announcer: %w", ErrInvalidConfig, err)
 		}
 		c.Announcer = a
 	}
@@ -282,7 +282,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.MediaAddr = ap.Addr()
 	}
 	if c.MediaAddr.IsUnspecified() {
-		return c, fmt.Errorf("%w: MediaAddr must be a concrete address to advertise in SDP", ErrConfig)
+		return c, fmt.Errorf("%w: MediaAddr must be a concrete address to advertise in SDP", ErrInvalidConfig)
 	}
 	if c.InactivityTimeout == 0 {
 		c.InactivityTimeout = DefaultInactivityTimeout
@@ -307,7 +307,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.PriorityReserve = 0
 	}
 	if c.PriorityReserve >= c.MaxDialogs {
-		return c, fmt.Errorf("%w: PriorityReserve %d leaves no call of MaxDialogs %d to ordinary calls", ErrConfig, c.PriorityReserve, c.MaxDialogs)
+		return c, fmt.Errorf("%w: PriorityReserve %d leaves no call of MaxDialogs %d to ordinary calls", ErrInvalidConfig, c.PriorityReserve, c.MaxDialogs)
 	}
 	if c.MaxMessageSize == 0 {
 		c.MaxMessageSize = DefaultMaxMessageSize
@@ -317,7 +317,7 @@ func (c Config) withDefaults() (Config, error) {
 		return c, err
 	}
 	if c.StrandedRetry < 0 {
-		return c, fmt.Errorf("%w: StrandedRetry %v is negative", ErrConfig, c.StrandedRetry)
+		return c, fmt.Errorf("%w: StrandedRetry %v is negative", ErrInvalidConfig, c.StrandedRetry)
 	}
 	if c.RecordingReserve == 0 {
 		c.RecordingReserve = DefaultRecordingReserve
@@ -336,7 +336,7 @@ func (c Config) withDefaults() (Config, error) {
 		}
 	}
 	if c.MinSpoolFree > 0 && c.SpoolFree == nil {
-		return c, fmt.Errorf("%w: MinSpoolFree is set but SpoolFree is nil", ErrConfig)
+		return c, fmt.Errorf("%w: MinSpoolFree is set but SpoolFree is nil", ErrInvalidConfig)
 	}
 	if c.Clock == nil {
 		c.Clock = relay.SystemClock{}
@@ -349,10 +349,10 @@ func (c Config) withDefaults() (Config, error) {
 
 func (s *SideConfig) validate(name string) error {
 	if _, err := netip.ParseAddrPort(s.Listen); err != nil {
-		return fmt.Errorf("%w: %s.Listen %q: %v", ErrConfig, name, s.Listen, err)
+		return fmt.Errorf("%w: %s.Listen %q: %v", ErrInvalidConfig, name, s.Listen, err)
 	}
 	if _, port, err := net.SplitHostPort(s.NextHop); err != nil || port == "" || port == "0" {
-		return fmt.Errorf("%w: %s.NextHop %q is not a host:port", ErrConfig, name, s.NextHop)
+		return fmt.Errorf("%w: %s.NextHop %q is not a host:port", ErrInvalidConfig, name, s.NextHop)
 	}
 	s.Transport = strings.ToLower(s.Transport)
 	switch s.Transport {
@@ -360,14 +360,14 @@ func (s *SideConfig) validate(name string) error {
 		s.Transport = "udp"
 	case "udp", "tcp":
 	default:
-		return fmt.Errorf("%w: %s.Transport %q is not udp or tcp", ErrConfig, name, s.Transport)
+		return fmt.Errorf("%w: %s.Transport %q is not udp or tcp", ErrInvalidConfig, name, s.Transport)
 	}
 	if s.Username != "" && s.Password == "" {
-		return fmt.Errorf("%w: %s.Username is set without a Password", ErrConfig, name)
+		return fmt.Errorf("%w: %s.Username is set without a Password", ErrInvalidConfig, name)
 	}
 	for _, p := range s.Networks {
 		if !p.IsValid() {
-			return fmt.Errorf("%w: %s.Networks has an invalid prefix", ErrConfig, name)
+			return fmt.Errorf("%w: %s.Networks has an invalid prefix", ErrInvalidConfig, name)
 		}
 	}
 	return nil

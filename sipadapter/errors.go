@@ -3,9 +3,15 @@ package sipadapter
 import "errors"
 
 var (
-	// ErrConfig is wrapped by the error [New] returns for an invalid
+	// ErrInvalidConfig is wrapped by the error [New] returns for an invalid
 	// [Config]; the message names the offending field.
-	ErrConfig = errors.New("sipadapter: invalid config")
+	ErrInvalidConfig = errors.New("sipadapter: invalid config")
+
+	// ErrConfig is the former name of ErrInvalidConfig.
+	//
+	// Deprecated: use ErrInvalidConfig, the name every package of the module
+	// uses.
+	ErrConfig = ErrInvalidConfig
 
 	// ErrSDP is wrapped when a session description cannot be parsed or has
 	// no usable audio address; the call is answered 400.
@@ -21,6 +27,10 @@ var (
 
 	// ErrServing is returned by a second call of [B2BUA.Serve].
 	ErrServing = errors.New("sipadapter: already serving")
+
+	// ErrListener is wrapped by the error [B2BUA.Serve] returns when a
+	// side's UDP or TCP listener stops serving before the B2BUA stops.
+	ErrListener = errors.New("sipadapter: listener failed")
 )
 
 // ErrUnknownLine is wrapped by a [LineResolver] that does not know a line.

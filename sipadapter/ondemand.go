@@ -51,15 +51,15 @@ func (o *OnDemandConfig) validate() error {
 	}
 	for _, f := range []struct{ name, code string }{{"StartCode", o.StartCode}, {"StopCode", o.StopCode}} {
 		if len(f.code) > 8 || strings.Trim(strings.ToUpper(f.code), "0123456789*#ABCD") != "" {
-			return fmt.Errorf("%w: OnDemand.%s %q: want 1 to 8 of 0-9 * # A-D", ErrConfig, f.name, f.code)
+			return fmt.Errorf("%w: OnDemand.%s %q: want 1 to 8 of 0-9 * # A-D", ErrInvalidConfig, f.name, f.code)
 		}
 	}
 	o.StartCode, o.StopCode = strings.ToUpper(o.StartCode), strings.ToUpper(o.StopCode)
 	switch {
 	case strings.HasPrefix(o.StartCode, o.StopCode) || strings.HasPrefix(o.StopCode, o.StartCode):
-		return fmt.Errorf("%w: OnDemand.StartCode %q and StopCode %q overlap", ErrConfig, o.StartCode, o.StopCode)
+		return fmt.Errorf("%w: OnDemand.StartCode %q and StopCode %q overlap", ErrInvalidConfig, o.StartCode, o.StopCode)
 	case o.CodeTimeout < 0:
-		return fmt.Errorf("%w: OnDemand.CodeTimeout %v is negative", ErrConfig, o.CodeTimeout)
+		return fmt.Errorf("%w: OnDemand.CodeTimeout %v is negative", ErrInvalidConfig, o.CodeTimeout)
 	}
 	return nil
 }

@@ -46,7 +46,7 @@ func (l TCPLimits) withDefaults() (TCPLimits, error) {
 		l.MaxConnsPerSource = DefaultMaxTCPConnsPerSource
 	}
 	if l.MaxConns > 0 && l.MaxConnsPerSource > l.MaxConns {
-		return l, fmt.Errorf("%w: TCP.MaxConnsPerSource %d is above TCP.MaxConns %d", ErrConfig, l.MaxConnsPerSource, l.MaxConns)
+		return l, fmt.Errorf("%w: TCP.MaxConnsPerSource %d is above TCP.MaxConns %d", ErrInvalidConfig, l.MaxConnsPerSource, l.MaxConns)
 	}
 	return l, nil
 }

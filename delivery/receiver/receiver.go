@@ -203,7 +203,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	default:
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 	}
-	r.log.Info("upload", "method", req.Method, "path", req.URL.Path, "id", req.Header.Get(delivery.HeaderRecordingID), "err", err)
+	r.log.Info("upload", "method", req.Method, "path", req.URL.Path, "id", req.Header.Get(delivery.HeaderRecordingID), "error", err)
 }
 
 func (r *Receiver) injectFailure() bool {

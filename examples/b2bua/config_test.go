@@ -256,7 +256,7 @@ func TestLoadConfigError(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "b2bua.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(strings.Replace(baseConfig, "/tmp/out", "''", 1)+"bogus: 1\n"), 0o600))
 	_, err := loadConfig(path, env(nil))
-	require.ErrorIs(t, err, ErrConfig)
+	require.ErrorIs(t, err, ErrInvalidConfig)
 	var ce *ConfigError
 	require.True(t, errors.As(err, &ce))
 	assert.True(t, ce.Has("sinks[0].dir.path"))

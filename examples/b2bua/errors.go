@@ -6,10 +6,10 @@ import (
 	"strings"
 )
 
-// ErrConfig is wrapped by every error that reports an unusable
+// ErrInvalidConfig is wrapped by every error that reports an unusable
 // configuration file; the error is a [*ConfigError] listing each problem
 // with its key.
-var ErrConfig = errors.New("invalid configuration")
+var ErrInvalidConfig = errors.New("invalid configuration")
 
 // errSIPStopped reports that the B2BUA stopped serving before it was told
 // to.
@@ -28,7 +28,7 @@ type Problem struct {
 }
 
 // ConfigError lists every problem found in a configuration file. It
-// unwraps to [ErrConfig].
+// unwraps to [ErrInvalidConfig].
 type ConfigError struct {
 	// File is the configuration file's path.
 	File string
@@ -57,8 +57,8 @@ func (e *ConfigError) Error() string {
 	return b.String()
 }
 
-// Unwrap returns [ErrConfig].
-func (e *ConfigError) Unwrap() error { return ErrConfig }
+// Unwrap returns [ErrInvalidConfig].
+func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
 
 // Has reports whether some problem names key, for tests and callers that
 // branch on a particular key.

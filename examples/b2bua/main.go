@@ -42,7 +42,7 @@ func main() {
 	case err == nil:
 	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
 		os.Exit(2)
-	case errors.Is(err, ErrConfig):
+	case errors.Is(err, ErrInvalidConfig):
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	default:

@@ -307,7 +307,7 @@ func TestRunCheckConfig(t *testing.T) {
 		inError string
 	}{
 		"valid":      {args: []string{"-config", good, "-check-config"}, stdout: good + ": ok: inside 127.0.0.1:0 → 127.0.0.1:5070"},
-		"invalid":    {args: []string{"-config", bad, "-check-config"}, err: ErrConfig, inError: bad + ":15: sinks[0].dir.path: missing"},
+		"invalid":    {args: []string{"-config", bad, "-check-config"}, err: ErrInvalidConfig, inError: bad + ":15: sinks[0].dir.path: missing"},
 		"bad flag":   {args: []string{"-nope"}, err: errUsage},
 		"extra args": {args: []string{"-config", good, "x"}, err: errUsage},
 		"absent":     {args: []string{"-config", filepath.Join(dir, "absent.yaml")}, err: os.ErrNotExist},

@@ -6,9 +6,9 @@ import (
 )
 
 var (
-	// ErrConfig is wrapped by the error [New] returns for an invalid
+	// ErrInvalidConfig is wrapped by the error [New] returns for an invalid
 	// [Config]; the message names the offending field.
-	ErrConfig = errors.New("sipua: invalid config")
+	ErrInvalidConfig = errors.New("sipua: invalid config")
 	// ErrClosed is returned by calls on a [UA] after [UA.Close].
 	ErrClosed = errors.New("sipua: closed")
 	// ErrTarget is wrapped when a dial target is not a SIP URI with a host

@@ -74,21 +74,21 @@ func (c Config) withDefaults() (Config, error) {
 	ap, err := netip.ParseAddrPort(c.Listen)
 	switch {
 	case err != nil:
-		return c, fmt.Errorf("%w: Listen %q: %v", ErrConfig, c.Listen, err)
+		return c, fmt.Errorf("%w: Listen %q: %v", ErrInvalidConfig, c.Listen, err)
 	case !ap.Addr().IsLoopback():
-		return c, fmt.Errorf("%w: Listen %q is not a loopback address", ErrConfig, c.Listen)
+		return c, fmt.Errorf("%w: Listen %q is not a loopback address", ErrInvalidConfig, c.Listen)
 	case c.Reject != 0 && (c.Reject < 400 || c.Reject > 699):
-		return c, fmt.Errorf("%w: Reject %d is not a final failure status", ErrConfig, c.Reject)
+		return c, fmt.Errorf("%w: Reject %d is not a final failure status", ErrInvalidConfig, c.Reject)
 	case c.RingTime < 0:
-		return c, fmt.Errorf("%w: RingTime %v is negative", ErrConfig, c.RingTime)
+		return c, fmt.Errorf("%w: RingTime %v is negative", ErrInvalidConfig, c.RingTime)
 	case c.HangUpAfter < 0:
-		return c, fmt.Errorf("%w: HangUpAfter %v is negative", ErrConfig, c.HangUpAfter)
+		return c, fmt.Errorf("%w: HangUpAfter %v is negative", ErrInvalidConfig, c.HangUpAfter)
 	case c.MaxReceive < 0:
-		return c, fmt.Errorf("%w: MaxReceive %v is negative", ErrConfig, c.MaxReceive)
+		return c, fmt.Errorf("%w: MaxReceive %v is negative", ErrInvalidConfig, c.MaxReceive)
 	}
 	for _, k := range c.Codecs {
 		if k != PCMU && k != PCMA {
-			return c, fmt.Errorf("%w: Codecs has unknown codec %d", ErrConfig, k)
+			return c, fmt.Errorf("%w: Codecs has unknown codec %d", ErrInvalidConfig, k)
 		}
 	}
 	if len(c.Codecs) == 0 {

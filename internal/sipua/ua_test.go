@@ -37,7 +37,7 @@ func TestConfigErrors(t *testing.T) {
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			u, err := New(tt.cfg)
-			require.ErrorIs(t, err, ErrConfig)
+			require.ErrorIs(t, err, ErrInvalidConfig)
 			assert.Nil(t, u)
 			assert.Contains(t, err.Error(), tt.field)
 		})

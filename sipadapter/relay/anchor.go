@@ -61,15 +61,15 @@ func New(cfg Config) (*Anchor, error) {
 	}
 	switch {
 	case cfg.PortMin <= 0 || cfg.PortMin%2 != 0:
-		return nil, fmt.Errorf("%w: PortMin %d must be a positive even port", ErrConfig, cfg.PortMin)
+		return nil, fmt.Errorf("%w: PortMin %d must be a positive even port", ErrInvalidConfig, cfg.PortMin)
 	case cfg.PortMax < cfg.PortMin || cfg.PortMax%2 != 0 || cfg.PortMax > 65534:
-		return nil, fmt.Errorf("%w: PortMax %d must be even, at least PortMin and at most 65534", ErrConfig, cfg.PortMax)
+		return nil, fmt.Errorf("%w: PortMax %d must be even, at least PortMin and at most 65534", ErrInvalidConfig, cfg.PortMax)
 	}
 	if cfg.InactivityTimeout == 0 {
 		cfg.InactivityTimeout = DefaultInactivityTimeout
 	}
 	if cfg.LearningWindow < 0 {
-		return nil, fmt.Errorf("%w: LearningWindow %v is negative", ErrConfig, cfg.LearningWindow)
+		return nil, fmt.Errorf("%w: LearningWindow %v is negative", ErrInvalidConfig, cfg.LearningWindow)
 	}
 	if cfg.LearningWindow == 0 {
 		cfg.LearningWindow = DefaultLearningWindow

@@ -7,9 +7,15 @@ var (
 	// the configured range is in use (by this anchor or by another process).
 	ErrPortsExhausted = errors.New("relay: rtp port range exhausted")
 
-	// ErrConfig is wrapped by the error [New] returns for an invalid [Config];
+	// ErrInvalidConfig is wrapped by the error [New] returns for an invalid [Config];
 	// the message names the offending field.
-	ErrConfig = errors.New("relay: invalid config")
+	ErrInvalidConfig = errors.New("relay: invalid config")
+
+	// ErrConfig is the former name of ErrInvalidConfig.
+	//
+	// Deprecated: use ErrInvalidConfig, the name every package of the module
+	// uses.
+	ErrConfig = ErrInvalidConfig
 
 	// ErrClosed is returned by [Anchor.Open] after [Anchor.Close] and by a
 	// [Writer] whose session is closed.

@@ -99,7 +99,7 @@ func TestConfigValidation(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			_, err := relay.New(tc.cfg)
-			require.ErrorIs(t, err, relay.ErrConfig)
+			require.ErrorIs(t, err, relay.ErrInvalidConfig)
 			assert.Contains(t, err.Error(), tc.field)
 		})
 	}
