@@ -525,98 +525,147 @@ func (q *Queue) attempt(e *entry) {
 	now := q.cfg.Clock.Now()
 	log := q.log.With("id", md.ID, "call_id", md.CallID, "attempt", item.Attempt)
 
-	if err == nil {
-		rmErr := q.spool.remove(md.ID)
-		if rmErr != nil && !errors.Is(rmErr, fs.ErrNotExist) {
-			log.Error("delivered but not removed from spool; it will be delivered again", "error", rmErr)
-		}
-		log.Info("recording delivered", "bytes", md.Size)
-		q.mu.Lock()
-		q.settleLocked(e)
-		q.forgetLocked(e)
-		q.counters.Delivered++
-		q.counters.Bytes += uint64(md.Size)
-		if q.breaker.success(e.probe) {
-			q.promoteLocked(now, true)
-			log.Info("destination recovered; draining backlog", "queued", len(q.entries))
-		}
-		q.mu.Unlock()
-		q.changed()
-		return
-	}
-
-	if q.attemptCtx.Err() != nil {
+	switch {
+	case err == nil:
+		q.delivered(e, now, log)
+	case q.attemptCtx.Err() != nil:
 		// Interrupted by shutdown: not the destination's fault, not counted.
 		log.Info("delivery interrupted by shutdown; left in spool", "error", err)
 		q.putBack(e)
-		return
-	}
-	if _, serr := os.Stat(q.spool.path(dirQueue, md.ID)); errors.Is(serr, fs.ErrNotExist) {
+	case q.vanished(md.ID):
 		log.Warn("spool entry vanished during delivery", "error", err)
-		q.mu.Lock()
-		q.settleLocked(e)
-		q.forgetLocked(e)
-		q.mu.Unlock()
-		q.changed()
-		return
+		q.forget(e)
+	default:
+		f := q.judge(e, err, now)
+		q.recordFailure(md.ID, &f, log)
+		q.settleFailure(e, f)
 	}
+}
 
+// delivered removes a delivered entry from the spool and from memory, and
+// tells the circuit breaker the destination works.
+func (q *Queue) delivered(e *entry, now time.Time, log *slog.Logger) {
+	md := e.md
+	rmErr := q.spool.remove(md.ID)
+	if rmErr != nil && !errors.Is(rmErr, fs.ErrNotExist) {
+		log.Error("delivered but not removed from spool; it will be delivered again", "error", rmErr)
+	}
+	log.Info("recording delivered", "bytes", md.Size)
 	q.mu.Lock()
-	st := e.state
-	r1, r2 := q.rnd.Float64(), q.rnd.Float64()
+	q.settleLocked(e)
+	q.forgetLocked(e)
+	q.counters.Delivered++
+	q.counters.Bytes += uint64(md.Size)
+	if q.breaker.success(e.probe) {
+		q.promoteLocked(now, true)
+		log.Info("destination recovered; draining backlog", "queued", len(q.entries))
+	}
 	q.mu.Unlock()
-	st.Attempts++
-	st.LastAttempt = now.UTC()
-	st.LastError = err.Error()
-	permanent := IsPermanent(err)
-	destination := IsDestination(err)
-	since := md.Enqueued
-	if st.Requeued.After(since) {
-		since = st.Requeued
+	q.changed()
+}
+
+// vanished reports whether the entry id is no longer in queue/ (removed
+// by hand while it was being delivered).
+func (q *Queue) vanished(id string) bool {
+	_, err := os.Stat(q.spool.path(dirQueue, id))
+	return errors.Is(err, fs.ErrNotExist)
+}
+
+// forget drops an entry that is no longer in the spool from memory.
+func (q *Queue) forget(e *entry) {
+	q.mu.Lock()
+	q.settleLocked(e)
+	q.forgetLocked(e)
+	q.mu.Unlock()
+	q.changed()
+}
+
+// failure is the outcome of a failed attempt.
+type failure struct {
+	err error
+	now time.Time
+	// state is the entry's state with this attempt counted.
+	state entryState
+	// permanent: the destination refused the recording for good;
+	// destination: the destination itself is broken (credentials, URL …).
+	permanent, destination bool
+	// dead: the entry is to be dead-lettered rather than retried.
+	dead bool
+	// backoffJitter and breakerJitter are drawn under the mutex.
+	backoffJitter, breakerJitter float64
+}
+
+// judge decides what a failed attempt means for the entry: retried later,
+// or dead-lettered when refused for good or out of attempts.
+func (q *Queue) judge(e *entry, err error, now time.Time) failure {
+	q.mu.Lock()
+	f := failure{err: err, now: now, state: e.state}
+	f.backoffJitter, f.breakerJitter = q.rnd.Float64(), q.rnd.Float64()
+	q.mu.Unlock()
+	f.state.Attempts++
+	f.state.LastAttempt = now.UTC()
+	f.state.LastError = err.Error()
+	f.permanent, f.destination = IsPermanent(err), IsDestination(err)
+	since := e.md.Enqueued
+	if f.state.Requeued.After(since) {
+		since = f.state.Requeued
 	}
 	// A destination failure says nothing about this recording: it waits
 	// for the destination to be fixed however long that takes.
-	dead := permanent || (!destination && q.cfg.Backoff.exhausted(st.Attempts, now.Sub(since)))
-	if dead {
-		st.DeadLettered = now.UTC()
-		if _, berr := q.spool.bury(md.ID, st); berr != nil {
-			log.Error("cannot dead-letter; will retry", "error", berr)
-			dead = false
-		} else {
-			log.Warn("recording dead-lettered", "permanent", permanent, "error", err)
-		}
+	f.dead = f.permanent || (!f.destination && q.cfg.Backoff.exhausted(f.state.Attempts, now.Sub(since)))
+	if f.dead {
+		f.state.DeadLettered = now.UTC()
 	}
-	if !dead {
-		if serr := q.spool.saveState(md.ID, st); serr != nil {
-			log.Warn("cannot save attempt state", "error", serr)
-		}
-		if destination {
-			log.Error("destination refused the delivery: check its credentials, URL, certificate or directory; recording kept and retried",
-				"error", err)
-		} else {
-			log.Info("delivery failed; will retry", "error", err)
-		}
-	}
+	return f
+}
 
+// recordFailure writes a failed attempt to the spool: the entry moves to
+// dead/, or its attempt state is saved for the retry. An entry that cannot
+// be moved to dead/ is retried instead (f.dead is cleared).
+func (q *Queue) recordFailure(id string, f *failure, log *slog.Logger) {
+	if f.dead {
+		if _, berr := q.spool.bury(id, f.state); berr != nil {
+			log.Error("cannot dead-letter; will retry", "error", berr)
+			f.dead = false
+		} else {
+			log.Warn("recording dead-lettered", "permanent", f.permanent, "error", f.err)
+			return
+		}
+	}
+	if serr := q.spool.saveState(id, f.state); serr != nil {
+		log.Warn("cannot save attempt state", "error", serr)
+	}
+	if f.destination {
+		log.Error("destination refused the delivery: check its credentials, URL, certificate or directory; recording kept and retried",
+			"error", f.err)
+	} else {
+		log.Info("delivery failed; will retry", "error", f.err)
+	}
+}
+
+// settleFailure applies a failed attempt in memory: the entry is forgotten
+// or scheduled again after its backoff, the counters move, and the circuit
+// breaker learns whether the destination answered.
+func (q *Queue) settleFailure(e *entry, f failure) {
 	q.mu.Lock()
 	q.settleLocked(e)
-	e.state = st
-	if dead {
+	e.state = f.state
+	if f.dead {
 		q.forgetLocked(e)
 		q.counters.DeadLettered++
 	} else {
 		q.counters.Retried++
-		delay := max(q.cfg.Backoff.delay(st.Attempts, r1), retryAfter(err))
-		e.notBefore = now.Add(delay)
+		delay := max(q.cfg.Backoff.delay(f.state.Attempts, f.backoffJitter), retryAfter(f.err))
+		e.notBefore = f.now.Add(delay)
 		q.waiting.add(e)
 	}
-	if destination {
+	if f.destination {
 		q.counters.DestinationFailures++
 	}
-	if permanent {
+	if f.permanent {
 		q.breaker.success(e.probe) // the destination answered
 	} else {
-		q.breaker.failure(now, e.probe, retryAfter(err), r2, destination)
+		q.breaker.failure(f.now, e.probe, retryAfter(f.err), f.breakerJitter, f.destination)
 	}
 	e.probe = false
 	q.mu.Unlock()

@@ -148,27 +148,11 @@ func newID(now time.Time) string {
 // which does not undo the commit.
 func (s *spool) put(rec Recording, now time.Time) (md Metadata, srcRemoveErr error, err error) {
 	md = rec.Metadata.Clone()
-	if rec.AudioPath == "" {
-		return md, nil, fmt.Errorf("%w: empty audio path", ErrInvalidRecording)
-	}
-	fi, err := os.Stat(rec.AudioPath)
+	fi, err := checkSource(rec.AudioPath)
 	if err != nil {
-		return md, nil, fmt.Errorf("%w: %w", ErrInvalidRecording, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return md, nil, fmt.Errorf("%w: %s is not a regular file", ErrInvalidRecording, rec.AudioPath)
-	}
-	if md.ID == "" {
-		md.ID = newID(now)
-	} else if err := validateID(md.ID); err != nil {
 		return md, nil, err
 	}
-	if md.AudioExt == "" {
-		md.AudioExt = ".wav"
-		if ext := strings.ToLower(filepath.Ext(rec.AudioPath)); validateExt(ext) == nil {
-			md.AudioExt = ext
-		}
-	} else if err := validateExt(md.AudioExt); err != nil {
+	if err := completeMetadata(&md, rec.AudioPath, now); err != nil {
 		return md, nil, err
 	}
 	if _, err := os.Lstat(s.path(dirQueue, md.ID)); err == nil {
@@ -178,55 +162,118 @@ func (s *spool) put(rec Recording, now time.Time) (md Metadata, srcRemoveErr err
 		return md, nil, fmt.Errorf("%w: %s is a dead letter", ErrDuplicateID, md.ID)
 	}
 	md.Enqueued = now.UTC()
-
-	stage := s.path(dirTmp, md.ID+"."+hex.EncodeToString(randBytes(4)))
-	if err := os.Mkdir(stage, 0o750); err != nil {
-		return md, nil, spoolError("stage "+md.ID, err)
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			os.RemoveAll(stage)
-		}
-	}()
-	sum, size, err := s.stageAudio(rec.AudioPath, filepath.Join(stage, audioBase+md.AudioExt))
+	stage, err := s.stage(rec.AudioPath, &md)
 	if err != nil {
 		return md, nil, err
 	}
+	if err := s.commit(stage, md.ID); err != nil {
+		os.RemoveAll(stage)
+		return md, nil, err
+	}
+	return md, removeSource(rec.AudioPath), nil
+}
+
+// checkSource checks that the caller's audio is a regular file.
+func checkSource(path string) (os.FileInfo, error) {
+	if path == "" {
+		return nil, fmt.Errorf("%w: empty audio path", ErrInvalidRecording)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidRecording, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s is not a regular file", ErrInvalidRecording, path)
+	}
+	return fi, nil
+}
+
+// completeMetadata gives md an ID and an audio extension when the caller
+// left them empty, and validates those it set.
+func completeMetadata(md *Metadata, audioPath string, now time.Time) error {
+	if md.ID == "" {
+		md.ID = newID(now)
+	} else if err := validateID(md.ID); err != nil {
+		return err
+	}
+	if md.AudioExt == "" {
+		md.AudioExt = ".wav"
+		if ext := strings.ToLower(filepath.Ext(audioPath)); validateExt(ext) == nil {
+			md.AudioExt = ext
+		}
+		return nil
+	}
+	return validateExt(md.AudioExt)
+}
+
+// stage builds the entry for md in a fresh directory under tmp/: the audio
+// from src (its digest and size completing md) and the metadata, every file
+// and the directory fsynced. It returns the directory; on error nothing is
+// left in tmp/.
+func (s *spool) stage(src string, md *Metadata) (string, error) {
+	dir := s.path(dirTmp, md.ID+"."+hex.EncodeToString(randBytes(4)))
+	if err := os.Mkdir(dir, 0o750); err != nil {
+		return "", spoolError("stage "+md.ID, err)
+	}
+	if err := s.fill(dir, src, md); err != nil {
+		os.RemoveAll(dir)
+		return "", err
+	}
+	return dir, nil
+}
+
+// fill writes the entry's files into the staging directory dir.
+func (s *spool) fill(dir, src string, md *Metadata) error {
+	sum, size, err := s.stageAudio(src, filepath.Join(dir, audioBase+md.AudioExt))
+	if err != nil {
+		return err
+	}
 	if md.SHA256 != "" && !strings.EqualFold(md.SHA256, sum) {
-		return md, nil, fmt.Errorf("%w: %s has sha256 %s, metadata says %s", ErrChecksumMismatch, rec.AudioPath, sum, md.SHA256)
+		return fmt.Errorf("%w: %s has sha256 %s, metadata says %s", ErrChecksumMismatch, src, sum, md.SHA256)
 	}
 	md.SHA256, md.Size = sum, size
 	meta, err := json.Marshal(md)
 	if err != nil {
-		return md, nil, fmt.Errorf("%w: encode metadata: %w", ErrInvalidRecording, err)
+		return fmt.Errorf("%w: encode metadata: %w", ErrInvalidRecording, err)
 	}
-	if err := s.replaceDurable(filepath.Join(stage, fileMeta), meta); err != nil {
-		return md, nil, err
+	if err := s.replaceDurable(filepath.Join(dir, fileMeta), meta); err != nil {
+		return err
 	}
-	if err := durable.SyncDir(stage); err != nil {
-		return md, nil, spoolError("sync "+stage, err)
+	if err := durable.SyncDir(dir); err != nil {
+		return spoolError("sync "+dir, err)
 	}
-	if err := os.Rename(stage, s.path(dirQueue, md.ID)); err != nil {
+	return nil
+}
+
+// commit renames a staged entry into queue/ in one step and makes the
+// rename durable. On error the entry is back at stage (or never left it),
+// unless the rename could not be undone: then the entry stays in queue/,
+// will be delivered, and commit reports success.
+func (s *spool) commit(stage, id string) error {
+	if err := os.Rename(stage, s.path(dirQueue, id)); err != nil {
 		if errors.Is(err, fs.ErrExist) || errors.Is(err, syscall.ENOTEMPTY) {
-			return md, nil, fmt.Errorf("%w: %s", ErrDuplicateID, md.ID)
+			return fmt.Errorf("%w: %s", ErrDuplicateID, id)
 		}
-		return md, nil, spoolError("commit "+md.ID, err)
+		return spoolError("commit "+id, err)
 	}
-	committed = true
 	if err := durable.SyncDir(s.path(dirQueue)); err != nil {
 		// The rename happened but may not survive a power cut: undo it so
 		// that the caller keeps ownership of a file it can retry with.
-		if rerr := os.Rename(s.path(dirQueue, md.ID), stage); rerr == nil {
-			committed = false
-			return md, nil, spoolError("sync queue", err)
+		if rerr := os.Rename(s.path(dirQueue, id), stage); rerr == nil {
+			return spoolError("sync queue", err)
 		}
 		// Could not undo: the entry is in queue/ and will be delivered.
 	}
-	if err := os.Remove(rec.AudioPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return md, err, nil
+	return nil
+}
+
+// removeSource removes the caller's file once its entry is committed, and
+// makes the removal durable.
+func removeSource(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
 	}
-	return md, durable.SyncDir(filepath.Dir(rec.AudioPath)), nil
+	return durable.SyncDir(filepath.Dir(path))
 }
 
 // putAgain handles an Enqueue of an ID already queued. When the caller's
@@ -249,10 +296,7 @@ func (s *spool) putAgain(src string, fi os.FileInfo, md Metadata) (Metadata, err
 	if !same || (md.SHA256 != "" && !strings.EqualFold(md.SHA256, queued.SHA256)) {
 		return md, nil, fmt.Errorf("%w: %s", ErrDuplicateID, md.ID)
 	}
-	if err := os.Remove(src); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return queued, err, nil
-	}
-	return queued, durable.SyncDir(filepath.Dir(src)), nil
+	return queued, removeSource(src), nil
 }
 
 func fileSHA256(name string) (string, error) {
