@@ -380,6 +380,14 @@ func (b *B2BUA) recover(ctx context.Context) error {
 	var errs []error
 	for _, e := range entries {
 		name := e.Name()
+		if !e.IsDir() && strings.HasSuffix(name, partialExt+".tmp") {
+			// A sidecar write the crash tore; the sidecar it was to
+			// replace, if any, is intact.
+			if err := os.Remove(filepath.Join(b.cfg.RecordDir, name)); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
 		if e.IsDir() || !strings.HasSuffix(name, partialExt) {
 			continue
 		}
