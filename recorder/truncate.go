@@ -63,6 +63,11 @@ func (r *Recording) salvage(size int64) error {
 	if _, err := r.out.Write(r.hdr[:]); err != nil {
 		return fmt.Errorf("%w: %w", ErrWrite, err)
 	}
+	if r.syncer != nil { // Close flushes only files without Config.Sync
+		if err := r.syncer.Sync(); err != nil {
+			return fmt.Errorf("%w: sync: %w", ErrWrite, err)
+		}
+	}
 	r.written, r.headerAt = size-HeaderSize, size-HeaderSize
 	return nil
 }
