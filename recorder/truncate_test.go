@@ -124,3 +124,11 @@ func TestTruncateReason(t *testing.T) {
 		assert.Equal(t, want, recorder.TruncateReason(err), "%v", err)
 	}
 }
+
+// TruncateReason names why a recording was cut short, for metadata and
+// metric labels.
+func ExampleTruncateReason() {
+	err := fmt.Errorf("%w: %w", recorder.ErrWrite, &os.PathError{Op: "write", Path: "call.wav", Err: syscall.ENOSPC})
+	fmt.Println(recorder.TruncateReason(err))
+	// Output: no_space
+}
