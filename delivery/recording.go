@@ -94,6 +94,12 @@ type Metadata struct {
 	// RecorderStats carries the recorder's statistics as opaque JSON, so that
 	// this package does not depend on the recorder.
 	RecorderStats json.RawMessage `json:"recorder_stats,omitempty"`
+	// Truncated reports a recording cut short mid-call by a failed write (a
+	// full disk, an I/O error): the audio is valid but ends early, at the
+	// last frame written whole. TruncatedReason says why, e.g. "no_space"
+	// or "io_error".
+	Truncated       bool   `json:"truncated,omitempty"`
+	TruncatedReason string `json:"truncated_reason,omitempty"`
 }
 
 // metadataJSON is Metadata's wire form: the duration as milliseconds.

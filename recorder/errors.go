@@ -31,8 +31,17 @@ var (
 
 	// ErrWrite reports that the output rejected a write or a seek. The error
 	// is sticky: once the output failed, every later Write and Close
-	// returns it, and the audio that could not be written is lost.
+	// returns it, and the audio that could not be written is lost. Close
+	// then finishes the file at its last good frame when the output can be
+	// truncated (a file), and returns [ErrTruncated] wrapping it.
 	ErrWrite = errors.New("recorder: write output")
+
+	// ErrTruncated reports a recording whose output failed mid-call (a full
+	// disk, an I/O error) and that Close then finished at the last frame
+	// written whole: the file is a valid WAV whose sizes match its length,
+	// and the Result, SHA256 included, describes it, with Result.Truncated
+	// set. The error also wraps the [ErrWrite] that cut the recording short.
+	ErrTruncated = errors.New("recorder: recording truncated at the last good frame")
 
 	// ErrFileTooLarge reports that the WAV file reached the 4 GiB limit of
 	// its 32-bit size fields (about 74 hours of 8 kHz stereo). Audio past

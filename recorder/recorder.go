@@ -160,6 +160,11 @@ type Result struct {
 	// those pressed while paused (the reason to pause is often a card
 	// number); Stats.DTMFEvents counts them all.
 	DTMF []DTMFEvent
+	// Truncated reports that the output failed mid-call and the file ends
+	// at the last frame written whole (Close returned [ErrTruncated]);
+	// TruncatedReason says why, as [TruncateReason] names it.
+	Truncated       bool
+	TruncatedReason string
 }
 
 // Recording records the two directions of one call into a WAV file.
@@ -424,16 +429,29 @@ func (r *Recording) Close(ctx context.Context) (Result, error) {
 	}
 	slices.SortStableFunc(res.DTMF, func(a, b DTMFEvent) int { return cmp.Compare(a.At, b.At) })
 	err := r.err
+	if r.err != nil {
+		// The frames emitted after the failure never reached the file.
+		res.Frames = r.written / r.frameBytes
+		res.Duration, res.Size = durationOf(res.Frames), HeaderSize+res.Frames*r.frameBytes
+		if serr := r.salvage(res.Size); serr != nil {
+			err = errors.Join(err, serr)
+		} else {
+			res.Truncated, res.TruncatedReason = true, TruncateReason(r.err)
+			err = fmt.Errorf("%w: %w", ErrTruncated, r.err)
+		}
+	}
 	if r.full {
 		err = errors.Join(err, ErrFileTooLarge)
 	}
 	buf := r.fill[:cap(r.fill)]
 	r.mu.Unlock()
 
-	if err == nil {
+	if err == nil || res.Truncated {
 		sum, herr := r.hash(ctx, buf)
 		res.SHA256 = sum
-		err = herr
+		if herr != nil {
+			err = errors.Join(err, herr)
+		}
 	}
 	if r.file != nil {
 		// With Config.Sync the final header write was flushed already.

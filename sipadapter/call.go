@@ -94,6 +94,9 @@ type call struct {
 	// recStats is the recorder's part of the metadata of the recording
 	// handed to delivery, for EventEnqueued.
 	recStats *RecorderStats
+	// truncated is why the recording was cut short mid-call (see
+	// truncated.go); empty when it was not.
+	truncated string
 }
 
 func newCall(b *B2BUA, s *side, req *sip.Request) *call {
@@ -775,6 +778,7 @@ func (c *call) finish() {
 		Cause:    c.cause, HungUp: c.hungUp, RecordingID: recID, Error: c.errText,
 		CallerPackets: c.packets[0], CalleePackets: c.packets[1],
 		CallerRejected: c.rejected[0], CalleeRejected: c.rejected[1],
+		RecordingTruncated: c.truncated != "", TruncatedReason: c.truncated,
 	}
 	cdr.BillingStart = c.guidanceStart
 	if cdr.BillingStart.IsZero() {

@@ -163,6 +163,12 @@ type CDR struct {
 	// latched).
 	CallerRejected uint64 `json:"caller_rejected,omitempty"`
 	CalleeRejected uint64 `json:"callee_rejected,omitempty"`
+	// RecordingTruncated reports a recording cut short by a failed write
+	// (a full disk, an I/O error) and finished at its last good frame;
+	// TruncatedReason says why ("no_space", "io_error", …; see
+	// recorder.TruncateReason). The call itself went on.
+	RecordingTruncated bool   `json:"recording_truncated,omitempty"`
+	TruncatedReason    string `json:"truncated_reason,omitempty"`
 }
 
 func (c CDR) line() ([]byte, error) {

@@ -323,13 +323,14 @@ func (c *call) closeRecording(end time.Time) string {
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
 	res, err := rec.Close(ctx)
-	if err != nil {
+	if err != nil && !c.closedTruncated(res, err) {
 		b.log.Error("closing recording", "call_id", c.callID, "path", path, "error", err)
 		b.strand(c.id, err)
 		return ""
 	}
 	md := c.metadata(billing)
 	md.End, md.Duration, md.Channels, md.SHA256 = end, res.Duration, res.Channels, res.SHA256
+	md.Truncated, md.TruncatedReason = res.Truncated, res.TruncatedReason
 	stats := &RecorderStats{Caller: res.Caller, Callee: res.Callee, DTMF: res.DTMF, Pauses: res.Pauses,
 		CallerDropped: lost[0], CalleeDropped: lost[1]}
 	if raw, err := json.Marshal(stats); err == nil {
@@ -341,7 +342,7 @@ func (c *call) closeRecording(end time.Time) string {
 	}
 	if err := b.cfg.Delivery.Enqueue(ctx, delivery.Recording{AudioPath: path, Metadata: md}); err != nil {
 		b.log.Error("enqueueing recording: left in RecordDir and retried", "call_id", c.callID, "path", path, "error", err)
-		b.strand(c.id, err)
+		b.strandMetadata(c.id, err, md)
 		return ""
 	}
 	if err := os.Remove(sidecar); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -373,13 +374,21 @@ func (b *B2BUA) recover(ctx context.Context) error {
 	var errs []error
 	for _, e := range entries {
 		name := e.Name()
+		if target, ok := durable.TempTarget(name); ok && !e.IsDir() && strings.HasSuffix(target, partialExt) {
+			// A sidecar write the crash tore; the sidecar it was to
+			// replace, if any, is intact.
+			if err := os.Remove(filepath.Join(b.cfg.RecordDir, name)); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
 		if e.IsDir() || !strings.HasSuffix(name, partialExt) {
 			continue
 		}
 		id := strings.TrimSuffix(name, partialExt)
 		sidecar := filepath.Join(b.cfg.RecordDir, name)
 		audio := filepath.Join(b.cfg.RecordDir, id+audioExt)
-		if err := b.recoverOne(ctx, sidecar, audio); err != nil {
+		if err := b.recoverOne(ctx, sidecar, audio, nil); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", id, err))
 			b.strand(id, err)
 		}
@@ -400,14 +409,18 @@ func sidecarStats(md delivery.Metadata) *RecorderStats {
 	return &s
 }
 
-func (b *B2BUA) recoverOne(ctx context.Context, sidecar, audio string) error {
-	raw, err := os.ReadFile(sidecar)
-	if err != nil {
-		return err
-	}
+func (b *B2BUA) recoverOne(ctx context.Context, sidecar, audio string, known *delivery.Metadata) error {
 	var md delivery.Metadata
-	if err := json.Unmarshal(raw, &md); err != nil {
-		return fmt.Errorf("sidecar: %w", err)
+	if known != nil {
+		md = known.Clone() // the sidecar may predate it: its update failed on a full disk
+	} else {
+		raw, err := os.ReadFile(sidecar)
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(raw, &md); err != nil {
+			return fmt.Errorf("sidecar: %w", err)
+		}
 	}
 	st, err := os.Stat(audio)
 	if errors.Is(err, os.ErrNotExist) {

@@ -48,6 +48,8 @@ func TestCrashRecoveryRepairsAndEnqueues(t *testing.T) {
 	stale := md
 	stale.ID, stale.CallID = "20261123T000001.000Z-ba9876543210", "enqueued-call@pbx"
 	require.NoError(t, writeSidecar(filepath.Join(recordDir, stale.ID+partialExt), stale))
+	// A sidecar update the crash tore: its temporary file.
+	require.NoError(t, os.WriteFile(filepath.Join(recordDir, "."+md.ID+partialExt+".part-0a1b2c3d4e5f"), []byte(`{"id":`), 0o640))
 
 	e := newEnv(t, func(c *Config) { c.RecordDir = recordDir })
 	e.events.wait(t, EventDelivered, 1, 10*time.Second)

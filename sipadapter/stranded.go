@@ -4,6 +4,8 @@ import (
 	"context"
 	"path/filepath"
 	"time"
+
+	"github.com/callrec/callrec/delivery"
 )
 
 // DefaultStrandedRetry is the default of [Config].StrandedRetry.
@@ -14,6 +16,7 @@ const DefaultStrandedRetry = 30 * time.Second
 type stranded struct {
 	since time.Time
 	err   string
+	md    *delivery.Metadata // the final metadata, when known; else the sidecar's
 }
 
 // strand records that the recording id is left in RecordDir, to be retried
@@ -27,6 +30,19 @@ func (b *B2BUA) strand(id string, err error) {
 	if _, ok := b.stranded[id]; !ok {
 		b.stranded[id] = stranded{since: b.cfg.Clock.Now(), err: err.Error()}
 	}
+}
+
+// strandMetadata is strand for a recording closed with its final
+// metadata md, which the retries enqueue rather than the sidecar's: on a
+// full disk the sidecar's update may have failed, and with it a truncated
+// recording's mark.
+func (b *B2BUA) strandMetadata(id string, err error, md delivery.Metadata) {
+	b.strand(id, err)
+	b.strandMu.Lock()
+	defer b.strandMu.Unlock()
+	s := b.stranded[id]
+	s.md = &md
+	b.stranded[id] = s
 }
 
 // Stranded reports the recordings left in RecordDir because their Close or
@@ -56,12 +72,14 @@ func (b *B2BUA) retryStranded(ctx context.Context) {
 		}
 		b.strandMu.Lock()
 		ids := make([]string, 0, len(b.stranded))
-		for id := range b.stranded {
+		mds := make([]*delivery.Metadata, 0, len(b.stranded))
+		for id, s := range b.stranded {
 			ids = append(ids, id)
+			mds = append(mds, s.md)
 		}
 		b.strandMu.Unlock()
-		for _, id := range ids {
-			err := b.recoverOne(ctx, filepath.Join(b.cfg.RecordDir, id+partialExt), filepath.Join(b.cfg.RecordDir, id+audioExt))
+		for i, id := range ids {
+			err := b.recoverOne(ctx, filepath.Join(b.cfg.RecordDir, id+partialExt), filepath.Join(b.cfg.RecordDir, id+audioExt), mds[i])
 			if err != nil {
 				b.log.Warn("stranded recording: retry failed", "id", id, "error", err)
 				continue

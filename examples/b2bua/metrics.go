@@ -34,6 +34,7 @@ type metrics struct {
 	rtpLost       *prometheus.CounterVec
 	rtpRejected   [2]prometheus.Counter // caller, callee
 	recDropped    *prometheus.CounterVec
+	recTruncated  *prometheus.CounterVec
 	draining      prometheus.Gauge
 
 	mu    sync.Mutex
@@ -56,6 +57,8 @@ func newMetrics(active func() (calls, recorded int), spool func() (delivery.Disk
 	m.rtpRejected = [2]prometheus.Counter{rejected.WithLabelValues("caller"), rejected.WithLabelValues("callee")}
 	m.recDropped = f.counterVec("recording_packets_dropped_total",
 		"RTP packets relayed but lost to the recording because the disk did not keep up (the per-call recording queue was full), by party.", "party")
+	m.recTruncated = f.counterVec("recordings_truncated_total",
+		"Recordings cut short mid-call by a failed write (no_space, io_error, quota, ...), closed at their last good frame and delivered marked truncated: alert on increase.", "reason")
 	m.draining = f.gauge("draining", "1 while the service is shutting down and refusing new calls.")
 
 	f.gaugeFunc("calls_active", "Calls in progress.", func() float64 { n, _ := active(); return float64(n) })
@@ -196,9 +199,13 @@ type countingDelivery struct {
 
 // Enqueue hands rec to the queue and counts it.
 func (d countingDelivery) Enqueue(ctx context.Context, rec delivery.Recording) error {
+	truncated, reason := rec.Metadata.Truncated, rec.Metadata.TruncatedReason
 	if err := d.q.Enqueue(ctx, rec); err != nil {
 		d.m.enqueueFailed.Inc()
 		return err
+	}
+	if truncated {
+		d.m.recTruncated.WithLabelValues(reason).Inc()
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // File is the part of *os.File a durable write goes through.
@@ -107,7 +108,7 @@ func (w Writer) Create(name string, perm fs.FileMode) (*Pending, error) {
 	fsys := w.fs()
 	dir, base := filepath.Split(name)
 	for range 10000 {
-		tmp := filepath.Join(dir, "."+base+".part-"+randomSuffix())
+		tmp := filepath.Join(dir, "."+base+tempInfix+randomSuffix())
 		f, err := fsys.Create(tmp, perm)
 		if errors.Is(err, fs.ErrExist) {
 			continue
@@ -119,6 +120,21 @@ func (w Writer) Create(name string, perm fs.FileMode) (*Pending, error) {
 	}
 	return nil, &fs.PathError{Op: "createtemp", Path: name, Err: fs.ErrExist}
 }
+
+// TempTarget reports whether name (a base name) is the temporary file of
+// a durable write that a crash left behind, and if so the name the write
+// was to create. Such a file can be removed: the file it was to replace,
+// if any, is intact.
+func TempTarget(name string) (target string, ok bool) {
+	i := strings.LastIndex(name, tempInfix)
+	if !strings.HasPrefix(name, ".") || i < 1 {
+		return "", false
+	}
+	return name[1:i], true
+}
+
+// tempInfix separates a temporary file's target name from its random suffix.
+const tempInfix = ".part-"
 
 func randomSuffix() string {
 	b := make([]byte, 6)

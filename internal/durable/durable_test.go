@@ -200,3 +200,17 @@ func assertOnly(t *testing.T, dir string, names ...string) {
 	}
 	assert.ElementsMatch(t, names, got)
 }
+
+func TestTempTarget(t *testing.T) {
+	dir := t.TempDir()
+	p, err := Create(filepath.Join(dir, "call.json"), 0o640)
+	require.NoError(t, err)
+	defer p.Abort()
+	target, ok := TempTarget(filepath.Base(p.Name()))
+	assert.True(t, ok)
+	assert.Equal(t, "call.json", target)
+	for _, name := range []string{"call.json", ".hidden", "x.part-1", ".part-1"} {
+		_, ok := TempTarget(name)
+		assert.False(t, ok, name)
+	}
+}

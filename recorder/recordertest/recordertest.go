@@ -232,6 +232,20 @@ func (f *File) Seek(off int64, whence int) (int64, error) {
 	return off, err
 }
 
+// Truncate cuts Data to size, or extends it with zeros, as
+// os.File.Truncate does; the offset stays.
+func (f *File) Truncate(size int64) error {
+	if size < 0 {
+		return errors.New("recordertest: negative size")
+	}
+	if size <= int64(len(f.Data)) {
+		f.Data = f.Data[:size]
+	} else {
+		f.Data = append(f.Data, make([]byte, size-int64(len(f.Data)))...)
+	}
+	return nil
+}
+
 // Discard is an io.WriteSeeker that keeps nothing but the size of what was
 // written, for benchmarks and long calls. It cannot be read back, so a
 // recording's Result.SHA256 stays empty.
