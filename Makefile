@@ -41,6 +41,6 @@ prompts:
 
 ## faults: run only the fault tests (issue 16: destination failures, outage recovery, disk full,
 ## stranded recordings, SIP TCP limits, line-lookup outage, random RTP start); make test runs them too.
-FAULT_TESTS := TestRejectedCredentialsNeverDeadLetter|TestRecordingRejectionDeadLetters|TestRecoveryAfterOutageWithinMinOpen|TestHTTPStatusClassification|TestTransportDestinationFailures|TestSFTPDestinationFailures|TestDiskFullOnTmpfs|TestRecordingReserveRefusesBeforeDiskFull|TestStrandedRecordingRetriedWhileRunning|TestTCPConnectionLimits|TestLineLookupOutage|TestPortsStartAtRandomOffset
+FAULT_TESTS := TestRejectedCredentialsNeverDeadLetter|TestRecordingRejectionDeadLetters|TestRecoveryAfterOutageWithinMinOpen|TestHTTPStatusClassification|TestTransportDestinationFailures|TestSFTPDestinationFailures|TestDiskFullOnTmpfs|TestRecordingReserveRefusesBeforeDiskFull|TestStrandedRecordingRetriedWhileRunning|TestTCPConnectionLimits|TestLineLookupOutage|TestPortsStartAtRandomOffset|TestRFC4475TortureMessages
 faults:
 	$(GO) test -race -count=1 -run '^($(FAULT_TESTS))$$' ./delivery/ ./sipadapter/ ./sipadapter/relay/
