@@ -118,8 +118,7 @@ func (b *B2BUA) newSide(w Side, sc SideConfig) (*side, error) {
 	addr := udp.LocalAddr().(*net.UDPAddr).AddrPort()
 	log := b.log.With("side", w.String())
 	tcp = newLimitListener(tcp, b.cfg.TCP, log)
-	parser := sip.NewParser()
-	parser.MaxMessageLength = b.cfg.MaxMessageSize
+	parser := newSIPParser(b.cfg.MaxMessageSize)
 	host := addr.Addr().String()
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent("callrec"), sipgo.WithUserAgentHostname(host), sipgo.WithUserAgentParser(parser),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(log)),
@@ -469,10 +468,11 @@ func retryAfter(d time.Duration) sip.Header {
 }
 
 // admit applies the side's source networks to every request; a refused
-// request gets 403 (an ACK gets nothing).
+// request gets 403 (an ACK gets nothing). A request from an allowed source
+// must pass conform too.
 func (b *B2BUA) admit(s *side, req *sip.Request, tx sip.ServerTransaction) bool {
 	if s.allowed(req) {
-		return true
+		return b.conform(s, req, tx)
 	}
 	b.log.Warn("request from a source outside the allowed networks", "method", req.Method, "source", req.Source())
 	if !req.IsAck() {

@@ -44,7 +44,16 @@
 // for a source outside the inside's networks, 481 for a request matching no
 // call, 491 for overlapping re-INVITEs, 408 when the callee does not answer
 // within [Config].RingTimeout. Unparsable and oversized messages are
-// dropped. A caller may answer a failure with a new INVITE of the same
+// dropped. Before acting on any request (but an ACK) it applies RFC 3261's
+// checks: 505 for a SIP version other than 2.0; 400 for a repeated From,
+// To, Call-ID, CSeq, Max-Forwards or Content-Length, for a CSeq method that
+// is not the request's, and for headers in the Request-URI; 416 for a
+// Request-URI scheme other than sip, sips or tel; 420 with Unsupported for
+// any Require (no extension is supported); and on an INVITE 415 with Accept
+// for a body that is not application/sdp, 406 for an Accept without
+// application/sdp. Whitespace around ";", "=", "/" and "," in From, To,
+// Contact and Via is allowed (RFC 4475's corpus is in testdata/rfc4475). A
+// caller may answer a failure with a new INVITE of the same
 // Call-ID (overlap dialling after 484, RFC 3578): that is a new call.
 //
 // # Authentication toward the next hop

@@ -203,14 +203,14 @@ func assertOnly(t *testing.T, dir string, names ...string) {
 
 func TestTempTarget(t *testing.T) {
 	dir := t.TempDir()
-	p, err := Create(filepath.Join(dir, "call.json"), 0o640)
+	p, err := durable.Create(filepath.Join(dir, "call.json"), 0o640)
 	require.NoError(t, err)
 	defer p.Abort()
-	target, ok := TempTarget(filepath.Base(p.Name()))
+	target, ok := durable.TempTarget(filepath.Base(p.Name()))
 	assert.True(t, ok)
 	assert.Equal(t, "call.json", target)
 	for _, name := range []string{"call.json", ".hidden", "x.part-1", ".part-1"} {
-		_, ok := TempTarget(name)
+		_, ok := durable.TempTarget(name)
 		assert.False(t, ok, name)
 	}
 }
