@@ -40,10 +40,14 @@ type recordQueue struct {
 	once    sync.Once
 }
 
+// queuedPacket is kept small (24 bytes): the queue's channel buffer holds
+// recordQueueLen of them for every recorded call, full or not. The arrival
+// is kept as Unix nanoseconds; the recorder only uses its distance from
+// the recording's start.
 type queuedPacket struct {
 	buf     *[]byte
-	n       int
-	arrival time.Time
+	arrival int64
+	n       uint16
 	party   relay.Party
 }
 
@@ -61,7 +65,7 @@ func (q *recordQueue) push(party relay.Party, p *rtp.Packet, arrival time.Time) 
 		return err
 	}
 	select {
-	case q.ch <- queuedPacket{buf: bp, n: n, arrival: arrival, party: party}:
+	case q.ch <- queuedPacket{buf: bp, n: uint16(n), arrival: arrival.UnixNano(), party: party}:
 		return nil
 	default:
 		q.bufs.Put(bp)
@@ -74,7 +78,7 @@ func (q *recordQueue) push(party relay.Party, p *rtp.Packet, arrival time.Time) 
 func (q *recordQueue) run() {
 	defer close(q.done)
 	for pk := range q.ch {
-		if err := recLeg(q.rec, pk.party).Write((*pk.buf)[:pk.n], pk.arrival); err != nil {
+		if err := recLeg(q.rec, pk.party).Write((*pk.buf)[:pk.n], time.Unix(0, pk.arrival)); err != nil {
 			q.errs.Add(1)
 		}
 		q.bufs.Put(pk.buf)

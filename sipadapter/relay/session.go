@@ -344,7 +344,7 @@ func (l *leg) read(conn *net.UDPConn, buf []byte) (n int, src netip.AddrPort, ok
 func (l *leg) readRTP() {
 	defer l.s.wg.Done()
 	in := make([]byte, maxPacket)
-	var out, orig []byte // made on first use: the rewritten packet, and the payload as sent for a gated tap
+	var out, orig []byte // made on first use: a rewritten packet whose header grew, and the payload as sent for a gated tap
 	var pkt, sent rtp.Packet
 	conn := l.pair.rtp
 	for {
@@ -379,18 +379,18 @@ func (l *leg) readRTP() {
 			}
 			if filter != nil {
 				inSSRC, inSeq, inTS := pkt.SSRC, pkt.SequenceNumber, pkt.Timestamp
+				wireHdr, wireCSRC := n-len(pkt.Payload)-int(pkt.Header.PaddingSize), len(pkt.CSRC)
 				var forward bool
 				if gate == nil {
 					forward = (*filter).Relay(&pkt)
 				} else {
 					if tap != nil {
 						// The gate may rewrite the header and the payload (a
-						// beep); the tap gets what the party sent.
-						if orig == nil {
-							orig = make([]byte, maxPacket)
-						}
+						// beep); the tap gets what the party sent. orig grows
+						// to the largest payload seen, not to an MTU.
 						sent.Header = pkt.Header
-						sent.Payload = orig[:copy(orig, pkt.Payload)]
+						orig = append(orig[:0], pkt.Payload...)
+						sent.Payload = orig
 					}
 					var record bool
 					forward, record = gate.RelayRecord(&pkt)
@@ -405,15 +405,19 @@ func (l *leg) readRTP() {
 					continue
 				}
 				dst.rewrite.note(inSSRC, inSeq, inTS, &pkt.Header)
-				if out == nil {
-					out = make([]byte, maxPacket)
+				to := in // rewritten in place when the header layout is unchanged
+				if !sameLayout(&pkt, wireHdr, wireCSRC) {
+					if out == nil {
+						out = make([]byte, maxPacket)
+					}
+					to = out
 				}
-				m, err := pkt.MarshalTo(out)
+				m, err := pkt.MarshalTo(to)
 				if err != nil {
 					l.c.malformed.Add(1)
 					continue
 				}
-				buf = out[:m]
+				buf = to[:m]
 			}
 		}
 		target := dst.rtpEnd.target.Load()
@@ -520,4 +524,14 @@ func payloadLen(b []byte) int {
 		pad = int(b[len(b)-1])
 	}
 	return max(len(b)-n-pad, 0)
+}
+
+// sameLayout reports whether p, as rewritten by a Filter, marshals with
+// exactly the header it arrived with (wireHdr bytes, wireCSRC CSRCs, no
+// extension), over its own payload bytes in the read buffer: then every
+// byte MarshalTo writes lands at the offset it is read from, and the
+// packet can be rewritten in the read buffer instead of a second one.
+func sameLayout(p *rtp.Packet, wireHdr, wireCSRC int) bool {
+	return !p.Extension && len(p.Extensions) == 0 && len(p.CSRC) == wireCSRC &&
+		p.Header.MarshalSize() == wireHdr
 }
