@@ -1,0 +1,44 @@
+package archive_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+
+	"github.com/callrec/callrec/delivery"
+	"github.com/callrec/callrec/delivery/archive"
+)
+
+// Example delivers one recording with an HTTPSink into an archive and
+// finds it again by a part of the caller's number written the E.164 way.
+func Example() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "archive-example")
+	defer os.RemoveAll(dir)
+	a, err := archive.Open(ctx, archive.Config{Dir: dir})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer a.Close()
+	srv := httptest.NewServer(a.Ingest())
+	defer srv.Close()
+	sink, _ := delivery.NewHTTPSink(delivery.HTTPSinkConfig{URL: srv.URL, Method: http.MethodPost})
+	defer sink.Close()
+	if err := sink.Deliver(ctx, fixtures[0].item(stereoWAV(fixtures[0].dur, 440, 660))); err != nil {
+		fmt.Println(err)
+		return
+	}
+	page, err := a.Store().Search(ctx, archive.Query{Number: "+81 3 1234"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, r := range page.Recordings {
+		fmt.Println(r.ID, r.Caller, r.AudioPath)
+	}
+	// Output:
+	// r1 0312345678 2026/11/23/call-r1@pbx.wav
+}
