@@ -58,6 +58,13 @@ func BenchmarkSearch100k(b *testing.B) {
 		}
 		lat = append(lat, time.Since(t0))
 	}
+	if testing.Verbose() {
+		for qi, q := range queries {
+			t0 := time.Now()
+			_, _ = a.Store().Search(ctx, q)
+			b.Logf("query %d %+v: %v", qi, q, time.Since(t0))
+		}
+	}
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)*95/100].Microseconds())/1000, "p95-ms")
 }

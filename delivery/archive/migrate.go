@@ -34,8 +34,21 @@ var migrations = []string{
 		notes TEXT NOT NULL DEFAULT '',
 		hold INTEGER NOT NULL DEFAULT 0
 	);
-	CREATE INDEX recordings_start ON recordings(start_ms DESC);
-	CREATE INDEX recordings_line_start ON recordings(line_number, start_ms DESC);
+	CREATE INDEX recordings_start ON recordings(start_ms DESC, id DESC);
+	CREATE INDEX recordings_line_start ON recordings(line_number, start_ms DESC, id DESC);
+	-- A trigram index over the numbers, so that a partial number is found
+	-- without reading every row.
+	CREATE VIRTUAL TABLE numbers_fts USING fts5(numbers, content='recordings', content_rowid='rowid', tokenize='trigram');
+	CREATE TRIGGER numbers_ai AFTER INSERT ON recordings BEGIN
+		INSERT INTO numbers_fts(rowid, numbers) VALUES (new.rowid, new.numbers);
+	END;
+	CREATE TRIGGER numbers_ad AFTER DELETE ON recordings BEGIN
+		INSERT INTO numbers_fts(numbers_fts, rowid, numbers) VALUES ('delete', old.rowid, old.numbers);
+	END;
+	CREATE TRIGGER numbers_au AFTER UPDATE OF numbers ON recordings BEGIN
+		INSERT INTO numbers_fts(numbers_fts, rowid, numbers) VALUES ('delete', old.rowid, old.numbers);
+		INSERT INTO numbers_fts(rowid, numbers) VALUES (new.rowid, new.numbers);
+	END;
 	CREATE TABLE tags (
 		recording_id TEXT NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
 		tag TEXT NOT NULL,

@@ -23,9 +23,10 @@ type Query struct {
 	// MinDuration and MaxDuration bound the recorded length; zero is no
 	// bound.
 	MinDuration, MaxDuration time.Duration
-	// Tag selects recordings carrying this tag; a note containing it
-	// matches too.
+	// Tag selects recordings carrying this tag.
 	Tag string
+	// Note selects recordings whose notes contain this text.
+	Note string
 	// Lines, when not nil, restricts the result to these line numbers: the
 	// lines the asking user may see.
 	Lines []string
@@ -53,7 +54,15 @@ func (s *Store) Search(ctx context.Context, q Query) (Page, error) {
 		if n == "" {
 			return Page{}, fmt.Errorf("%w: number %q has no digits", ErrInvalidQuery, q.Number)
 		}
-		where = append(where, "numbers LIKE ? ESCAPE '\\'")
+		if len(n) >= 3 && q.Lines == nil && q.LineNumber == "" {
+			// The trigram index finds a partial number without reading
+			// every row.
+			where = append(where, "rowid IN (SELECT rowid FROM numbers_fts WHERE numbers LIKE ?)")
+		} else {
+			// Restricted to lines, the line index already narrows the rows
+			// to read; under three digits the trigram index cannot help.
+			where = append(where, "numbers LIKE ?")
+		}
 		args = append(args, "%"+n+"%")
 	}
 	if !q.From.IsZero() {
@@ -75,8 +84,12 @@ func (s *Store) Search(ctx context.Context, q Query) (Page, error) {
 		where, args = append(where, "duration_ms <= ?"), append(args, q.MaxDuration.Milliseconds())
 	}
 	if q.Tag != "" {
-		where = append(where, "(id IN (SELECT recording_id FROM tags WHERE tag = ?) OR instr(notes, ?) > 0)")
-		args = append(args, q.Tag, q.Tag)
+		where = append(where, "id IN (SELECT recording_id FROM tags WHERE tag = ?)")
+		args = append(args, q.Tag)
+	}
+	if q.Note != "" {
+		where = append(where, "instr(notes, ?) > 0")
+		args = append(args, q.Note)
 	}
 	if q.Lines != nil {
 		if len(q.Lines) == 0 {

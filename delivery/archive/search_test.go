@@ -37,7 +37,7 @@ func TestSearch(t *testing.T) {
 		"min duration":         {archive.Query{MinDuration: 3 * time.Second}, []string{"r2", "r1"}},
 		"max duration":         {archive.Query{MaxDuration: 2500 * time.Millisecond}, []string{"r3"}},
 		"tag":                  {archive.Query{Tag: "dispute"}, []string{"r1"}},
-		"note text":            {archive.Query{Tag: "training example"}, []string{"r2"}},
+		"note text":            {archive.Query{Note: "training example"}, []string{"r2"}},
 		"agent lines":          {archive.Query{Lines: []string{"0612340000"}}, []string{"r3"}},
 		"agent without lines":  {archive.Query{Lines: []string{}}, nil},
 		"agent other line num": {archive.Query{Lines: []string{"0612340000"}, Number: "0312345678"}, nil},
