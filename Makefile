@@ -1,10 +1,10 @@
 # callrec build and test entry points. `make test` is what CI runs (via .ci/run).
 GO ?= go
 # Debian packages the tests need, as command=package pairs; installed only when the command is missing.
-TEST_TOOLS := sipp=sip-tester
+TEST_TOOLS := sipp=sip-tester kamailio=kamailio
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all test deps vet bench fmt prompts
+.PHONY: all test deps vet bench fmt prompts faults
 
 all: test
 
@@ -38,3 +38,9 @@ fmt:
 ## prompts: regenerate the embedded guidance prompts with Open JTalk (needs Debian contrib; never run by CI).
 prompts:
 	bash guidance/prompts/generate.sh
+
+## faults: run only the fault tests (issue 16: destination failures, outage recovery, disk full,
+## stranded recordings, SIP TCP limits, line-lookup outage, random RTP start); make test runs them too.
+FAULT_TESTS := TestRejectedCredentialsNeverDeadLetter|TestRecordingRejectionDeadLetters|TestRecoveryAfterOutageWithinMinOpen|TestHTTPStatusClassification|TestTransportDestinationFailures|TestSFTPDestinationFailures|TestDiskFullOnTmpfs|TestRecordingReserveRefusesBeforeDiskFull|TestStrandedRecordingRetriedWhileRunning|TestTCPConnectionLimits|TestLineLookupOutage|TestPortsStartAtRandomOffset
+faults:
+	$(GO) test -race -count=1 -run '^($(FAULT_TESTS))$$' ./delivery/ ./sipadapter/ ./sipadapter/relay/

@@ -46,6 +46,11 @@ type Circuit struct {
 	// MaxOpen bounds the cool-down, which doubles at each failed probe.
 	// Default 1m.
 	MaxOpen time.Duration
+	// HealthInterval is how often, while the circuit is open, the queue
+	// asks a sink that implements [HealthChecker] whether its destination
+	// is back; a passing check ends the cool-down at once. Default MinOpen;
+	// negative disables health checks.
+	HealthInterval time.Duration
 }
 
 func (c Circuit) withDefaults() (Circuit, error) {
@@ -57,6 +62,9 @@ func (c Circuit) withDefaults() (Circuit, error) {
 	}
 	if c.MaxOpen == 0 {
 		c.MaxOpen = max(time.Minute, c.MinOpen)
+	}
+	if c.HealthInterval == 0 {
+		c.HealthInterval = c.MinOpen
 	}
 	switch {
 	case c.Threshold < 0:
@@ -79,6 +87,13 @@ type breaker struct {
 	opens     int // consecutive openings since the last close
 	openUntil time.Time
 	probing   bool
+	// healthWoke reports that the current half-open state began with a
+	// passing health check rather than the end of the cool-down.
+	healthWoke bool
+	// distrustUntil ignores health checks until then: one passed, yet the
+	// probe it let through failed, so the check does not reflect what
+	// deliveries meet (OPTIONS allowed without the credentials, say).
+	distrustUntil time.Time
 }
 
 // permit reports whether one more delivery may start at now and whether it
@@ -120,19 +135,22 @@ func (b *breaker) success(probe bool) (recovered bool) {
 	}
 	recovered = b.state != CircuitClosed
 	b.state, b.failures, b.opens = CircuitClosed, 0, 0
+	b.healthWoke, b.distrustUntil = false, time.Time{}
 	return recovered
 }
 
 // failure records a retryable failure at now; hint is the destination's
 // Retry-After, if any, and r is uniform in [0, 1) to jitter the cool-down.
-func (b *breaker) failure(now time.Time, probe bool, hint time.Duration, r float64) {
+// A destination failure (see [ErrDestination]) opens a closed circuit at
+// once: every other recording would fail the same way.
+func (b *breaker) failure(now time.Time, probe bool, hint time.Duration, r float64, destination bool) {
 	if probe {
 		b.probing = false
 	}
 	switch b.state {
 	case CircuitClosed:
 		b.failures++
-		if b.failures < b.cfg.Threshold {
+		if b.failures < b.cfg.Threshold && !destination {
 			return
 		}
 	case CircuitOpen:
@@ -151,4 +169,22 @@ func (b *breaker) failure(now time.Time, probe bool, hint time.Duration, r float
 	d = d/2 + time.Duration(r*float64(d/2)) // jitter in [d/2, d)
 	b.state, b.failures = CircuitOpen, 0
 	b.openUntil = now.Add(max(d, hint))
+	if probe && b.healthWoke {
+		b.distrustUntil = b.openUntil
+	}
+	b.healthWoke = false
+}
+
+// healthy records that the destination's health check passed at now: an
+// open circuit lets its probe through at once instead of waiting out a
+// cool-down that may have grown to MaxOpen. It reports whether the circuit
+// was open. After a health-woken probe fails, checks are ignored for the
+// rest of the next cool-down, so that a check that passes while deliveries
+// fail cannot make the queue send one delivery per health interval.
+func (b *breaker) healthy(now time.Time) bool {
+	if b.state != CircuitOpen || !now.Before(b.openUntil) || now.Before(b.distrustUntil) {
+		return false
+	}
+	b.openUntil, b.healthWoke = now, true
+	return true
 }

@@ -22,7 +22,11 @@
 // off exponentially with full jitter ([Backoff]), honouring a server's
 // Retry-After; when a sink fails repeatedly a circuit breaker ([Circuit])
 // stops all traffic and probes with one recording at a time, and the first
-// success releases the whole backlog. A recording refused permanently, or
+// success releases the whole backlog. A failure of the destination as a
+// whole ([Destination]: refused credentials, a missing path, a bad
+// certificate) opens the circuit at once and never dead-letters; a sink
+// that is a [HealthChecker] is checked while the circuit is open, and a
+// passing check ends the cool-down. A recording refused permanently, or
 // out of attempts or age, moves to the dead-letter directory with its last
 // error beside it; [DeadLetters] lists them and [Requeue] or [Queue.Requeue]
 // puts them back. [Queue.Shutdown] lets deliveries in flight finish, or

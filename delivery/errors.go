@@ -50,6 +50,15 @@ var (
 	// ErrRetryable is matched by every error that is not permanent: the sink
 	// may accept the recording later.
 	ErrRetryable = errors.New("delivery: retryable failure")
+	// ErrDestination is matched by every error marked with [Destination]:
+	// the destination itself is misconfigured or unreachable by name
+	// (refused credentials, missing path, bad certificate, unknown host),
+	// so every recording would fail alike. Such errors are retryable; they
+	// open the circuit at once and never dead-letter a recording.
+	ErrDestination = errors.New("delivery: destination failure")
+	// ErrNoHealthCheck is returned by a [HealthChecker] whose destination
+	// offers no health check; the queue then probes with a delivery.
+	ErrNoHealthCheck = errors.New("delivery: no health check")
 )
 
 // configError returns an error wrapping [ErrInvalidConfig] that names field.
@@ -69,13 +78,19 @@ type SinkError struct {
 	// RetryAfter, when positive, is the earliest time from now at which the
 	// destination asked to be tried again (an HTTP Retry-After, for example).
 	RetryAfter time.Duration
+	// Destination reports a retryable failure of the destination as a whole
+	// rather than of this recording; see [ErrDestination].
+	Destination bool
 }
 
 // Error returns the underlying error's message with its classification.
 func (e *SinkError) Error() string {
 	kind := "retryable"
-	if e.Permanent {
+	switch {
+	case e.Permanent:
 		kind = "permanent"
+	case e.Destination:
+		kind = "destination"
 	}
 	if e.Err == nil {
 		return kind + " failure"
@@ -86,14 +101,16 @@ func (e *SinkError) Error() string {
 // Unwrap returns the underlying error.
 func (e *SinkError) Unwrap() error { return e.Err }
 
-// Is reports whether target is [ErrPermanent] or [ErrRetryable] matching the
-// error's classification.
+// Is reports whether target is [ErrPermanent], [ErrRetryable] or
+// [ErrDestination] matching the error's classification.
 func (e *SinkError) Is(target error) bool {
 	switch target {
 	case ErrPermanent:
 		return e.Permanent
 	case ErrRetryable:
 		return !e.Permanent
+	case ErrDestination:
+		return e.Destination && !e.Permanent
 	}
 	return false
 }
@@ -114,6 +131,22 @@ func Retryable(err error, after time.Duration) error {
 		return nil
 	}
 	return &SinkError{Err: err, RetryAfter: after}
+}
+
+// Destination marks err as a retryable failure of the destination as a
+// whole (see [ErrDestination]); after, when positive, is the earliest delay
+// before the next attempt. It returns nil when err is nil.
+func Destination(err error, after time.Duration) error {
+	if err == nil {
+		return nil
+	}
+	return &SinkError{Err: err, RetryAfter: after, Destination: true}
+}
+
+// IsDestination reports whether err was marked with [Destination] anywhere
+// in its chain and not also marked permanent.
+func IsDestination(err error) bool {
+	return errors.Is(err, ErrDestination) && !IsPermanent(err)
 }
 
 // IsPermanent reports whether err was marked with [Permanent] anywhere in its

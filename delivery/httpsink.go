@@ -57,6 +57,15 @@ type HTTPSinkConfig struct {
 	Header http.Header
 	// Location is the time zone of the PUT date partition. Default UTC.
 	Location *time.Location
+	// HealthURL is where [HTTPSink.CheckHealth] sends its request, with the
+	// sink's authentication. Default: URL.
+	HealthURL string
+	// HealthMethod is the health check's method: http.MethodOptions
+	// (default), http.MethodHead or http.MethodGet.
+	HealthMethod string
+	// NoHealthCheck disables the health check: an open circuit then probes
+	// with a delivery, after a cool-down that grows to the circuit's MaxOpen.
+	NoHealthCheck bool
 }
 
 // HTTPSink delivers recordings to the customer's HTTP(S) server, streaming
@@ -69,8 +78,12 @@ type HTTPSinkConfig struct {
 // [HeaderRecordingID]) and the audio's digest ([HeaderAudioSHA256]).
 //
 // A 2xx answer is success. Connection errors, timeouts, 408, 425, 429 and
-// 5xx are retryable, honouring Retry-After; other statuses are permanent.
-// HTTPSink is safe for concurrent use.
+// 5xx are retryable, honouring Retry-After. Only what the server rejects
+// about this recording is permanent (400, 409, 411, 413, 414, 415, 422);
+// every other status (401, 403, 404, …) and a TLS or DNS failure are
+// destination failures ([ErrDestination]): retried, never dead-lettered.
+// While the queue's circuit is open, [HTTPSink.CheckHealth] tells it when
+// the server is back. HTTPSink is safe for concurrent use.
 type HTTPSink struct {
 	cfg    HTTPSinkConfig
 	base   *url.URL
@@ -105,6 +118,9 @@ func NewHTTPSink(cfg HTTPSinkConfig) (*HTTPSink, error) {
 	}
 	if cfg.Location == nil {
 		cfg.Location = time.UTC
+	}
+	if err := cfg.checkHealth(); err != nil {
+		return nil, err
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 10 * time.Minute
@@ -249,14 +265,19 @@ func writeMultipart(mw *multipart.Writer, md Metadata, meta []byte, audio io.Rea
 }
 
 func (s *HTTPSink) setHeaders(req *http.Request, md Metadata, keySuffix string) {
+	s.setAuth(req)
+	req.Header.Set(HeaderIdempotencyKey, md.ID+keySuffix)
+	req.Header.Set(HeaderRecordingID, md.ID)
+	req.Header.Set(HeaderAudioSHA256, md.SHA256)
+}
+
+// setAuth adds the configured extra headers and authentication.
+func (s *HTTPSink) setAuth(req *http.Request) {
 	for k, vs := range s.cfg.Header {
 		for _, v := range vs {
 			req.Header.Add(k, v)
 		}
 	}
-	req.Header.Set(HeaderIdempotencyKey, md.ID+keySuffix)
-	req.Header.Set(HeaderRecordingID, md.ID)
-	req.Header.Set(HeaderAudioSHA256, md.SHA256)
 	switch {
 	case s.cfg.Username != "":
 		req.SetBasicAuth(s.cfg.Username, s.cfg.Password)
@@ -289,6 +310,9 @@ func (s *HTTPSink) do(req *http.Request) error {
 		if IsPermanent(err) { // the spooled audio failed verification
 			return Permanent(fmt.Errorf("http sink: %w", err))
 		}
+		if destinationTransportError(err) {
+			return Destination(fmt.Errorf("http sink: %w", err), 0)
+		}
 		return Retryable(fmt.Errorf("http sink: %w", err), 0)
 	}
 	defer resp.Body.Close()
@@ -298,11 +322,7 @@ func (s *HTTPSink) do(req *http.Request) error {
 		return nil
 	}
 	herr := &HTTPError{StatusCode: resp.StatusCode, Body: strings.TrimSpace(string(snippet))}
-	switch c := resp.StatusCode; {
-	case c == http.StatusRequestTimeout, c == http.StatusTooEarly, c == http.StatusTooManyRequests, c >= 500:
-		return Retryable(herr, parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()))
-	}
-	return Permanent(herr)
+	return classifyStatus(herr, parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()))
 }
 
 // parseRetryAfter reads a Retry-After value, delay-seconds or HTTP-date,

@@ -245,6 +245,10 @@ func (q *Queue) Start() error {
 	q.started = true
 	q.workers.Add(q.cfg.Workers + 1)
 	go q.dispatch()
+	if hc, ok := q.cfg.Sink.(HealthChecker); ok && q.cfg.Circuit.HealthInterval > 0 {
+		q.workers.Add(1)
+		go q.watchHealth(hc)
+	}
 	for range q.cfg.Workers {
 		go q.work()
 	}
@@ -565,11 +569,14 @@ func (q *Queue) attempt(e *entry) {
 	st.LastAttempt = now.UTC()
 	st.LastError = err.Error()
 	permanent := IsPermanent(err)
+	destination := IsDestination(err)
 	since := md.Enqueued
 	if st.Requeued.After(since) {
 		since = st.Requeued
 	}
-	dead := permanent || q.cfg.Backoff.exhausted(st.Attempts, now.Sub(since))
+	// A destination failure says nothing about this recording: it waits
+	// for the destination to be fixed however long that takes.
+	dead := permanent || (!destination && q.cfg.Backoff.exhausted(st.Attempts, now.Sub(since)))
 	if dead {
 		st.DeadLettered = now.UTC()
 		if _, berr := q.spool.bury(md.ID, st); berr != nil {
@@ -583,7 +590,12 @@ func (q *Queue) attempt(e *entry) {
 		if serr := q.spool.saveState(md.ID, st); serr != nil {
 			log.Warn("cannot save attempt state", "err", serr)
 		}
-		log.Info("delivery failed; will retry", "err", err)
+		if destination {
+			log.Error("destination refused the delivery: check its credentials, URL, certificate or directory; recording kept and retried",
+				"err", err)
+		} else {
+			log.Info("delivery failed; will retry", "err", err)
+		}
 	}
 
 	q.mu.Lock()
@@ -598,10 +610,13 @@ func (q *Queue) attempt(e *entry) {
 		e.notBefore = now.Add(delay)
 		q.waiting.add(e)
 	}
+	if destination {
+		q.counters.DestinationFailures++
+	}
 	if permanent {
 		q.breaker.success(e.probe) // the destination answered
 	} else {
-		q.breaker.failure(now, e.probe, retryAfter(err), r2)
+		q.breaker.failure(now, e.probe, retryAfter(err), r2, destination)
 	}
 	e.probe = false
 	q.mu.Unlock()

@@ -42,6 +42,11 @@ type Metadata struct {
 	// CallID is the SIP Call-ID of the recorded call. Sinks name the
 	// delivered files after it.
 	CallID string `json:"call_id"`
+	// Instance names the recorder that made the recording, when several
+	// deliver to one place. Sinks append it to the Call-ID in the names they
+	// store under (see [Metadata.BaseName]), so that two instances never
+	// write the same name, whatever Call-IDs they see.
+	Instance string `json:"instance,omitempty"`
 	// Direction is Outgoing or Incoming.
 	Direction Direction `json:"direction,omitempty"`
 	// Caller and Callee are the parties' numbers as signalled.
@@ -55,6 +60,11 @@ type Metadata struct {
 	Dialled string `json:"dialled,omitempty"`
 	// Destination is the number the call was forwarded to.
 	Destination string `json:"destination,omitempty"`
+	// DivertedFrom is the company number a forwarded incoming call was
+	// first placed to, and DiversionReason why the network forwarded it
+	// (e.g. "unconditional", "user-busy", "no-answer").
+	DivertedFrom    string `json:"diverted_from,omitempty"`
+	DiversionReason string `json:"diversion_reason,omitempty"`
 	// Start is when the call was set up; Answer when it was answered.
 	Start  time.Time `json:"start"`
 	Answer time.Time `json:"answer,omitzero"`
@@ -151,12 +161,23 @@ func validateExt(ext string) error {
 
 // BaseName returns the file name, without extension, under which sinks store
 // the recording: the Call-ID with every character outside [A-Za-z0-9._@-]
-// replaced by '_', or the ID when the Call-ID is empty.
+// replaced by '_', or the ID when the Call-ID is empty, followed by '_' and
+// the Instance when it is set.
 func (m Metadata) BaseName() string {
 	name := m.CallID
 	if name == "" {
 		name = m.ID
 	}
+	base := sanitizeName(name)
+	if m.Instance != "" {
+		base += "_" + sanitizeName(m.Instance)
+	}
+	return base
+}
+
+// sanitizeName replaces every character of name outside [A-Za-z0-9._@-]
+// by '_' (a leading dot too), keeping at most about 160 bytes.
+func sanitizeName(name string) string {
 	var b strings.Builder
 	for i, c := range name {
 		switch {

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/pkg/sftp"
@@ -48,7 +49,9 @@ type SFTPSinkConfig struct {
 // sidecar. It keeps one SSH connection, opened on first use and reopened
 // after a failure; concurrent deliveries share it. Every failure except
 // corrupt spooled audio is retryable: refused logins, unknown host keys and
-// full disks are fixed on the server, after which the queue resumes.
+// full disks are fixed on the server, after which the queue resumes. A
+// refused login or host key, an unknown host name and a missing or
+// unwritable remote directory are destination failures ([ErrDestination]).
 type SFTPSink struct {
 	cfg SFTPSinkConfig
 
@@ -177,6 +180,10 @@ func (s *SFTPSink) dial(ctx context.Context) (*ssh.Client, *sftp.Client, error) 
 	})
 	if err != nil {
 		nc.Close()
+		var ne net.Error
+		if ctx.Err() == nil && !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) && !(errors.As(err, &ne) && ne.Timeout()) {
+			err = fmt.Errorf("%w: %w", errHandshake, err)
+		}
 		return nil, nil, err
 	}
 	_ = nc.SetDeadline(time.Time{})
@@ -217,13 +224,31 @@ func (s *SFTPSink) Deliver(ctx context.Context, item Item) error {
 	defer unlock()
 	client, err := s.session(ctx)
 	if err != nil {
-		return classify("sftp sink: connect: ", err)
+		return classifySFTP("sftp sink: connect: ", err)
 	}
 	if err := s.upload(ctx, client, item); err != nil {
 		s.drop(client, err)
-		return classify("sftp sink: ", err)
+		return classifySFTP("sftp sink: ", err)
 	}
 	return nil
+}
+
+// errHandshake marks a failed SSH handshake over a working TCP connection:
+// a refused login or host key, which only fixing the configuration cures.
+var errHandshake = errors.New("ssh handshake refused")
+
+// classifySFTP is [classify] with destination failures told apart: a
+// refused login or host key, a name that does not resolve, and a remote
+// directory that is missing or not writable.
+func classifySFTP(prefix string, err error) error {
+	var dnsErr *net.DNSError
+	switch {
+	case IsPermanent(err):
+	case errors.Is(err, errHandshake), errors.Is(err, fs.ErrPermission), errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR),
+		errors.As(err, &dnsErr) && !dnsErr.IsTemporary && !dnsErr.IsTimeout:
+		return Destination(fmt.Errorf("%s%w", prefix, err), 0)
+	}
+	return classify(prefix, err)
 }
 
 func (s *SFTPSink) upload(ctx context.Context, client *sftp.Client, item Item) error {

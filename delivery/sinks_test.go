@@ -133,7 +133,10 @@ func TestHTTPSinkTLSWithoutClientCertFails(t *testing.T) {
 	assert.Empty(t, ids)
 }
 
-func TestHTTPSinkWrongCredentialsArePermanent(t *testing.T) {
+// TestHTTPSinkWrongCredentialsAreDestinationFailures: wrong credentials
+// say the destination's configuration is wrong, not the recording: the
+// failure is retryable and marked as a destination failure.
+func TestHTTPSinkWrongCredentialsAreDestinationFailures(t *testing.T) {
 	_, srv := newReceiver(t, receiver.Config{BearerToken: "right"}, nil)
 	sink, err := delivery.NewHTTPSink(delivery.HTTPSinkConfig{URL: srv.URL, BearerToken: "wrong"})
 	require.NoError(t, err)
@@ -141,7 +144,8 @@ func TestHTTPSinkWrongCredentialsArePermanent(t *testing.T) {
 	var herr *delivery.HTTPError
 	require.ErrorAs(t, err, &herr)
 	assert.Equal(t, http.StatusUnauthorized, herr.StatusCode)
-	assert.True(t, delivery.IsPermanent(err))
+	assert.False(t, delivery.IsPermanent(err))
+	assert.True(t, delivery.IsDestination(err))
 }
 
 func TestHTTPSinkClassification(t *testing.T) {
@@ -157,8 +161,8 @@ func TestHTTPSinkClassification(t *testing.T) {
 		{name: "201", status: 201},
 		{name: "204", status: 204},
 		{name: "400", status: 400, wantErr: true, permanent: true},
-		{name: "403", status: 403, wantErr: true, permanent: true},
-		{name: "404", status: 404, wantErr: true, permanent: true},
+		{name: "403", status: 403, wantErr: true},
+		{name: "404", status: 404, wantErr: true},
 		{name: "413", status: 413, wantErr: true, permanent: true},
 		{name: "408", status: 408, wantErr: true},
 		{name: "429RetryAfterSeconds", status: 429, retryAfter: "7", wantErr: true, after: 7 * time.Second},

@@ -193,9 +193,9 @@ func TestBreaker(t *testing.T) {
 	ok, probe := permit(0)
 	require.True(t, ok)
 	require.False(t, probe)
-	b.failure(t0, false, 0, 0)
+	b.failure(t0, false, 0, 0, false)
 	assert.Equal(t, CircuitClosed, b.state, "one failure is below the threshold")
-	b.failure(t0, false, 0, 0)
+	b.failure(t0, false, 0, 0, false)
 	require.Equal(t, CircuitOpen, b.state)
 	// Cool-down with r=0 is MinOpen/2.
 	ok, _ = permit(400 * time.Millisecond)
@@ -206,17 +206,17 @@ func TestBreaker(t *testing.T) {
 	b.start(true)
 	ok, _ = permit(600 * time.Millisecond)
 	assert.False(t, ok, "one probe at a time")
-	b.failure(t0.Add(time.Second), true, 0, 0.5)
+	b.failure(t0.Add(time.Second), true, 0, 0.5, false)
 	require.Equal(t, CircuitOpen, b.state)
 	// Second opening: 2s, jittered into [1s, 2s); r=0.5 gives 1.5s.
 	assert.Equal(t, t0.Add(time.Second+1500*time.Millisecond), b.openUntil, "cool-down doubles")
-	b.failure(t0.Add(time.Second), false, 0, 0)
+	b.failure(t0.Add(time.Second), false, 0, 0, false)
 	assert.Equal(t, CircuitOpen, b.state, "late failures do not extend the cool-down")
 	// A Retry-After longer than the cool-down wins.
 	ok, probe = permit(10 * time.Second)
 	require.True(t, ok && probe)
 	b.start(true)
-	b.failure(t0.Add(10*time.Second), true, time.Minute, 0)
+	b.failure(t0.Add(10*time.Second), true, time.Minute, 0, false)
 	assert.Equal(t, t0.Add(70*time.Second), b.openUntil)
 	ok, probe = permit(70 * time.Second)
 	require.True(t, ok && probe)
@@ -225,8 +225,8 @@ func TestBreaker(t *testing.T) {
 	assert.Equal(t, CircuitClosed, b.state)
 	assert.False(t, b.success(false))
 	// Abandoned probes free the slot.
-	b.failure(t0, false, 0, 0)
-	b.failure(t0, false, 0, 0)
+	b.failure(t0, false, 0, 0, false)
+	b.failure(t0, false, 0, 0, false)
 	ok, probe = permit(time.Hour)
 	require.True(t, ok && probe)
 	b.start(true)
@@ -277,4 +277,35 @@ func TestEnqueueAgainAfterCrashBeforeSourceRemoval(t *testing.T) {
 			require.NoError(t, err, "different audio stays with the caller")
 		})
 	}
+}
+
+// TestBreakerHealthWake: a passing health check ends the cool-down; when
+// the probe it let through fails, health checks are ignored until that new
+// cool-down ends, then trusted again; a success clears everything.
+func TestBreakerHealthWake(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	b := breaker{cfg: Circuit{Threshold: 1, MinOpen: 10 * time.Second, MaxOpen: time.Minute}}
+	b.failure(t0, false, 0, 0.999, false)
+	require.Equal(t, CircuitOpen, b.state)
+	assert.True(t, b.healthy(t0.Add(time.Second)), "a passing check ends the cool-down")
+	ok, probe, _ := b.permit(t0.Add(time.Second))
+	require.True(t, ok && probe)
+	b.start(true)
+	b.failure(t0.Add(2*time.Second), true, 0, 0.999, false) // the probe fails anyway
+	require.Equal(t, CircuitOpen, b.state)
+	until := b.openUntil
+	assert.False(t, b.healthy(t0.Add(3*time.Second)), "distrusted for the rest of the cool-down")
+	assert.Equal(t, until, b.openUntil)
+	ok, probe, _ = b.permit(until)
+	require.True(t, ok && probe)
+	b.start(true)
+	b.failure(until, true, 0, 0.999, false) // a cool-down probe fails: not health-woken
+	assert.True(t, b.healthy(until.Add(time.Second)), "trusted again")
+	ok, probe, _ = b.permit(until.Add(time.Second))
+	require.True(t, ok && probe)
+	b.start(true)
+	assert.True(t, b.success(true))
+	assert.False(t, b.healthWoke)
+	assert.True(t, b.distrustUntil.IsZero())
+	assert.False(t, b.healthy(until.Add(2*time.Second)), "a closed circuit needs no wake")
 }

@@ -18,6 +18,13 @@ type Stats struct {
 	Retried uint64
 	// DeadLettered counts recordings moved to the dead-letter directory.
 	DeadLettered uint64
+	// DestinationFailures counts failed attempts the sink blamed on the
+	// destination as a whole (see [ErrDestination]): refused credentials, a
+	// missing path, a bad certificate. Alert on its increase.
+	DestinationFailures uint64
+	// HealthChecks counts health checks of the destination made while the
+	// circuit was open, and HealthyChecks those that passed.
+	HealthChecks, HealthyChecks uint64
 	// Bytes counts audio bytes delivered.
 	Bytes uint64
 	// OldestAge is how long the oldest queued recording has waited, zero

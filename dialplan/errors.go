@@ -20,6 +20,10 @@ var ErrInvalidConfig = errors.New("dialplan: invalid config")
 // may use.
 var ErrInvalidLineKind = errors.New("dialplan: invalid line kind")
 
+// ErrInvalidRecordMode reports an [OutgoingCall] whose line's record mode
+// is none of [RecordPrefix], [RecordAll] and [RecordOnDemand].
+var ErrInvalidRecordMode = errors.New("dialplan: invalid record mode")
+
 // NumberError is the error returned for input that does not normalise. It
 // unwraps to [ErrInvalidNumber].
 type NumberError struct {

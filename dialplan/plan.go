@@ -28,10 +28,21 @@ type Config struct {
 	// ("[1-9][0-9]{1,3}"). Emergency and 1XY service codes take precedence
 	// over it.
 	ExtensionPattern string
-	// CompanyNumbers are the company's own fixed numbers (0ABJ or 050) whose
-	// incoming calls are recorded. When empty, every incoming call to a
-	// geographic or 050 number is recorded.
+	// CompanyNumbers are the company's own numbers whose incoming calls are
+	// recorded: fixed numbers (0ABJ or 050) and the freecall numbers (0120,
+	// 0800) that terminate on its lines. An incoming call is the company's
+	// when the Request-URI or the original target of a forwarded call
+	// (History-Info, Diversion) is one of them. When empty, every incoming
+	// call to a geographic or 050 number is recorded, and no freecall one.
 	CompanyNumbers []string
+	// IncomingExtensions are extension numbers of the carrier's business
+	// extension network whose incoming calls are recorded. Outgoing
+	// extension calls are never recorded.
+	IncomingExtensions []string
+	// IncomingExtensionPattern is a regular expression that the called
+	// number of a recorded incoming extension call matches in full, besides
+	// IncomingExtensions. Empty matches nothing.
+	IncomingExtensionPattern string
 }
 
 // Plan decides, per call, whether it is recorded and where it goes. A Plan
@@ -41,6 +52,8 @@ type Plan struct {
 	fixedPrefix  string
 	isExtension  func(string) bool
 	company      map[string]struct{}
+	// incomingExt reports the extensions whose incoming calls are recorded.
+	incomingExt func(string) bool
 	// Explanations of a prefix on the wrong kind of line, naming this
 	// plan's prefixes.
 	reasonOnMobileLine, reasonOnFixedLine reasonText
@@ -49,7 +62,7 @@ type Plan struct {
 // New validates cfg and returns a Plan. Errors wrap [ErrInvalidConfig] and
 // name the offending field.
 func New(cfg Config) (*Plan, error) {
-	p := &Plan{isExtension: defaultExtension}
+	p := &Plan{isExtension: defaultExtension, incomingExt: func(string) bool { return false }}
 	var err error
 	if p.mobilePrefix, err = configPrefix("MobilePrefix", cfg.MobilePrefix, DefaultMobilePrefix); err != nil {
 		return nil, err
@@ -76,12 +89,50 @@ func New(cfg Config) (*Plan, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: CompanyNumbers[%d]: %w", ErrInvalidConfig, i, err)
 		}
-		if c := classify(n, LineFixed, p.isExtension).class; c != ClassGeographic && c != ClassIPPhone {
-			return nil, fmt.Errorf("%w: CompanyNumbers[%d]: %s is a %s number, not a fixed (0ABJ or 050) number", ErrInvalidConfig, i, n, c)
+		if c := classify(n, LineFixed, p.isExtension).class; c != ClassGeographic && c != ClassIPPhone && c != ClassFreecall {
+			return nil, fmt.Errorf("%w: CompanyNumbers[%d]: %s is a %s number, not a fixed (0ABJ, 050) or freecall (0120, 0800) number", ErrInvalidConfig, i, n, c)
 		}
 		p.company[n] = struct{}{}
 	}
+	if err := p.setIncomingExtensions(cfg.IncomingExtensions, cfg.IncomingExtensionPattern); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+func (p *Plan) setIncomingExtensions(list []string, pattern string) error {
+	exts := make(map[string]struct{}, len(list))
+	for i, raw := range list {
+		n, err := Normalize(raw)
+		if err != nil {
+			return fmt.Errorf("%w: IncomingExtensions[%d]: %w", ErrInvalidConfig, i, err)
+		}
+		if !isDigits(n) || n[0] == '0' {
+			return fmt.Errorf("%w: IncomingExtensions[%d]: %q is not an extension number (digits, not starting with 0)", ErrInvalidConfig, i, raw)
+		}
+		if c := classify(n, LineFixed, func(string) bool { return false }).class; c == ClassEmergency || c == ClassService {
+			return fmt.Errorf("%w: IncomingExtensions[%d]: %s is a %s number", ErrInvalidConfig, i, n, c)
+		}
+		exts[n] = struct{}{}
+	}
+	var re *regexp.Regexp
+	if pattern != "" {
+		var err error
+		if re, err = regexp.Compile(`^(?:` + pattern + `)$`); err != nil {
+			return fmt.Errorf("%w: IncomingExtensionPattern: %w", ErrInvalidConfig, err)
+		}
+	}
+	if len(exts) == 0 && re == nil {
+		return nil
+	}
+	p.incomingExt = func(n string) bool {
+		if _, ok := exts[n]; ok {
+			return true
+		}
+		// A national number is never an extension, whatever the pattern.
+		return re != nil && n[0] != '0' && re.MatchString(n)
+	}
+	return nil
 }
 
 func configPrefix(field, value, def string) (string, error) {
@@ -110,6 +161,9 @@ type Line struct {
 	// Number is the line's own number, in any format Normalize accepts. It
 	// may be empty when unknown; a 050 number restricts the destinations.
 	Number string
+	// Mode says which outgoing calls are recorded; the zero value records
+	// prefixed calls only.
+	Mode RecordMode
 }
 
 // OutgoingCall is a call dialled by one of the company's users.
@@ -126,7 +180,9 @@ type IncomingCall struct {
 	// does not normalise counts as a withheld caller ID, which is not an error.
 	Caller string
 	// ForwardedFrom is the number the call was first placed to, when the
-	// network forwarded it (Diversion or History-Info); empty otherwise.
+	// network forwarded it or translated a freecall number (Diversion or
+	// History-Info); empty otherwise. Only a trusted network's word may go
+	// here: it can make a call recorded.
 	ForwardedFrom string
 }
 
@@ -146,6 +202,16 @@ type Decision struct {
 	// Caller is the normalised calling number of an incoming call, empty
 	// when the caller ID is withheld.
 	Caller string
+	// ForwardedFrom is the normalised original target of a forwarded
+	// incoming call (IncomingCall.ForwardedFrom), empty otherwise.
+	ForwardedFrom string
+	// WithholdCallerID reports an outgoing call dialled with 184 in front of
+	// the number (or of the prefix): the caller ID must be withheld toward
+	// the callee. PresentCallerID reports 186, presenting it.
+	WithholdCallerID, PresentCallerID bool
+	// OnDemand reports an unrecorded call of a [RecordOnDemand] line whose
+	// recording the company's user may start during the call.
+	OnDemand bool
 	// Reason and ReasonJA explain the verdict in English and Japanese.
 	Reason, ReasonJA string
 }
@@ -161,13 +227,25 @@ func (d *Decision) explain(r reasonText) { d.Reason, d.ReasonJA = r.en, r.ja }
 // DecideOutgoing decides an outgoing call. Input that does not normalise
 // returns a [VerdictInvalid] decision together with an error wrapping
 // [ErrInvalidNumber], and a line kind other than [LineFixed] and
-// [LineMobile] one wrapping [ErrInvalidLineKind]; every other outcome,
-// refusals included, is a decision with a nil error. For already normalised input it does not allocate.
+// [LineMobile] one wrapping [ErrInvalidLineKind] (a record mode out of
+// range, [ErrInvalidRecordMode]); every other outcome, refusals included,
+// is a decision with a nil error. For already normalised input it does not
+// allocate.
+//
+// 184 or 186 dialled in front of the recording prefix (184-0077-27-03…)
+// is taken off and reported in [Decision.WithholdCallerID] or
+// [Decision.PresentCallerID]; the rest is decided as if dialled alone. In
+// front of an unprefixed number it stays part of the destination, unless a
+// [RecordAll] line records the call.
 func (p *Plan) DecideOutgoing(c OutgoingCall) (Decision, error) {
 	d := Decision{Direction: Outgoing, Line: c.Line.Kind}
 	if c.Line.Kind > LineMobile {
 		d.explain(reasonUnknownLine)
 		return d, fmt.Errorf("%w: %d", ErrInvalidLineKind, c.Line.Kind)
+	}
+	if c.Line.Mode > RecordOnDemand {
+		d.explain(reasonUnknownMode)
+		return d, fmt.Errorf("%w: %d", ErrInvalidRecordMode, c.Line.Mode)
 	}
 	dialled, err := Normalize(c.Dialled)
 	if err != nil {
@@ -185,10 +263,17 @@ func (p *Plan) DecideOutgoing(c OutgoingCall) (Decision, error) {
 	}
 
 	d.Dialled, d.Destination = dialled, dialled
-	prefixKind, prefixed := p.prefixOf(dialled)
+	cid, number := cutCallerIDCode(dialled)
+	prefixKind, prefixed := p.prefixOf(number)
+	if !prefixed && (c.Line.Mode == RecordPrefix || cid != "" && number[0] != '0') {
+		// 184/186 before an unprefixed number: the network's business.
+		cid, number = "", dialled
+		prefixKind, prefixed = p.prefixOf(number)
+	}
+	d.Destination = number
 	if prefixed {
 		d.Prefixed = true
-		d.Destination = dialled[len(p.prefixFor(prefixKind)):]
+		d.Destination = number[len(p.prefixFor(prefixKind)):]
 	}
 	if d.Destination == "" {
 		d.Class, d.Verdict = ClassInvalid, VerdictInvalid
@@ -204,9 +289,17 @@ func (p *Plan) DecideOutgoing(c OutgoingCall) (Decision, error) {
 		d.explain(reasonRoaming)
 	case !prefixed:
 		d.Verdict = VerdictConnectUnrecorded
-		if s.class == ClassExtension {
+		allowed := s.class.Reachable() && !(lineIs050 && (s.class == ClassFreecall || s.class == ClassNaviDial))
+		switch {
+		case allowed && c.Line.Mode == RecordAll:
+			d.Verdict, d.Record = VerdictRecord, true
+			d.explain(reasonRecordAll)
+		case allowed && c.Line.Mode == RecordOnDemand && cid == "":
+			d.OnDemand = true
+			d.explain(reasonOnDemand)
+		case s.class == ClassExtension:
 			d.explain(reasonExtension)
-		} else {
+		default:
 			d.explain(reasonUnprefixed)
 		}
 	case s.class == ClassEmergency:
@@ -239,14 +332,24 @@ func (p *Plan) DecideOutgoing(c OutgoingCall) (Decision, error) {
 		d.Verdict, d.Record = VerdictRecord, true
 		d.explain(reasonRecord)
 	}
+	switch {
+	case cid == "":
+	case d.Record:
+		d.WithholdCallerID, d.PresentCallerID = cid == codeWithhold, cid == codePresent
+	case d.Verdict == VerdictConnectUnrecorded:
+		// Connected without recording: the network applies the code.
+		d.Destination = cid + d.Destination
+	}
 	return d, nil
 }
 
 // DecideIncoming decides a call from the network. Calls to the company's
-// fixed numbers (geographic and 050), including forwarded calls and calls
-// with a withheld caller ID, are recorded; calls to mobile numbers are not.
-// A called number that does not normalise returns a [VerdictInvalid]
-// decision and an error wrapping [ErrInvalidNumber].
+// numbers (geographic, 050 and freecall, see [Config.CompanyNumbers]),
+// including calls forwarded from them and calls with a withheld caller ID,
+// are recorded, as are calls to the recorded incoming extensions; calls to
+// other numbers, mobile ones included, are not. A called number that does
+// not normalise returns a [VerdictInvalid] decision and an error wrapping
+// [ErrInvalidNumber].
 func (p *Plan) DecideIncoming(c IncomingCall) (Decision, error) {
 	d := Decision{Direction: Incoming}
 	called, err := Normalize(c.Called)
@@ -260,16 +363,35 @@ func (p *Plan) DecideIncoming(c IncomingCall) (Decision, error) {
 			d.Caller = caller
 		}
 	}
+	var fwdClass Class
+	if c.ForwardedFrom != "" {
+		if n, err := Normalize(c.ForwardedFrom); err == nil {
+			d.ForwardedFrom = n
+			fwdClass = classify(n, LineFixed, defaultExtension).class
+		}
+	}
 	s := classify(called, LineFixed, defaultExtension)
 	d.Class = s.class
 	d.Verdict = VerdictConnectUnrecorded
 	switch {
-	case p.isCompanyFixed(called, s.class):
+	case p.isCompany(called, s.class):
 		d.Verdict, d.Record = VerdictRecord, true
-		d.explain(reasonIncomingRecord)
-	case c.ForwardedFrom != "" && p.isCompanyFixedRaw(c.ForwardedFrom):
+		if s.class == ClassFreecall {
+			d.explain(reasonIncomingFreecall)
+		} else {
+			d.explain(reasonIncomingRecord)
+		}
+	case d.ForwardedFrom != "" && p.isCompany(d.ForwardedFrom, fwdClass):
 		d.Verdict, d.Record = VerdictRecord, true
-		d.explain(reasonIncomingForwarded)
+		if fwdClass == ClassFreecall {
+			d.explain(reasonIncomingFreecall)
+		} else {
+			d.explain(reasonIncomingForwarded)
+		}
+	case isDigits(called) && p.incomingExt(called):
+		d.Class = ClassExtension
+		d.Verdict, d.Record = VerdictRecord, true
+		d.explain(reasonIncomingExtension)
 	case s.class == ClassMobile:
 		d.explain(reasonIncomingMobile)
 	default:
@@ -278,19 +400,16 @@ func (p *Plan) DecideIncoming(c IncomingCall) (Decision, error) {
 	return d, nil
 }
 
-func (p *Plan) isCompanyFixedRaw(number string) bool {
-	n, err := Normalize(number)
-	if err != nil {
+// isCompany reports whether n, of class c, is one of the company's
+// numbers: a listed one, or any fixed one when none is listed.
+func (p *Plan) isCompany(n string, c Class) bool {
+	switch {
+	case c == ClassFreecall:
+		_, ok := p.company[n]
+		return ok
+	case c != ClassGeographic && c != ClassIPPhone:
 		return false
-	}
-	return p.isCompanyFixed(n, classify(n, LineFixed, defaultExtension).class)
-}
-
-func (p *Plan) isCompanyFixed(n string, c Class) bool {
-	if c != ClassGeographic && c != ClassIPPhone {
-		return false
-	}
-	if p.company == nil {
+	case p.company == nil:
 		return true
 	}
 	_, ok := p.company[n]

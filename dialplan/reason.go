@@ -53,6 +53,26 @@ var (
 		"forwarded call originally placed to the company's fixed number: recorded",
 		"会社の固定番号から転送された着信のため録音します",
 	}
+	reasonIncomingFreecall = reasonText{
+		"call to the company's freecall number: recorded",
+		"会社のフリーダイヤル番号への着信のため録音します",
+	}
+	reasonIncomingExtension = reasonText{
+		"incoming call to a recorded extension over the business extension network: recorded",
+		"内線網経由の録音対象内線への着信のため録音します",
+	}
+	reasonRecordAll = reasonText{
+		"the line records every call: recorded as if dialled with the recording prefix",
+		"全通話録音の回線のため、録音用プレフィックス付きの発信と同様に録音します",
+	}
+	reasonOnDemand = reasonText{
+		"on-demand line: connected unrecorded until the user starts the recording",
+		"オンデマンド録音の回線のため、録音開始の操作があるまで録音せずに接続します",
+	}
+	reasonUnknownMode = reasonText{
+		"the line's record mode is unknown",
+		"回線の録音モードが不明です",
+	}
 	reasonIncomingMobile = reasonText{
 		"call to a mobile number: not recorded",
 		"携帯電話番号への着信は録音しません",

@@ -23,6 +23,8 @@ type B2BUA struct {
 	log    *slog.Logger
 	anchor *relay.Anchor
 	sides  [2]*side
+	// recBufs holds the packet copies of every call's recording queue.
+	recBufs *sync.Pool
 
 	ctx    context.Context // cancelled when stopping: ends every call
 	cancel context.CancelFunc
@@ -36,7 +38,17 @@ type B2BUA struct {
 	draining bool // Drain called: new calls get 503
 	serving  bool
 
+	// mediaMu makes an ordinary call's check of the priority reserve and
+	// its allocation of media ports one step; mediaCap is the number of
+	// calls the port range can relay and mediaReserve how many of them are
+	// kept for priority calls.
+	mediaMu      sync.Mutex
+	mediaCap     int
+	mediaReserve int
+
 	cdrMu    sync.Mutex
+	strandMu sync.Mutex
+	stranded map[string]stranded // by recording ID; see strand
 	stopOnce sync.Once
 	served   chan struct{}
 	ready    chan struct{} // closed once both sides' UDP sockets serve
@@ -77,9 +89,11 @@ func New(cfg Config) (*B2BUA, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &B2BUA{
 		cfg: cfg, log: cfg.Logger.With("component", "sipadapter"), anchor: anchor,
-		ctx: ctx, cancel: cancel, calls: make(map[string]*call), served: make(chan struct{}),
-		ready: make(chan struct{}),
+		ctx: ctx, cancel: cancel, calls: make(map[string]*call), served: make(chan struct{}), recBufs: newRecordBufs(),
+		ready: make(chan struct{}), mediaCap: mediaCapacity(cfg),
 	}
+	// Never the whole range: ordinary calls keep at least one session.
+	b.mediaReserve = min(cfg.PriorityReserve, max(b.mediaCap-1, 0))
 	for _, w := range []Side{Inside, Outside} {
 		sc := cfg.Inside
 		if w == Outside {
@@ -102,10 +116,11 @@ func (b *B2BUA) newSide(w Side, sc SideConfig) (*side, error) {
 		return nil, fmt.Errorf("sipadapter: %s listen %s: %w", w, sc.Listen, err)
 	}
 	addr := udp.LocalAddr().(*net.UDPAddr).AddrPort()
+	log := b.log.With("side", w.String())
+	tcp = newLimitListener(tcp, b.cfg.TCP, log)
 	parser := sip.NewParser()
 	parser.MaxMessageLength = b.cfg.MaxMessageSize
 	host := addr.Addr().String()
-	log := b.log.With("side", w.String())
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent("callrec"), sipgo.WithUserAgentHostname(host), sipgo.WithUserAgentParser(parser),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(log)),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(log)))
@@ -225,6 +240,7 @@ func (b *B2BUA) Serve(ctx context.Context) error {
 		b.log.Error("recovering partial recordings", "error", err)
 	}
 	var wg sync.WaitGroup
+	wg.Go(func() { b.retryStranded(b.ctx) })
 	for _, s := range b.sides {
 		wg.Add(2)
 		go func() { defer wg.Done(); _ = s.srv.ServeUDP(s.udp) }()
@@ -492,13 +508,14 @@ func (b *B2BUA) onInvite(s *side, req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, sip.StatusBadRequest, "Bad Request", warning(s, "missing mandatory header"))
 		return
 	}
+	priority := b.isPriority(req)
 	b.mu.Lock()
 	switch {
 	case b.closed:
 		b.mu.Unlock()
 		respond(tx, req, sip.StatusServiceUnavailable, "Service Unavailable", retryAfter(b.cfg.RetryAfter))
 		return
-	case b.active >= b.cfg.MaxDialogs:
+	case b.active >= b.dialogLimit(priority):
 		b.mu.Unlock()
 		respond(tx, req, sip.StatusServiceUnavailable, "Service Unavailable", retryAfter(b.cfg.RetryAfter),
 			warning(s, "too many calls"))
@@ -559,10 +576,19 @@ func (b *B2BUA) takeRecordingSlot() error {
 			return fmt.Errorf("spool free space %d below %d", free, b.cfg.MinSpoolFree)
 		}
 	}
+	free, reserve, err := b.spoolFreeForReserve()
+	if err != nil {
+		return err
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.cfg.MaxRecordedCalls > 0 && b.recorded >= b.cfg.MaxRecordedCalls {
 		return fmt.Errorf("%d recorded calls in progress", b.recorded)
+	}
+	if reserve {
+		if err := b.checkReserve(free, b.recorded); err != nil {
+			return err
+		}
 	}
 	b.recorded++
 	return nil

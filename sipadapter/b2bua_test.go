@@ -170,6 +170,7 @@ func TestConfigValidation(t *testing.T) {
 		"lines":                 {func(c *Config) { c.Lines = nil }, "Lines"},
 		"record dir":            {func(c *Config) { c.RecordDir = "" }, "RecordDir"},
 		"delivery":              {func(c *Config) { c.Delivery = nil }, "Delivery"},
+		"instance id":           {func(c *Config) { c.InstanceID = "rec/a" }, "InstanceID"},
 		"recorded calls":        {func(c *Config) { c.MaxRecordedCalls = -1 }, "MaxRecordedCalls"},
 		"spool free without fn": {func(c *Config) { c.MinSpoolFree = 1 }, "SpoolFree"},
 		"media addr":            {func(c *Config) { c.Inside.Listen = "0.0.0.0:0" }, "MediaAddr"},

@@ -57,6 +57,9 @@ type call struct {
 	record   bool // recording wanted
 	slot     bool // holds a recording slot
 	priority bool
+	roaming  bool      // an inside mobile roaming abroad (trusted headers)
+	div      diversion // a forwarded incoming call's trusted History-Info/Diversion
+	onDemand *onDemand // set for a call of an on-demand line
 
 	reinvite1    chan struct{} // one re-INVITE at a time; others get 491
 	provisionals atomic.Int32  // provisional responses from the callee
@@ -80,6 +83,14 @@ type call struct {
 	reinviteAck   pendingAck
 	byeReasons    []sip.Header          // Reason headers of the BYE that ended the call
 	accepted      sip.ClientTransaction // the last re-INVITE sent, re-ACKing its 2xx
+
+	// recQ is the recording's writer, between the relay and the disk;
+	// heldLost counts the packets of each party refused while the
+	// recording was being opened; rejected the RTP and RTCP each party's
+	// leg dropped for their source.
+	recQ     *recordQueue
+	heldLost [2]uint64
+	rejected [2]uint64
 }
 
 func newCall(b *B2BUA, s *side, req *sip.Request) *call {
@@ -88,16 +99,22 @@ func newCall(b *B2BUA, s *side, req *sip.Request) *call {
 	start := b.cfg.Clock.Now()
 	return &call{
 		b: b, in: s, out: b.sides[s.which.other()], callID: req.CallID().Value(),
-		id: recordingID(start), src: src, start: start, ctx: ctx, cancel: cancel,
+		id: recordingID(start, b.cfg.InstanceID), src: src, start: start, ctx: ctx, cancel: cancel,
 		caller: req.From().Address.User, called: req.Recipient.User,
 		reinvite1: make(chan struct{}, 1), endCh: make(chan struct{}), mediaDone: make(chan struct{}),
 	}
 }
 
-func recordingID(t time.Time) string {
+// recordingID returns a new recording ID: the time first, so that IDs sort
+// by time, then the instance, if any, then randomness.
+func recordingID(t time.Time, instance string) string {
 	var r [6]byte
 	_, _ = rand.Read(r[:])
-	return t.UTC().Format("20060102T150405.000Z") + "-" + hex.EncodeToString(r[:])
+	id := t.UTC().Format("20060102T150405.000Z") + "-"
+	if instance != "" {
+		id += instance + "-"
+	}
+	return id + hex.EncodeToString(r[:])
 }
 
 func randomToken() string {
@@ -217,7 +234,7 @@ func (c *call) establish(req *sip.Request, tx sip.ServerTransaction) bool {
 		}
 	}
 
-	media, err := b.anchor.Open()
+	media, err := b.openMedia(c.priority)
 	if err != nil {
 		c.reject(sip.StatusServiceUnavailable, "Service Unavailable", retryAfter(b.cfg.RetryAfter),
 			warning(c.in, "no media ports"))
@@ -225,7 +242,8 @@ func (c *call) establish(req *sip.Request, tx sip.ServerTransaction) bool {
 		return false
 	}
 	c.media = media
-	media.SetRemote(relay.Caller, offer.addr)
+	c.guardMedia()
+	c.setRemote(relay.Caller, offer)
 
 	breq, err := c.calleeInvite(req, offer)
 	if errors.Is(err, errTooManyHops) {
@@ -285,7 +303,8 @@ func (c *call) establish(req *sip.Request, tx sip.ServerTransaction) bool {
 		c.fail(CauseNotAcceptable, sip.StatusNotAcceptableHere, err)
 		return false
 	}
-	media.SetRemote(relay.Callee, answer.addr)
+	c.setRemote(relay.Callee, answer)
+	media.Relearn(relay.Caller) // a caller behind NAT may only now start sending
 	media.SuspendInactivity(offer.held() || answer.held())
 	if c.record {
 		// The callee talks from its answer on, and the caller's ACK may
@@ -338,6 +357,10 @@ func (c *call) decide(req *sip.Request) bool {
 	if c.in.which == Inside {
 		fromUser := req.From().Address.User
 		c.line, err = b.cfg.Lines.Line(c.ctx, fromUser, c.src)
+		if err != nil && !errors.Is(err, ErrUnknownLine) {
+			c.lineLookupFailed(fromUser, err)
+			return false
+		}
 		if err != nil {
 			b.log.Info("unknown line", "call_id", c.callID, "from", fromUser, "error", err)
 			c.reject(sip.StatusForbidden, "Forbidden", warning(c.in, "unknown line"),
@@ -345,21 +368,16 @@ func (c *call) decide(req *sip.Request) bool {
 			c.fail(CauseRefused, sip.StatusForbidden, err)
 			return false
 		}
+		c.roaming = c.in.trusted(req) && roamingOf(req, b.cfg.HomeNetworkIDs)
 		dec, err = b.cfg.Plan.DecideOutgoing(dialplan.OutgoingCall{
-			Line:    dialplan.Line{Kind: c.line.Kind, Number: c.line.Number},
-			Dialled: req.Recipient.User,
+			Line:    dialplan.Line{Kind: c.line.Kind, Number: c.line.Number, Mode: c.line.Record},
+			Dialled: req.Recipient.User, Roaming: c.roaming,
 		})
 	} else {
-		called := req.Recipient.User
-		if called == "" {
-			called = req.To().Address.User
-		}
-		dec, err = b.cfg.Plan.DecideIncoming(dialplan.IncomingCall{Called: called, Caller: req.From().Address.User})
-		if err == nil && dec.Record {
-			number := dec.Destination
-			if c.line, err = b.cfg.Lines.Line(c.ctx, number, c.src); err != nil {
-				c.line, err = Line{Kind: dialplan.LineFixed, Number: number}, nil
-			}
+		var lookup *lineLookupError
+		if dec, err = c.decideIncoming(req); errors.As(err, &lookup) {
+			c.lineLookupFailed(lookup.number, lookup.err)
+			return false
 		}
 	}
 	if err != nil && dec.Verdict != dialplan.VerdictInvalid {
@@ -371,6 +389,7 @@ func (c *call) decide(req *sip.Request) bool {
 	c.decision = dec
 	c.record = dec.Record
 	c.priority = b.isPriority(req)
+	c.setOnDemand()
 	d := dec
 	c.emit(Event{Kind: EventDecided, Decision: &d})
 	if err == nil && !dec.Refused() {
@@ -456,9 +475,16 @@ func (c *call) calleeInvite(req *sip.Request, offer mediaInfo) (*sip.Request, er
 	}
 	breq.AppendHeader(&maxFwd)
 	for _, name := range []string{"Resource-Priority", "P-Asserted-Identity", "Privacy"} {
+		if name == "Privacy" && (c.decision.WithholdCallerID || c.decision.PresentCallerID) {
+			continue // the caller's 184/186 decides, below
+		}
 		for _, h := range req.GetHeaders(name) {
 			breq.AppendHeader(sip.NewHeader(name, h.Value()))
 		}
+	}
+	if c.decision.WithholdCallerID {
+		// 184: caller ID withheld toward the callee (RFC 3325 §9.3).
+		breq.AppendHeader(sip.NewHeader("Privacy", "id"))
 	}
 	breq.AppendHeader(sip.NewHeader("Allow", allowedMethods))
 	breq.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
@@ -510,7 +536,7 @@ func (c *call) provisional(res *sip.Response) error {
 	var hdrs []sip.Header
 	if len(res.Body()) > 0 {
 		if early, err := parseSDP(res.Body()); err == nil {
-			c.media.SetRemote(relay.Callee, early.addr)
+			c.setRemote(relay.Callee, early)
 			if b, err := anchorSDP(early, c.b.cfg.MediaAddr, c.media.Local(relay.Caller).Port()); err == nil {
 				body = b
 				hdrs = append(hdrs, sip.NewHeader("Content-Type", "application/sdp"))
@@ -580,9 +606,12 @@ func (c *call) setHungUp(p Party) {
 // run owns an established call until it ends.
 func (c *call) run() {
 	defer c.finish()
-	if c.record {
+	switch {
+	case c.record:
 		go c.runMedia()
-	} else {
+	case c.onDemand != nil:
+		go c.runOnDemand()
+	default:
 		close(c.mediaDone)
 	}
 	var maxTimer relay.Timer
@@ -721,6 +750,7 @@ func (c *call) finish() {
 		}
 		c.mu.Lock()
 		c.packets = [2]uint64{st.Caller.Received, st.Callee.Received}
+		c.rejected = [2]uint64{st.Caller.Rejected + st.Caller.RTCPRejected, st.Callee.Rejected + st.Callee.RTCPRejected}
 		c.mu.Unlock()
 	}
 	c.mu.Lock()
@@ -737,8 +767,11 @@ func (c *call) finish() {
 		Caller: c.caller, Called: c.called, Verdict: c.decision.Verdict.String(), Reason: c.decision.Reason,
 		Destination: c.decision.Destination, LineNumber: c.line.Number, Recorded: c.rec != nil,
 		Priority: c.priority, Start: c.start, Answer: c.answerAt, End: end, Code: c.code,
-		Cause: c.cause, HungUp: c.hungUp, RecordingID: recID, Error: c.errText,
+		DivertedFrom: c.decision.ForwardedFrom, DiversionReason: c.div.reason, Roaming: c.roaming,
+		OnDemand: c.onDemand != nil,
+		Cause:    c.cause, HungUp: c.hungUp, RecordingID: recID, Error: c.errText,
 		CallerPackets: c.packets[0], CalleePackets: c.packets[1],
+		CallerRejected: c.rejected[0], CalleeRejected: c.rejected[1],
 	}
 	cdr.BillingStart = c.guidanceStart
 	if cdr.BillingStart.IsZero() {
@@ -748,7 +781,8 @@ func (c *call) finish() {
 	if recID != "" {
 		c.emit(Event{Kind: EventEnqueued, RecordingID: recID})
 	}
-	c.emit(Event{Kind: EventEnded, Time: end, Cause: cdr.Cause, HungUp: cdr.HungUp, Code: cdr.Code})
+	c.emit(Event{Kind: EventEnded, Time: end, Cause: cdr.Cause, HungUp: cdr.HungUp, Code: cdr.Code,
+		CallerRejected: cdr.CallerRejected, CalleeRejected: cdr.CalleeRejected})
 	b.writeCDR(cdr)
 	b.unregister(c)
 	b.wg.Done()

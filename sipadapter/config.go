@@ -60,6 +60,20 @@ type SideConfig struct {
 	// them, or when they are refused, the caller gets 403 (see the package
 	// documentation).
 	Username, Password string
+	// Trusted lists the source networks whose network-asserted headers are
+	// believed: History-Info and Diversion of a forwarded incoming call
+	// ([Outside]), P-Visited-Network-ID and P-Access-Network-Info of a
+	// roaming mobile ([Inside]). Empty means Networks; a side with neither
+	// trusts no source, and those headers are ignored.
+	Trusted []netip.Prefix
+	// NAT, for parties on this side behind NAT whose media arrives from
+	// another address or port than their SDP names, latches each call's
+	// leg to the first source heard within a 2 s learning window after the
+	// SDP (and after the answer), as rtpengine's learning does. Without it
+	// (strict, the default) a leg accepts RTP only from exactly the SDP
+	// address and RTCP only from its a=rtcp address or the next port, so
+	// that no stranger can take over a call's media.
+	NAT bool
 }
 
 // Delivery is where finished recordings go; *delivery.Queue implements it.
@@ -102,6 +116,13 @@ type Config struct {
 	RecordDir string
 	// Delivery receives finished recordings. Required.
 	Delivery Delivery
+	// InstanceID names this B2BUA among several that deliver to the same
+	// place (instances behind a load balancer). It goes into every
+	// recording ID and into the metadata's Instance, which sinks add to
+	// the names they store under, so that no two instances ever write the
+	// same name. At most 64 characters of [A-Za-z0-9._-], not starting
+	// with a dot. Default: none.
+	InstanceID string
 	// Announcer plays the recording announcement after answer. Default:
 	// the embedded prompts to both parties (guidance.NewAnnouncer with a
 	// zero Config).
@@ -146,8 +167,37 @@ type Config struct {
 	// MaxDialogs bounds concurrent calls; beyond it INVITEs get 503.
 	// Default 1000.
 	MaxDialogs int
+	// PriorityReserve is the number of calls, out of MaxDialogs and out of
+	// the media sessions the port range holds, kept for disaster-priority
+	// calls: ordinary calls get 503 when only the reserve is left, priority
+	// calls are connected (unrecorded if recording is congested) as long as
+	// the process can relay their media. Default 5 % of MaxDialogs, at least
+	// one (none when MaxDialogs is 1); negative keeps no reserve.
+	PriorityReserve int
+	// HomeNetworkIDs are the P-Visited-Network-ID values of the company's
+	// own (Japanese) networks that carry no MCC; any other value, or an MCC
+	// other than 440/441 there or in P-Access-Network-Info, marks an
+	// outgoing call from a trusted inside source as roaming abroad: never
+	// recorded.
+	HomeNetworkIDs []string
+	// OnDemand configures the recording of [dialplan.RecordOnDemand] lines.
+	OnDemand OnDemandConfig
 	// MaxMessageSize bounds a SIP message in bytes. Default 16 KiB.
 	MaxMessageSize int
+	// TCP bounds the SIP-over-TCP connections each side accepts: idle
+	// timeout, total and per-source counts.
+	TCP TCPLimits
+	// RecordingReserve is the recording time the spool's free space must
+	// hold for each recorded call in progress and the new one, at the
+	// stereo rate (32,000 bytes/s; a mono recording writes half), on top of
+	// MinSpoolFree; a call it does not fit gets 503 like any congestion.
+	// Calls longer than it still write into the rest of the free space.
+	// Default 2 min (3.84 MB a call); negative disables. Needs SpoolFree.
+	RecordingReserve time.Duration
+	// StrandedRetry is how often a recording whose Close or Enqueue failed
+	// (left in RecordDir) is repaired and enqueued again while the B2BUA
+	// runs. Default 30 s.
+	StrandedRetry time.Duration
 
 	// Events, when set, receives every call's events in order per call.
 	// It is called synchronously and must return quickly.
@@ -163,6 +213,10 @@ type Config struct {
 	// beforeSidecar, set by tests, runs just before a recording's sidecar
 	// is written: it stands in for a slow disk.
 	beforeSidecar func()
+	// recordWriter, set by tests, supplies the file a recording is written
+	// to in place of the recorder creating it at path: it stands in for a
+	// disk that stalls mid-call.
+	recordWriter func(path string) (io.WriteSeeker, error)
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -186,6 +240,9 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: RecordDir is empty", ErrConfig)
 	case c.Delivery == nil:
 		return c, fmt.Errorf("%w: Delivery is nil", ErrConfig)
+	case !validInstanceID(c.InstanceID):
+		return c, fmt.Errorf("%w: InstanceID %q is not 1–%d characters of [A-Za-z0-9._-] not starting with a dot",
+			ErrConfig, c.InstanceID, maxInstanceID)
 	case c.MaxRecordedCalls < 0:
 		return c, fmt.Errorf("%w: MaxRecordedCalls %d is negative", ErrConfig, c.MaxRecordedCalls)
 	case c.MaxDialogs < 0:
@@ -196,6 +253,19 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: RetryAfter %v is negative", ErrConfig, c.RetryAfter)
 	case c.RingTimeout < 0:
 		return c, fmt.Errorf("%w: RingTimeout %v is negative", ErrConfig, c.RingTimeout)
+	}
+	for _, s := range []struct {
+		name string
+		cfg  *SideConfig
+	}{{"Inside", &c.Inside}, {"Outside", &c.Outside}} {
+		for _, p := range s.cfg.Trusted {
+			if !p.IsValid() {
+				return c, fmt.Errorf("%w: %s.Trusted has an invalid prefix", ErrConfig, s.name)
+			}
+		}
+	}
+	if err := c.OnDemand.validate(); err != nil {
+		return c, err
 	}
 	if c.Announcer == nil {
 		a, err := guidance.NewAnnouncer(guidance.Config{})
@@ -229,8 +299,31 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxDialogs == 0 {
 		c.MaxDialogs = DefaultMaxDialogs
 	}
+	switch {
+	case c.PriorityReserve == 0:
+		// Never all of them: a one-call B2BUA keeps no reserve.
+		c.PriorityReserve = min(defaultPriorityReserve(c.MaxDialogs), c.MaxDialogs-1)
+	case c.PriorityReserve < 0:
+		c.PriorityReserve = 0
+	}
+	if c.PriorityReserve >= c.MaxDialogs {
+		return c, fmt.Errorf("%w: PriorityReserve %d leaves no call of MaxDialogs %d to ordinary calls", ErrConfig, c.PriorityReserve, c.MaxDialogs)
+	}
 	if c.MaxMessageSize == 0 {
 		c.MaxMessageSize = DefaultMaxMessageSize
+	}
+	var err error
+	if c.TCP, err = c.TCP.withDefaults(); err != nil {
+		return c, err
+	}
+	if c.StrandedRetry < 0 {
+		return c, fmt.Errorf("%w: StrandedRetry %v is negative", ErrConfig, c.StrandedRetry)
+	}
+	if c.RecordingReserve == 0 {
+		c.RecordingReserve = DefaultRecordingReserve
+	}
+	if c.StrandedRetry == 0 {
+		c.StrandedRetry = DefaultStrandedRetry
 	}
 	if c.SpoolFree == nil {
 		if ds, ok := c.Delivery.(interface {

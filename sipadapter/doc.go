@@ -36,6 +36,7 @@
 //	emergency             380 Alternative Service, Contact: the number without the prefix
 //	invalid number        484 Address Incomplete
 //	unknown line          403 Forbidden (outgoing calls only)
+//	line lookup failed    503 Service Unavailable, Retry-After (either direction)
 //
 // Other answers the B2BUA makes itself: 400 for a malformed INVITE or SDP,
 // 488 when the offer has no PCMU or PCMA audio (or no offer at all), 503
@@ -64,8 +65,11 @@
 // rewritten to point at them (o=, c=, m= port) and filtered to PCMU, PCMA
 // and telephone-event; other streams are disabled (port 0). Early media
 // (183 with SDP) is relayed, not recorded. Legs are told apart by socket,
-// never by SSRC, and each party's address is latched from the packets it
-// actually sends (NAT).
+// never by SSRC. A leg accepts media only from the address its party's SDP
+// names (RTCP: a=rtcp or the next port), so that no stranger can take
+// over a call (RTP bleed); a side configured with [SideConfig].NAT latches
+// instead to the first source heard within a learning window after the
+// SDP and the answer. Rejects are counted in the CDR and [Event].
 //
 // # Guidance and recording
 //
@@ -103,7 +107,7 @@
 // is answered locally, not forwarded: the 200 carries, as the B2BUA's
 // offer, the SDP last sent to that party, unchanged with the same o=
 // version (RFC 3264 §8), and the answer in the party's ACK is applied to
-// the relay: a new media address is followed (latching re-armed), hold
+// the relay: a new media address is followed (NAT learning re-opened), hold
 // suspends the inactivity timeout. That answer is not passed on to the other
 // party, which keeps its session as it was; an ACK without a usable answer
 // (RFC 3261 §13.2.2.4) is logged and leaves the media as it was. OPTIONS is
@@ -119,7 +123,20 @@
 // Resource-Priority header, RFC 4412, or [Config].Priority) is then
 // connected unrecorded, bypassing guidance and recorder; any other call that
 // would be recorded gets 503 with Retry-After. A priority call is never
-// refused because of recording.
+// refused because of recording. [Config].PriorityReserve calls, and as many
+// media sessions of the port range, are kept for priority calls: ordinary
+// calls get 503 when only the reserve is left.
+//
+// # Forwarded, roaming and on-demand calls
+//
+// History-Info (RFC 7044) and Diversion (RFC 5806) of an incoming call name
+// the number it was first placed to; a call forwarded from a company
+// number is recorded wherever it goes. P-Access-Network-Info and
+// P-Visited-Network-ID of an outgoing call tell a mobile roaming abroad,
+// never recorded. Both are believed only from [SideConfig].Trusted sources.
+// A line's [Line].Record selects prefix, record-all or on-demand
+// recording; an on-demand call is recorded from the company party's DTMF
+// start code or [B2BUA.StartRecording] on (see [OnDemandConfig]).
 //
 // # Shutdown
 //

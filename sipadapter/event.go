@@ -35,13 +35,20 @@ const (
 	EventEnqueued
 	// EventDelivered: a sink accepted the recording (see [NotifySink]).
 	EventDelivered
+	// EventRecordingPaused: an on-demand call's recording was stopped
+	// (stop code or [B2BUA.StopRecording]); the file holds silence until
+	// it resumes.
+	EventRecordingPaused
+	// EventRecordingResumed: an on-demand call's stopped recording runs
+	// again, in the same file.
+	EventRecordingResumed
 )
 
 var eventNames = [...]string{
 	EventDecided: "decided", EventRinging: "ringing", EventAnswered: "answered",
 	EventGuidanceStarted: "guidance-started", EventGuidanceEnded: "guidance-ended",
 	EventRecordingStarted: "recording-started", EventEnded: "ended", EventEnqueued: "enqueued",
-	EventDelivered: "delivered",
+	EventDelivered: "delivered", EventRecordingPaused: "recording-paused", EventRecordingResumed: "recording-resumed",
 }
 
 // String returns the event's name, e.g. "guidance-started".
@@ -81,6 +88,7 @@ const (
 	CauseError         = "error"          // a local failure; the CDR's Error says which
 	CauseBadRequest    = "bad-request"    // malformed INVITE or SDP
 	CauseNotAcceptable = "not-acceptable" // no codec the recorder decodes
+	CauseLineLookup    = "line-lookup"    // the LineResolver failed (not ErrUnknownLine): 503
 )
 
 // Event is one step of one call, delivered to [Config.Events].
@@ -102,24 +110,38 @@ type Event struct {
 	Path string `json:"path,omitempty"`
 	// RecordingID is the delivery ID of EventEnqueued and EventDelivered.
 	RecordingID string `json:"recording_id,omitempty"`
+	// CallerRejected and CalleeRejected, on EventEnded, count the RTP and
+	// RTCP packets the legs facing the caller and the callee dropped for
+	// their source (see [SideConfig].NAT).
+	CallerRejected uint64 `json:"caller_rejected,omitempty"`
+	CalleeRejected uint64 `json:"callee_rejected,omitempty"`
 }
 
 // CDR is the call detail record written as one JSON line per call to
 // [Config.CDR].
 type CDR struct {
-	CallID      string    `json:"call_id"`
-	Direction   string    `json:"direction"`
-	Side        string    `json:"side"`
-	Caller      string    `json:"caller,omitempty"`
-	Called      string    `json:"called,omitempty"`
-	Verdict     string    `json:"verdict,omitempty"`
-	Reason      string    `json:"reason,omitempty"`
-	Destination string    `json:"destination,omitempty"`
-	LineNumber  string    `json:"line_number,omitempty"`
-	Recorded    bool      `json:"recorded"`
-	Priority    bool      `json:"priority,omitempty"`
-	Start       time.Time `json:"start"`
-	Answer      time.Time `json:"answer,omitzero"`
+	CallID      string `json:"call_id"`
+	Direction   string `json:"direction"`
+	Side        string `json:"side"`
+	Caller      string `json:"caller,omitempty"`
+	Called      string `json:"called,omitempty"`
+	Verdict     string `json:"verdict,omitempty"`
+	Reason      string `json:"reason,omitempty"`
+	Destination string `json:"destination,omitempty"`
+	LineNumber  string `json:"line_number,omitempty"`
+	Recorded    bool   `json:"recorded"`
+	Priority    bool   `json:"priority,omitempty"`
+	// DivertedFrom and DiversionReason are the original target of a
+	// forwarded incoming call and why it was forwarded (History-Info cause
+	// or Diversion reason), from a trusted network only.
+	DivertedFrom    string `json:"diverted_from,omitempty"`
+	DiversionReason string `json:"diversion_reason,omitempty"`
+	// Roaming reports an outgoing call from a mobile roaming abroad.
+	Roaming bool `json:"roaming,omitempty"`
+	// OnDemand reports a call of an on-demand line, recorded or not.
+	OnDemand bool      `json:"on_demand,omitempty"`
+	Start    time.Time `json:"start"`
+	Answer   time.Time `json:"answer,omitzero"`
 	// BillingStart is the guidance start of a recorded call, the answer of
 	// an unrecorded one.
 	BillingStart time.Time `json:"billing_start,omitzero"`
@@ -132,6 +154,12 @@ type CDR struct {
 	// Packets counts RTP packets received from the caller and the callee.
 	CallerPackets uint64 `json:"caller_packets"`
 	CalleePackets uint64 `json:"callee_packets"`
+	// CallerRejected and CalleeRejected count the RTP and RTCP packets
+	// dropped on the caller's and the callee's leg for coming from another
+	// source than the party's SDP address (or, for a NAT side, the address
+	// latched).
+	CallerRejected uint64 `json:"caller_rejected,omitempty"`
+	CalleeRejected uint64 `json:"callee_rejected,omitempty"`
 }
 
 func (c CDR) line() ([]byte, error) {

@@ -18,6 +18,12 @@ type Line struct {
 	Announcement int
 	// Mono records one mixed channel instead of one channel per party.
 	Mono bool
+	// Record says which calls of the line are recorded: prefixed ones
+	// (the zero value), all ([dialplan.RecordAll]) or those the user starts
+	// recording ([dialplan.RecordOnDemand], see [Config.OnDemand]). For an
+	// incoming call, an on-demand line connects the recorded calls
+	// unrecorded until the user starts the recording.
+	Record dialplan.RecordMode
 }
 
 // LineResolver maps the inside party of a call to its contract line. For an
@@ -25,8 +31,10 @@ type Line struct {
 // incoming call it is the called company number. src is the address the
 // INVITE came from. An error wrapping [ErrUnknownLine] refuses an outgoing
 // call with 403; for an incoming call the line defaults to a fixed line with
-// announcement 1, in stereo. Implementations must be safe for concurrent
-// use.
+// announcement 1, in stereo. Any other error (a provisioning database
+// outage, a timeout) answers either direction with 503 and Retry-After, so
+// that the previous hop fails over instead of giving up; the call ends with
+// [CauseLineLookup]. Implementations must be safe for concurrent use.
 type LineResolver interface {
 	Line(ctx context.Context, number string, src netip.AddrPort) (Line, error)
 }

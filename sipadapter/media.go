@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -40,13 +41,20 @@ const (
 // guidance has ended. Until then the taps hold the packets (heldRecording).
 func (c *call) runMedia() {
 	defer close(c.mediaDone)
+	c.recordWithGuidance()
+}
+
+// recordWithGuidance plays the guidance and starts the recording, as
+// runMedia describes; an on-demand call runs it when the user starts the
+// recording.
+func (c *call) recordWithGuidance() {
 	b := c.b
 	held := &heldRecording{}
 	gates, err := c.guidanceGates()
 	if err != nil {
 		b.log.Error("guidance stream: recording without guidance", "call_id", c.callID, "error", err)
-		c.media.SetFilter(relay.Caller, nil)
-		c.media.SetFilter(relay.Callee, nil)
+		c.setFilter(relay.Caller, nil)
+		c.setFilter(relay.Callee, nil)
 	}
 	c.media.SetTap(relay.Caller, held.tap(relay.Caller))
 	c.media.SetTap(relay.Callee, held.tap(relay.Callee))
@@ -118,7 +126,7 @@ func (c *call) guidanceGates() (*[2]guidanceGate, error) {
 		gates[p].s = s
 	}
 	for p := range gates {
-		c.media.SetFilter(relay.Party(p), &gates[p])
+		c.setFilter(relay.Party(p), &gates[p])
 	}
 	return &gates, nil
 }
@@ -220,21 +228,36 @@ func (c *call) startRecording(billingStart, recStart time.Time, held *heldRecord
 		mode = recorder.Mono
 	}
 	start := earliest(recStart, held.first())
+	var w io.WriteSeeker
+	if b.cfg.recordWriter != nil {
+		if w, err = b.cfg.recordWriter(path); err != nil {
+			_ = os.Remove(filepath.Join(b.cfg.RecordDir, c.id+partialExt))
+			return err
+		}
+	}
+	create := path
+	if w != nil {
+		create = "" // recorder.Config takes one or the other
+	}
 	rec, err := recorder.New(recorder.Config{
-		Path: path, Mode: mode, CallerPayloadTypes: callerPTs, CalleePayloadTypes: calleePTs,
+		Path: create, Writer: w, Mode: mode, CallerPayloadTypes: callerPTs, CalleePayloadTypes: calleePTs,
 		JitterWindow: b.cfg.JitterWindow, Start: start, Clock: b.cfg.Clock.Now, Logger: b.log,
 	})
 	if err != nil {
 		_ = os.Remove(filepath.Join(b.cfg.RecordDir, c.id+partialExt))
 		return err
 	}
+	q := newRecordQueue(rec, b.recBufs)
 	c.mu.Lock()
-	c.rec, c.recPath = rec, path
+	c.rec, c.recPath, c.recQ = rec, path, q
 	c.mu.Unlock()
-	replayed, dropped, err := held.attach(rec)
-	if dropped > 0 || err != nil {
+	replayed, dropped, err := held.attach(rec, q)
+	c.mu.Lock()
+	c.heldLost = dropped
+	c.mu.Unlock()
+	if dropped != [2]uint64{} || err != nil {
 		b.log.Warn("packets held while the recording was being opened", "call_id", c.callID,
-			"replayed", replayed, "dropped", dropped, "error", err)
+			"replayed", replayed, "dropped", dropped[0]+dropped[1], "error", err)
 	}
 	c.emit(Event{Kind: EventRecordingStarted, Time: start, Path: path})
 	return nil
@@ -253,9 +276,10 @@ func (c *call) metadata(billingStart time.Time) delivery.Metadata {
 		channels = 1
 	}
 	return delivery.Metadata{
-		ID: c.id, CallID: c.callID, Direction: dir, Caller: c.caller, Callee: c.decision.Destination,
+		ID: c.id, CallID: c.callID, Instance: c.b.cfg.InstanceID, Direction: dir, Caller: c.caller, Callee: c.decision.Destination,
 		Line: c.line.Kind.String(), LineNumber: c.line.Number, Dialled: c.decision.Dialled,
-		Destination: c.decision.Destination, Start: c.start, Answer: c.answerAt, GuidanceStart: billingStart,
+		Destination: c.decision.Destination, DivertedFrom: c.decision.ForwardedFrom, DiversionReason: c.div.reason,
+		Start: c.start, Answer: c.answerAt, GuidanceStart: billingStart,
 		Channels: channels, AnnouncementID: strconv.Itoa(max(c.line.Announcement, 1)), AudioExt: audioExt,
 	}
 }
@@ -265,6 +289,12 @@ type recorderStats struct {
 	Caller recorder.Stats       `json:"caller"`
 	Callee recorder.Stats       `json:"callee"`
 	DTMF   []recorder.DTMFEvent `json:"dtmf,omitempty"`
+	Pauses []recorder.Interval  `json:"pauses,omitempty"` // on-demand stops
+	// CallerDropped and CalleeDropped count packets relayed but lost to
+	// the recording: the recording queue was full (a disk stalled longer
+	// than it absorbs) or the holding buffer was, while it was opened.
+	CallerDropped uint64 `json:"caller_dropped"`
+	CalleeDropped uint64 `json:"callee_dropped"`
 }
 
 // closeRecording finishes the recording, if any, and enqueues it with its
@@ -273,21 +303,33 @@ type recorderStats struct {
 func (c *call) closeRecording(end time.Time) string {
 	b := c.b
 	c.mu.Lock()
-	rec, path, billing := c.rec, c.recPath, c.guidanceStart
+	rec, path, billing, q, lost := c.rec, c.recPath, c.guidanceStart, c.recQ, c.heldLost
 	c.mu.Unlock()
 	if rec == nil {
 		return ""
+	}
+	if q != nil { // the media session is closed: nothing more is queued
+		q.close()
+		ql := q.lost()
+		lost[0] += ql[0]
+		lost[1] += ql[1]
+		if lost != [2]uint64{} {
+			b.log.Warn("packets lost to the recording: the disk did not keep up", "call_id", c.callID,
+				"caller", lost[0], "callee", lost[1])
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
 	res, err := rec.Close(ctx)
 	if err != nil {
 		b.log.Error("closing recording", "call_id", c.callID, "path", path, "error", err)
+		b.strand(c.id, err)
 		return ""
 	}
 	md := c.metadata(billing)
 	md.End, md.Duration, md.Channels, md.SHA256 = end, res.Duration, res.Channels, res.SHA256
-	if raw, err := json.Marshal(recorderStats{Caller: res.Caller, Callee: res.Callee, DTMF: res.DTMF}); err == nil {
+	if raw, err := json.Marshal(recorderStats{Caller: res.Caller, Callee: res.Callee, DTMF: res.DTMF, Pauses: res.Pauses,
+		CallerDropped: lost[0], CalleeDropped: lost[1]}); err == nil {
 		md.RecorderStats = raw
 	}
 	sidecar := filepath.Join(b.cfg.RecordDir, c.id+partialExt)
@@ -295,7 +337,8 @@ func (c *call) closeRecording(end time.Time) string {
 		b.log.Warn("updating sidecar", "call_id", c.callID, "error", err)
 	}
 	if err := b.cfg.Delivery.Enqueue(ctx, delivery.Recording{AudioPath: path, Metadata: md}); err != nil {
-		b.log.Error("enqueueing recording: left for the next start", "call_id", c.callID, "path", path, "error", err)
+		b.log.Error("enqueueing recording: left in RecordDir and retried", "call_id", c.callID, "path", path, "error", err)
+		b.strand(c.id, err)
 		return ""
 	}
 	if err := os.Remove(sidecar); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -344,6 +387,7 @@ func (b *B2BUA) recover(ctx context.Context) error {
 		audio := filepath.Join(b.cfg.RecordDir, id+audioExt)
 		if err := b.recoverOne(ctx, sidecar, audio); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", id, err))
+			b.strand(id, err)
 		}
 	}
 	return errors.Join(errs...)

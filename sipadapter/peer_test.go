@@ -37,6 +37,8 @@ type peer struct {
 	mu         sync.Mutex
 	remote     netip.AddrPort // media target from the peer's SDP
 	heard      [][]byte       // payloads received, in order
+	events     int            // telephone-event (PT 101) packets received
+	heardAt    []time.Time    // when each arrived
 	heardEarly int            // how many of them arrived before the 200 OK
 	sending    bool
 	invites    []*sip.Request
@@ -45,6 +47,10 @@ type peer struct {
 	// (a digest challenge) instead of taking the call.
 	challenge func(req *sip.Request) *sip.Response
 	byeReqs   []*sip.Request // BYEs received
+
+	// sdpPort, when set, is the RTP port its SDP names instead of its
+	// socket's: a party behind NAT.
+	sdpPort int
 
 	byes   chan struct{}
 	ctx    context.Context
@@ -104,6 +110,11 @@ func (p *peer) close() {
 
 func (p *peer) sdp() []byte {
 	port := p.rtp.LocalAddr().(*net.UDPAddr).Port
+	p.mu.Lock()
+	if p.sdpPort != 0 {
+		port = p.sdpPort
+	}
+	p.mu.Unlock()
 	return fmt.Appendf(nil, "v=0\r\no=peer 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"+
 		"m=audio %d RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n", port)
 }
@@ -253,11 +264,20 @@ func (p *peer) receive() {
 			return
 		}
 		var pkt rtp.Packet
-		if pkt.Unmarshal(buf[:n]) != nil || pkt.PayloadType != 0 {
+		if pkt.Unmarshal(buf[:n]) != nil {
+			continue
+		}
+		if pkt.PayloadType == 101 {
+			p.mu.Lock()
+			p.events++
+			p.mu.Unlock()
+		}
+		if pkt.PayloadType != 0 {
 			continue
 		}
 		p.mu.Lock()
 		p.heard = append(p.heard, append([]byte(nil), pkt.Payload...))
+		p.heardAt = append(p.heardAt, time.Now())
 		p.mu.Unlock()
 	}
 }

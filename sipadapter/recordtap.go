@@ -30,12 +30,12 @@ var errHeldFull = errors.New("sipadapter: recording not open yet and its holding
 // writes a sidecar and a file; until attach, the taps hold copies of the
 // packets, which attach replays into the recording in arrival order.
 type heldRecording struct {
-	rec atomic.Pointer[recorder.Recording] // set by attach
+	q atomic.Pointer[recordQueue] // set by attach: the recording's queue
 
 	mu      sync.Mutex
 	held    []heldPacket
-	dropped int  // packets refused because held was full
-	done    bool // attached or discarded: hold nothing more
+	dropped [2]uint64 // packets of each party refused because held was full
+	done    bool      // attached or discarded: hold nothing more
 }
 
 type heldPacket struct {
@@ -53,21 +53,21 @@ type heldTap struct {
 }
 
 func (t heldTap) WriteRTP(p *rtp.Packet, arrival time.Time) error {
-	if rec := t.h.rec.Load(); rec != nil {
-		return recLeg(rec, t.party).WriteRTP(p, arrival)
+	if q := t.h.q.Load(); q != nil {
+		return q.push(t.party, p, arrival)
 	}
 	h := t.h
 	h.mu.Lock()
-	if rec := h.rec.Load(); rec != nil { // attached while we waited
+	if q := h.q.Load(); q != nil { // attached while we waited
 		h.mu.Unlock()
-		return recLeg(rec, t.party).WriteRTP(p, arrival)
+		return q.push(t.party, p, arrival)
 	}
 	defer h.mu.Unlock()
 	switch {
 	case h.done:
 		return nil
 	case len(h.held) >= maxHeldPackets:
-		h.dropped++
+		h.dropped[t.party]++
 		return errHeldFull
 	}
 	raw, err := p.Marshal() // p points into the relay's buffer
@@ -100,11 +100,13 @@ func (h *heldRecording) first() time.Time {
 
 // attach replays the held packets into rec, both parties interleaved in
 // arrival order (so the jitter window sees them as they came), and sends
-// every later packet straight to rec. It returns how many packets were
-// replayed and how many had been refused for lack of room. The replay runs
-// without the lock, in batches, so that the relay's goroutines never wait
-// for the recording's disk writes: they only append meanwhile.
-func (h *heldRecording) attach(rec *recorder.Recording) (replayed, dropped int, err error) {
+// every later packet to q, whose writer it starts once the replay is done,
+// so that the recording gets every packet in order. It returns how many
+// packets were replayed and how many of each party's had been refused for
+// lack of room. The replay runs without the lock, in batches, so that the
+// relay's goroutines never wait for the recording's disk writes: they only
+// append meanwhile, then queue.
+func (h *heldRecording) attach(rec *recorder.Recording, q *recordQueue) (replayed int, dropped [2]uint64, err error) {
 	var errs []error
 	for {
 		h.mu.Lock()
@@ -112,8 +114,9 @@ func (h *heldRecording) attach(rec *recorder.Recording) (replayed, dropped int, 
 		h.held = nil
 		if len(batch) == 0 {
 			dropped, h.done = h.dropped, true
-			h.rec.Store(rec)
+			h.q.Store(q)
 			h.mu.Unlock()
+			go q.run()
 			return replayed, dropped, errors.Join(errs...)
 		}
 		h.mu.Unlock()

@@ -82,7 +82,7 @@ func (c *call) reinvite(w Side, req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, code, reason, warning(s, err.Error()))
 		return
 	}
-	c.media.SetRemote(from, offer.addr)
+	c.setRemote(from, offer)
 	fwd, err := anchorSDP(offer, c.b.cfg.MediaAddr, c.media.Local(to).Port())
 	if err != nil {
 		respond(tx, req, sip.StatusInternalServerError, "Server Internal Error")
@@ -119,7 +119,7 @@ func (c *call) reinvite(w Side, req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, sip.StatusNotAcceptableHere, "Not Acceptable Here", warning(s, err.Error()))
 		return
 	}
-	c.media.SetRemote(to, answer.addr)
+	c.setRemote(to, answer)
 	c.media.SuspendInactivity(offer.held() || answer.held())
 	back, err := anchorSDP(answer, c.b.cfg.MediaAddr, c.media.Local(from).Port())
 	if err != nil {
@@ -212,7 +212,7 @@ func (c *call) answerInAck(o *pendingOffer, body []byte) {
 		c.b.log.Warn("ACK with an unusable answer: media unchanged", "call_id", c.callID, "party", o.party, "error", err)
 		return
 	}
-	c.media.SetRemote(o.party, answer.addr)
+	c.setRemote(o.party, answer)
 	c.media.SuspendInactivity(o.held || answer.held())
 }
 

@@ -22,6 +22,7 @@ const (
 type mediaInfo struct {
 	desc *sdp.SessionDescription
 	addr netip.AddrPort // zero when the stream is disabled (port 0) or on hold with c=0.0.0.0
+	rtcp netip.AddrPort // from a=rtcp (RFC 3605); zero means addr's port + 1
 	dir  sdp.Direction
 }
 
@@ -43,6 +44,7 @@ func parseSDP(body []byte) (mediaInfo, error) {
 	if err := sd.UnmarshalString(string(body)); err != nil {
 		return mediaInfo{}, fmt.Errorf("%w: %v", ErrSDP, err)
 	}
+	rtcpAttrs := rtcpAttributes(&sd) // filterCodecs drops them
 	audio := filterCodecs(&sd)
 	if audio == nil {
 		return mediaInfo{}, fmt.Errorf("%w: no PCMU or PCMA audio stream", ErrNoCodec)
@@ -64,6 +66,11 @@ func parseSDP(body []byte) (mediaInfo, error) {
 		return mediaInfo{}, fmt.Errorf("%w: audio port %d out of range", ErrSDP, port)
 	}
 	info.addr = netip.AddrPortFrom(ip.Unmap(), uint16(port))
+	if v, ok := rtcpAttrs[audio]; ok {
+		if info.rtcp, err = parseRTCPAttr(v, info.addr.Addr()); err != nil {
+			return mediaInfo{}, err
+		}
+	}
 	return info, nil
 }
 

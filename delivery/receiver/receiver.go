@@ -90,7 +90,10 @@ type Receiver struct {
 	mu        sync.Mutex
 	rnd       *rand.Rand
 	downUntil time.Time
-	stats     Stats
+	// rejectCode is answered to every request until rejectUntil.
+	rejectCode  int
+	rejectUntil time.Time
+	stats       Stats
 }
 
 // New returns a Receiver storing into cfg.Dir.
@@ -133,6 +136,25 @@ func (r *Receiver) SetDown(until time.Time) {
 	r.mu.Lock()
 	r.downUntil = until
 	r.mu.Unlock()
+}
+
+// SetRejecting makes the receiver answer every request, health checks
+// included, with code (a 4xx, such as 401 after a password rotation or 404
+// after a path change) until the given time; the zero time ends it.
+func (r *Receiver) SetRejecting(code int, until time.Time) {
+	r.mu.Lock()
+	r.rejectCode, r.rejectUntil = code, until
+	r.mu.Unlock()
+}
+
+// rejecting returns the status to refuse every request with, or zero.
+func (r *Receiver) rejecting() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.rejectCode != 0 && r.cfg.Now().Before(r.rejectUntil) {
+		return r.rejectCode
+	}
+	return 0
 }
 
 // Stats returns a snapshot of the counters.
@@ -213,8 +235,15 @@ func (r *Receiver) authorized(req *http.Request) bool {
 
 // serve stores the upload and reports whether it completed a new recording.
 func (r *Receiver) serve(req *http.Request) (bool, error) {
+	if code := r.rejecting(); code != 0 {
+		return false, refuse(code, "rejecting every request")
+	}
 	if !r.authorized(req) {
 		return false, refuse(http.StatusUnauthorized, "unauthorized")
+	}
+	if req.Method == http.MethodOptions || req.Method == http.MethodHead {
+		// A health check: up, and the credentials are good.
+		return false, nil
 	}
 	id := req.Header.Get(delivery.HeaderRecordingID)
 	if !validID(id) {

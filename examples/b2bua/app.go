@@ -109,13 +109,18 @@ func (a *app) open(stdout io.Writer) error {
 	if a.b2bua, err = sipadapter.New(ac); err != nil {
 		return err
 	}
+	a.metrics.strandedRecordings(a.b2bua.Stranded)
 
 	if cfg.metricsListen != "" {
 		if a.httpLn, err = net.Listen("tcp", cfg.metricsListen); err != nil {
 			return fmt.Errorf("metrics listen: %w", err)
 		}
+		mux := a.health.mux(a.metrics.handler(log))
+		if cfg.pprof {
+			withPprof(mux)
+		}
 		a.httpSrv = &http.Server{
-			Handler:           a.health.mux(a.metrics.handler(log)),
+			Handler:           a.recordingControl(mux, cfg.managementToken),
 			ReadHeaderTimeout: httpTimeout,
 			ReadTimeout:       httpTimeout,
 			WriteTimeout:      httpTimeout,

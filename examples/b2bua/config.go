@@ -36,6 +36,10 @@ type fileConfig struct {
 	Timeouts  fileTimeouts  `yaml:"timeouts"`
 	Log       fileLog       `yaml:"log"`
 	Metrics   fileMetrics   `yaml:"metrics"`
+	Runtime   fileRuntime   `yaml:"runtime"`
+	// InstanceID names this instance in recording IDs and delivered file
+	// names (see instance.go).
+	InstanceID string `yaml:"instance_id"`
 }
 
 type fileSides struct {
@@ -51,6 +55,12 @@ type fileSide struct {
 	// Username and Password answer the next hop's digest challenge.
 	Username string `yaml:"username"`
 	Password string `yaml:"password"`
+	// Trusted are the sources whose History-Info, Diversion and roaming
+	// headers are believed (default: networks).
+	Trusted []string `yaml:"trusted"`
+	// NAT latches media to the first source within a learning window
+	// instead of accepting only the SDP address (see sipadapter.SideConfig).
+	NAT bool `yaml:"nat"`
 }
 
 type fileMedia struct {
@@ -65,6 +75,10 @@ type fileDialplan struct {
 	FixedPrefix      string   `yaml:"fixed_prefix"`
 	ExtensionPattern string   `yaml:"extension_pattern"`
 	CompanyNumbers   []string `yaml:"company_numbers"`
+	// IncomingExtensions and IncomingExtensionPattern name the extensions
+	// whose incoming calls are recorded.
+	IncomingExtensions       []string `yaml:"incoming_extensions"`
+	IncomingExtensionPattern string   `yaml:"incoming_extension_pattern"`
 }
 
 type fileRecording struct {
@@ -88,6 +102,8 @@ type fileLine struct {
 	Announcement int    `yaml:"announcement"`
 	Channels     string `yaml:"channels"`
 	Priority     bool   `yaml:"priority"`
+	// Record is prefix (default), all or on-demand.
+	Record string `yaml:"record"`
 }
 
 type fileSpool struct {
@@ -111,6 +127,9 @@ type fileCircuit struct {
 	Threshold int    `yaml:"threshold"`
 	MinOpen   string `yaml:"min_open"`
 	MaxOpen   string `yaml:"max_open"`
+	// HealthInterval paces the sinks' health checks while the circuit is
+	// open; "off" disables them.
+	HealthInterval string `yaml:"health_interval"`
 }
 
 // fileSink is one delivery destination; exactly one field is set.
@@ -137,6 +156,10 @@ type fileHTTPSink struct {
 	Timeout  string            `yaml:"timeout"`
 	Headers  map[string]string `yaml:"headers"`
 	TimeZone string            `yaml:"time_zone"`
+	// HealthURL and HealthMethod (OPTIONS, HEAD or GET) override the
+	// health check sent while the delivery circuit is open.
+	HealthURL    string `yaml:"health_url"`
+	HealthMethod string `yaml:"health_method"`
 }
 
 type fileSFTPSink struct {
@@ -157,6 +180,16 @@ type fileCapacity struct {
 	MinSpoolFree     string `yaml:"min_spool_free"`
 	MaxMessageSize   string `yaml:"max_message_size"`
 	RetryAfter       string `yaml:"retry_after"`
+	// RecordingReserve is the recording time reserved in the spool per
+	// recorded call (default 2m; "off" disables).
+	RecordingReserve string `yaml:"recording_reserve"`
+	// TCPIdleTimeout closes idle SIP TCP connections (default 5m; "off").
+	TCPIdleTimeout string `yaml:"tcp_idle_timeout"`
+	// MaxTCPConnections and MaxTCPConnectionsPerSource bound SIP TCP
+	// connections per side (defaults 1024 and 64).
+	MaxTCPConnections          int `yaml:"max_tcp_connections"`
+	MaxTCPConnectionsPerSource int `yaml:"max_tcp_connections_per_source"`
+	PriorityReserve            int `yaml:"priority_reserve"`
 }
 
 type filePriority struct {
@@ -179,6 +212,12 @@ type fileLog struct {
 
 type fileMetrics struct {
 	Listen string `yaml:"listen"`
+	// Token, when set, enables the on-demand recording endpoints on the
+	// listener, for requests with "Authorization: Bearer <token>".
+	Token string `yaml:"token"`
+	// Pprof serves net/http/pprof under /debug/pprof/ on the metrics
+	// listener; off by default.
+	Pprof bool `yaml:"pprof"`
 }
 
 // Environment variables that override secrets, for every sink of their
@@ -190,6 +229,7 @@ const (
 	envSFTPKeyPassphrase = "CALLREC_SFTP_KEY_PASSPHRASE"
 	envInsidePassword    = "CALLREC_INSIDE_PASSWORD"
 	envOutsidePassword   = "CALLREC_OUTSIDE_PASSWORD"
+	envManagementToken   = "CALLREC_MANAGEMENT_TOKEN"
 )
 
 // Defaults of the example's own settings (the packages document theirs).
@@ -226,6 +266,10 @@ type config struct {
 	logLevel      slog.Level
 	cdr           string
 	metricsListen string
+	// managementToken enables the recording control endpoints.
+	managementToken string
+	pprof           bool
+	runtime         runtimeSettings
 }
 
 // loadConfig reads and validates the file at path. Every problem is
@@ -285,7 +329,10 @@ func (fc *fileConfig) check(c *checker) *config {
 		logFormat:     c.oneOf("log.format", fc.Log.Format, logFormatJSON, logFormatJSON, logFormatText),
 		cdr:           fc.Log.CDR,
 		metricsListen: fc.Metrics.Listen,
+		pprof:         fc.Metrics.Pprof,
+		runtime:       fc.Runtime.check(c),
 	}
+	cfg.managementToken = c.secret("metrics.token", fc.Metrics.Token, envManagementToken)
 	if fc.Log.Level != "" {
 		if err := cfg.logLevel.UnmarshalText([]byte(fc.Log.Level)); err != nil {
 			c.addf("log.level", "%q is not debug, info, warn or error", fc.Log.Level)
@@ -294,7 +341,11 @@ func (fc *fileConfig) check(c *checker) *config {
 	if cfg.metricsListen != "" {
 		c.hostPort("metrics.listen", cfg.metricsListen, false, true)
 	}
+	if cfg.pprof && cfg.metricsListen == "" {
+		c.addf("metrics.pprof", "needs metrics.listen to serve on")
+	}
 	fc.checkSIP(c, cfg)
+	cfg.adapter.InstanceID = fc.checkInstanceID(c, os.Hostname, os.Getpid)
 	cfg.plan = fc.Dialplan.check(c)
 	cfg.lines = fc.checkLines(c)
 	cfg.priority = fc.Priority.check(c, cfg.adapter.Inside.Networks)
@@ -377,6 +428,19 @@ func (fc *fileConfig) checkSIP(c *checker, cfg *config) {
 		a.MaxMessageSize = int(n)
 	}
 	a.RetryAfter = c.duration("capacity.retry_after", k.RetryAfter, 0)
+	a.RecordingReserve = c.durationOrOff("capacity.recording_reserve", k.RecordingReserve)
+	a.TCP = sipadapter.TCPLimits{
+		IdleTimeout:       c.durationOrOff("capacity.tcp_idle_timeout", k.TCPIdleTimeout),
+		MaxConns:          c.nonNegative("capacity.max_tcp_connections", k.MaxTCPConnections),
+		MaxConnsPerSource: c.nonNegative("capacity.max_tcp_connections_per_source", k.MaxTCPConnectionsPerSource),
+	}
+	if m, p := a.TCP.MaxConns, a.TCP.MaxConnsPerSource; m > 0 && p > m {
+		c.addf("capacity.max_tcp_connections_per_source", "%d is above capacity.max_tcp_connections %d", p, m)
+	}
+	if k.PriorityReserve < 0 || k.MaxCalls > 0 && k.PriorityReserve >= k.MaxCalls {
+		c.addf("capacity.priority_reserve", "%d must be at least 0 and below capacity.max_calls", k.PriorityReserve)
+	}
+	a.PriorityReserve = k.PriorityReserve
 }
 
 func (s fileSide) check(c *checker, key string, inside bool, passwordEnv string) sipadapter.SideConfig {
@@ -388,6 +452,7 @@ func (s fileSide) check(c *checker, key string, inside bool, passwordEnv string)
 		Transport: c.oneOf(key+".transport", s.Transport, transportUDP, transportUDP, transportTCP),
 		Username:  s.Username,
 		Password:  c.secret(key+".password", s.Password, passwordEnv),
+		NAT:       s.NAT,
 	}
 	if sc.Password != "" && sc.Username == "" {
 		c.addf(key+".username", "missing: the password needs a username")
@@ -395,6 +460,11 @@ func (s fileSide) check(c *checker, key string, inside bool, passwordEnv string)
 	for i, n := range s.Networks {
 		if p := c.prefix(fmt.Sprintf("%s.networks[%d]", key, i), n); p.IsValid() {
 			sc.Networks = append(sc.Networks, p)
+		}
+	}
+	for i, n := range s.Trusted {
+		if p := c.prefix(fmt.Sprintf("%s.trusted[%d]", key, i), n); p.IsValid() {
+			sc.Trusted = append(sc.Trusted, p)
 		}
 	}
 	if inside && len(s.Networks) == 0 {
@@ -409,6 +479,9 @@ func (d fileDialplan) check(c *checker) dialplan.Config {
 		FixedPrefix:      d.FixedPrefix,
 		ExtensionPattern: d.ExtensionPattern,
 		CompanyNumbers:   d.CompanyNumbers,
+
+		IncomingExtensions:       d.IncomingExtensions,
+		IncomingExtensionPattern: d.IncomingExtensionPattern,
 	}
 	// Try each field alone so that a problem names its key, then the
 	// whole, for problems between fields such as overlapping prefixes.
@@ -501,6 +574,7 @@ func (s fileSpool) check(c *checker) delivery.Config {
 			MaxOpen:   c.duration("spool.circuit.max_open", s.Circuit.MaxOpen, 0),
 		},
 	}
+	qc.Circuit.HealthInterval = c.durationOrOff("spool.circuit.health_interval", s.Circuit.HealthInterval)
 	b := qc.Backoff
 	if b.Base > 0 && b.Cap > 0 && b.Cap < b.Base {
 		c.addf("spool.retry.cap", "%v is below spool.retry.base %v", b.Cap, b.Base)

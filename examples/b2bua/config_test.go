@@ -146,7 +146,7 @@ func TestConfigProblems(t *testing.T) {
 		msg      string
 	}{
 		"unknown key": {old: "    listen: 127.0.0.1:0\n    next", new: "    lisen: 127.0.0.1:0\n    next",
-			key: "sides.inside.lisen", line: 3, msg: "unknown key (valid keys here: listen, networks, next_hop, password, transport, username)"},
+			key: "sides.inside.lisen", line: 3, msg: "unknown key (valid keys here: listen, nat, networks, next_hop, password, transport, trusted, username)"},
 		"missing after misspelling": {old: "    listen: 127.0.0.1:0\n    next", new: "    lisen: 127.0.0.1:0\n    next",
 			key: "sides.inside.listen", line: 2, msg: "missing"},
 		"wrong type": {new: "capacity:\n  max_calls: many\n",
@@ -262,7 +262,7 @@ func TestLoadConfigError(t *testing.T) {
 	assert.True(t, ce.Has("sinks[0].dir.path"))
 	assert.True(t, ce.Has("bogus"))
 	assert.Equal(t, path+":15: sinks[0].dir.path: missing\n"+
-		path+":16: bogus: unknown key (valid keys here: capacity, dialplan, lines, log, media, metrics, priority, recording, sides, sinks, spool, timeouts)",
+		path+":16: bogus: unknown key (valid keys here: capacity, dialplan, instance_id, lines, log, media, metrics, priority, recording, runtime, sides, sinks, spool, timeouts)",
 		err.Error())
 
 	_, err = loadConfig(filepath.Join(t.TempDir(), "absent.yaml"), env(nil))

@@ -93,6 +93,9 @@ func (fc *fileConfig) checkLines(c *checker) *lineTable {
 			c.addf(key+".announcement", "%d is not an announcement 1–%d", e.line.Announcement, maxAnnouncementID)
 		}
 		e.line.Mono = c.oneOf(key+".channels", l.Channels, defChannels, channelsStereo, channelsMono) == channelsMono
+		if err := e.line.Record.UnmarshalText([]byte(l.Record)); err != nil {
+			c.addf(key+".record", "%q is not prefix, all or on-demand", l.Record)
+		}
 		if l.Source != "" {
 			e.source = c.prefix(key+".source", l.Source)
 		}

@@ -86,6 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		cfg.shutdownGrace = *grace
 	}
 	log := newLogger(stderr, cfg.logFormat, cfg.logLevel)
+	cfg.runtime.apply()
 	a, err := newApp(cfg, log, stdout)
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/callrec/callrec/delivery"
 	"github.com/callrec/callrec/recorder"
@@ -32,6 +33,8 @@ type metrics struct {
 	enqueueFailed prometheus.Counter
 	rtpReceived   *prometheus.CounterVec
 	rtpLost       *prometheus.CounterVec
+	rtpRejected   [2]prometheus.Counter // caller, callee
+	recDropped    *prometheus.CounterVec
 	draining      prometheus.Gauge
 
 	mu    sync.Mutex
@@ -49,6 +52,11 @@ func newMetrics(active func() (calls, recorded int), spool func() (delivery.Disk
 		"Recordings the spool refused; each stays in the record directory for the next start.")
 	m.rtpReceived = f.counterVec("rtp_packets_received_total", "RTP packets received on recorded calls, by party.", "party")
 	m.rtpLost = f.counterVec("rtp_packets_lost_total", "RTP packets lost on recorded calls (sequence gaps, RFC 3550 A.3), by party.", "party")
+	rejected := f.counterVec("rtp_rejected_total",
+		"RTP and RTCP packets dropped for coming from another source than the party's SDP address (hijack attempts, or NAT on a side not configured with nat), by party; counted when the call ends.", "party")
+	m.rtpRejected = [2]prometheus.Counter{rejected.WithLabelValues("caller"), rejected.WithLabelValues("callee")}
+	m.recDropped = f.counterVec("recording_packets_dropped_total",
+		"RTP packets relayed but lost to the recording because the disk did not keep up (the per-call recording queue was full), by party.", "party")
 	m.draining = f.gauge("draining", "1 while the service is shutting down and refusing new calls.")
 
 	f.gaugeFunc("calls_active", "Calls in progress.", func() float64 { n, _ := active(); return float64(n) })
@@ -66,6 +74,8 @@ func newMetrics(active func() (calls, recorded int), spool func() (delivery.Disk
 			func(s delivery.Stats) float64 { return float64(s.DeadLettered) }},
 		{"delivery_retries_total", "Failed delivery attempts that will be retried.", true,
 			func(s delivery.Stats) float64 { return float64(s.Retried) }},
+		{"delivery_destination_failures_total", "Failed delivery attempts blamed on the destination (refused credentials, missing path, bad certificate): alert on increase.", true,
+			func(s delivery.Stats) float64 { return float64(s.DestinationFailures) }},
 		{"delivered_bytes_total", "Audio bytes delivered.", true,
 			func(s delivery.Stats) float64 { return float64(s.Bytes) }},
 		{"spool_depth", "Recordings in the spool awaiting delivery, those in flight included.", false,
@@ -149,6 +159,8 @@ func (m *metrics) event(e sipadapter.Event) {
 		}
 	case sipadapter.EventEnded:
 		m.ended.WithLabelValues(e.Cause, string(e.HungUp)).Inc()
+		m.rtpRejected[0].Add(float64(e.CallerRejected))
+		m.rtpRejected[1].Add(float64(e.CalleeRejected))
 	}
 }
 
@@ -159,8 +171,10 @@ func (m *metrics) recorded(md delivery.Metadata) {
 		return
 	}
 	var rs struct {
-		Caller recorder.Stats `json:"caller"`
-		Callee recorder.Stats `json:"callee"`
+		Caller        recorder.Stats `json:"caller"`
+		Callee        recorder.Stats `json:"callee"`
+		CallerDropped uint64         `json:"caller_dropped"`
+		CalleeDropped uint64         `json:"callee_dropped"`
 	}
 	if err := json.Unmarshal(md.RecorderStats, &rs); err != nil {
 		return
@@ -169,6 +183,8 @@ func (m *metrics) recorded(md delivery.Metadata) {
 		m.rtpReceived.WithLabelValues(party).Add(float64(s.Received))
 		m.rtpLost.WithLabelValues(party).Add(float64(s.Lost))
 	}
+	m.recDropped.WithLabelValues("caller").Add(float64(rs.CallerDropped))
+	m.recDropped.WithLabelValues("callee").Add(float64(rs.CalleeDropped))
 }
 
 // handler serves the metrics in the Prometheus exposition formats.
@@ -196,4 +212,16 @@ func (d countingDelivery) Enqueue(ctx context.Context, rec delivery.Recording) e
 	}
 	d.m.recorded(md)
 	return nil
+}
+
+// strandedRecordings exports the recordings left in the record directory
+// because their Close or Enqueue failed, and the age of the oldest: the
+// B2BUA retries them while it runs, so a lasting non-zero value means the
+// spool cannot take recordings.
+func (m *metrics) strandedRecordings(stranded func() (int, time.Duration)) {
+	f := factory{m.reg}
+	f.gaugeFunc("recordings_stranded", "Recordings left in the record directory after a failed Close or Enqueue, retried while running.",
+		func() float64 { n, _ := stranded(); return float64(n) })
+	f.gaugeFunc("recordings_stranded_oldest_age_seconds", "How long the oldest stranded recording has waited; 0 when none.",
+		func() float64 { _, age := stranded(); return age.Seconds() })
 }

@@ -51,7 +51,7 @@ func TestMetricsExposition(t *testing.T) {
 	require.NoError(t, os.WriteFile(audio, []byte("RIFF"), 0o600))
 	require.NoError(t, d.Enqueue(t.Context(), delivery.Recording{AudioPath: audio, Metadata: delivery.Metadata{
 		CallID:        "c1",
-		RecorderStats: []byte(`{"caller":{"Received":1000,"Lost":7},"callee":{"Received":990,"Lost":12},"dtmf":[]}`),
+		RecorderStats: []byte(`{"caller":{"Received":1000,"Lost":7},"callee":{"Received":990,"Lost":12},"dtmf":[],"caller_dropped":4,"callee_dropped":0}`),
 	}}))
 	err = d.Enqueue(t.Context(), delivery.Recording{AudioPath: filepath.Join(dir, "absent.wav")})
 	require.ErrorIs(t, err, delivery.ErrInvalidRecording)
@@ -80,6 +80,10 @@ callrec_rtp_packets_lost_total{party="caller"} 7
 # TYPE callrec_rtp_packets_received_total counter
 callrec_rtp_packets_received_total{party="callee"} 990
 callrec_rtp_packets_received_total{party="caller"} 1000
+# HELP callrec_recording_packets_dropped_total RTP packets relayed but lost to the recording because the disk did not keep up (the per-call recording queue was full), by party.
+# TYPE callrec_recording_packets_dropped_total counter
+callrec_recording_packets_dropped_total{party="callee"} 0
+callrec_recording_packets_dropped_total{party="caller"} 4
 # HELP callrec_recordings_enqueue_failures_total Recordings the spool refused; each stays in the record directory for the next start.
 # TYPE callrec_recordings_enqueue_failures_total counter
 callrec_recordings_enqueue_failures_total 1
@@ -118,7 +122,8 @@ callrec_spool_free_bytes 123456
 callrec_draining 0
 `),
 		"callrec_calls_total", "callrec_calls_ended_total", "callrec_calls_active", "callrec_calls_recorded_active",
-		"callrec_rtp_packets_lost_total", "callrec_rtp_packets_received_total", "callrec_recordings_enqueue_failures_total",
+		"callrec_rtp_packets_lost_total", "callrec_rtp_packets_received_total", "callrec_recording_packets_dropped_total",
+		"callrec_recordings_enqueue_failures_total",
 		"callrec_recordings_written_total", "callrec_recordings_delivered_total", "callrec_recordings_dead_lettered_total",
 		"callrec_delivery_retries_total", "callrec_delivered_bytes_total", "callrec_spool_depth", "callrec_spool_in_flight",
 		"callrec_spool_oldest_age_seconds", "callrec_delivery_circuit_state", "callrec_spool_free_bytes", "callrec_draining",
@@ -161,4 +166,16 @@ func BenchmarkMetricsEvent(b *testing.B) {
 		m.event(decided)
 		m.event(ended)
 	}
+}
+
+func TestMetricsRTPRejected(t *testing.T) {
+	m := newMetrics(func() (int, int) { return 0, 0 }, func() (delivery.DiskSpace, error) { return delivery.DiskSpace{}, nil })
+	m.event(sipadapter.Event{Kind: sipadapter.EventEnded, Cause: sipadapter.CauseBye, CalleeRejected: 20})
+	m.event(sipadapter.Event{Kind: sipadapter.EventEnded, Cause: sipadapter.CauseBye, CallerRejected: 3, CalleeRejected: 1})
+	require.NoError(t, testutil.GatherAndCompare(m.reg, strings.NewReader(`
+# HELP callrec_rtp_rejected_total RTP and RTCP packets dropped for coming from another source than the party's SDP address (hijack attempts, or NAT on a side not configured with nat), by party; counted when the call ends.
+# TYPE callrec_rtp_rejected_total counter
+callrec_rtp_rejected_total{party="callee"} 21
+callrec_rtp_rejected_total{party="caller"} 3
+`), "callrec_rtp_rejected_total"))
 }

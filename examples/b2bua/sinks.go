@@ -177,6 +177,15 @@ func (h *fileHTTPSink) check(c *checker, key string) sinkSpec {
 		Timeout:     c.duration(key+".timeout", h.Timeout, 0),
 		Location:    timeZone(c, key+".time_zone", h.TimeZone),
 	}
+	hc.HealthURL, hc.HealthMethod = h.HealthURL, strings.ToUpper(h.HealthMethod)
+	switch hc.HealthMethod {
+	case "", http.MethodOptions, http.MethodHead, http.MethodGet:
+	default:
+		c.addf(key+".health_method", "%q is not OPTIONS, HEAD or GET", h.HealthMethod)
+	}
+	if hu, err := url.Parse(h.HealthURL); h.HealthURL != "" && (err != nil || (hu.Scheme != "http" && hu.Scheme != "https") || hu.Host == "") {
+		c.addf(key+".health_url", "%q is not an http or https URL", h.HealthURL)
+	}
 	u, err := url.Parse(h.URL)
 	switch {
 	case h.URL == "":
@@ -273,4 +282,28 @@ func loadSigner(path, passphrase string) (ssh.Signer, error) {
 		return ssh.ParsePrivateKeyWithPassphrase(pem, []byte(passphrase))
 	}
 	return ssh.ParsePrivateKey(pem)
+}
+
+// CheckHealth passes when every sink that has a health check passes it; it
+// returns [delivery.ErrNoHealthCheck] when none has one.
+func (f fanout) CheckHealth(ctx context.Context) error {
+	checked := false
+	for _, s := range f {
+		hc, ok := s.sink.(delivery.HealthChecker)
+		if !ok {
+			continue
+		}
+		err := hc.CheckHealth(ctx)
+		if errors.Is(err, delivery.ErrNoHealthCheck) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("sink %s: %w", s.name, err)
+		}
+		checked = true
+	}
+	if !checked {
+		return delivery.ErrNoHealthCheck
+	}
+	return nil
 }

@@ -51,6 +51,10 @@ type scenario struct {
 	wantVerdict  dialplan.Verdict
 	wantCode     int // final response the caller must get
 	wantRecorded bool
+	// headers go on the caller's INVITE; a forwarded call's History-Info
+	// must come back as the recording's DivertedFrom.
+	headers          []sip.Header
+	wantDivertedFrom string
 }
 
 func (d *demo) scenarios() []*scenario {
@@ -67,6 +71,15 @@ func (d *demo) scenarios() []*scenario {
 		destination: digits(companyNumber), hangUp: sipadapter.PartyCallee,
 		callerPitch: customerPitch, calleePitch: companyPitch, callerName: "customer", calleeName: "company",
 		wantVerdict: dialplan.VerdictRecord, wantCode: sip.StatusOK, wantRecorded: true,
+	}, {
+		title: "incoming call forwarded from the company's 03 number to a mobile", direction: dialplan.Incoming,
+		dialled: forwardedMobile, caller: e.outside, callee: e.inside, ingress: sipadapter.Outside,
+		destination: digits(forwardedMobile), hangUp: sipadapter.PartyCaller,
+		callerPitch: customerPitch, calleePitch: companyPitch, callerName: "customer", calleeName: "company mobile",
+		wantVerdict: dialplan.VerdictRecord, wantCode: sip.StatusOK, wantRecorded: true,
+		headers: []sip.Header{sip.NewHeader("History-Info", "<sip:"+digits(companyNumber)+"@ims.example>;index=1, <sip:"+
+			digits(forwardedMobile)+"@ims.example;cause=302>;index=1.1")},
+		wantDivertedFrom: digits(companyNumber),
 	}, {
 		title: "emergency number with the recording prefix", direction: dialplan.Outgoing,
 		dialled: "0077-27-110", caller: e.inside, callee: e.outside, ingress: sipadapter.Inside,
@@ -130,7 +143,7 @@ func (d *demo) place(parent context.Context, sc *scenario) *result {
 	r.t0 = time.Now()
 	d.line(r, r.t0, "INVITE", "%s dials %s  (%s)", sc.callerName, sc.dialled, target)
 	wg.Go(func() {
-		c, err := sc.caller.Dial(ctx, target, &cid)
+		c, err := sc.caller.Dial(ctx, target, append([]sip.Header{&cid}, sc.headers...)...)
 		dialled <- dialResult{c, err}
 	})
 	wg.Go(func() {

@@ -27,9 +27,12 @@ import (
 const (
 	companyNumber  = "03-6700-1234"
 	customerNumber = "03-3212-4567"
-	companyPitch   = 130 // the company's staff, on the inside
-	customerPitch  = 210 // the customer, on the outside
-	mediaPorts     = 200 // RTP ports the B2BUA may use, from a random base
+	// forwardedMobile is where the network forwards calls to companyNumber
+	// in the forwarded-call scenario.
+	forwardedMobile = "090-5555-6666"
+	companyPitch    = 130 // the company's staff, on the inside
+	customerPitch   = 210 // the customer, on the outside
+	mediaPorts      = 200 // RTP ports the B2BUA may use, from a random base
 )
 
 // env is everything the demo runs in one process: the customer's receiving
@@ -127,7 +130,9 @@ func start(opts options, log *slog.Logger) (e *env, err error) {
 			Listen: "127.0.0.1:0", NextHop: e.inside.Addr().String(),
 			Networks: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
 		},
-		Outside:      sipadapter.SideConfig{Listen: "127.0.0.1:0", NextHop: e.outside.Addr().String()},
+		// The network's History-Info is believed from its address only.
+		Outside: sipadapter.SideConfig{Listen: "127.0.0.1:0", NextHop: e.outside.Addr().String(),
+			Trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}},
 		MediaPortMin: base, MediaPortMax: base + mediaPorts - 2,
 		Plan: plan, Lines: sipadapter.LineResolverFunc(e.line),
 		RecordDir: records, Delivery: e.queue, Announcer: e.announcer,

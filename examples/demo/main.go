@@ -80,7 +80,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	return o, nil
 }
 
-// run starts the demo's world, places the three calls, checks what came
+// run starts the demo's world, places the four calls, checks what came
 // out and prints a summary. It returns an error when any check failed.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	opts, err := parseFlags(args, stderr)

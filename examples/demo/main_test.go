@@ -41,14 +41,14 @@ func TestRun(t *testing.T) {
 			err := run(ctx, args, &stdout, &stderr)
 			t.Log(stdout.String())
 			require.NoError(t, err, stderr.String())
-			assert.Contains(t, stdout.String(), "All 29 checks passed")
+			assert.Contains(t, stdout.String(), "All 42 checks passed")
 			assert.NotContains(t, stdout.String(), "FAIL")
 			assert.NotContains(t, stdout.String(), "\r", "spinner drawn without a terminal")
 
 			for _, ext := range []string{".wav", ".json", ".png"} {
 				files, err := filepath.Glob(filepath.Join(out, "*"+ext))
 				require.NoError(t, err)
-				assert.Len(t, files, 2, "%s files", ext)
+				assert.Len(t, files, 3, "%s files", ext)
 			}
 			wavs, err := filepath.Glob(filepath.Join(out, "*.wav"))
 			require.NoError(t, err)
@@ -89,7 +89,7 @@ func TestRun(t *testing.T) {
 				verdicts = append(verdicts, line.Verdict)
 			}
 			require.NoError(t, sc.Err())
-			assert.Equal(t, []string{"record", "record", "emergency"}, verdicts)
+			assert.Equal(t, []string{"record", "record", "record", "emergency"}, verdicts)
 		})
 	}
 }
@@ -137,7 +137,7 @@ func TestInterrupt(t *testing.T) {
 	err := run(ctx, []string{"-out", t.TempDir()}, &stdout, &stderr)
 	require.ErrorIs(t, err, context.Canceled)
 	assert.Less(t, time.Since(start), 15*time.Second)
-	assert.Contains(t, stdout.String(), "[1/3]")
-	assert.NotContains(t, stdout.String(), "[2/3]")
+	assert.Contains(t, stdout.String(), "[1/4]")
+	assert.NotContains(t, stdout.String(), "[2/4]")
 	assert.Contains(t, stdout.String(), "FAILED")
 }

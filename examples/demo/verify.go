@@ -128,6 +128,10 @@ func (d *demo) verify(r *result) {
 		"%s call %s, %d channel(s) at %d Hz, announcement %s, billing start %s",
 		rec.meta.Direction, rec.meta.CallID, len(rec.audio.Channels), rec.audio.SampleRate,
 		rec.meta.AnnouncementID, rec.meta.GuidanceStart.Format("15:04:05.000"))
+	if sc.wantDivertedFrom != "" {
+		add("forwarded", rec.meta.DivertedFrom == sc.wantDivertedFrom && rec.meta.DiversionReason != "",
+			"diverted from %q (%s), expected %s", rec.meta.DivertedFrom, rec.meta.DiversionReason, sc.wantDivertedFrom)
+	}
 	talk, ok := r.span(sipadapter.EventRecordingStarted, sipadapter.EventEnded)
 	add("duration", ok && absDur(rec.duration-talk) <= durationTolerance,
 		"%.3fs of audio for %.3fs of talk (planned %v)", rec.duration.Seconds(), talk.Seconds(), d.opts.duration)

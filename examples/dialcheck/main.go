@@ -1,7 +1,9 @@
 // Command dialcheck prints the recording decision for each number given, one
 // JSON object per line, for evaluators and scripts.
 //
-//	dialcheck [-line mobile|fixed] [-line-number N] [-direction out|in] [-roaming] NUMBER...
+//	dialcheck [-line mobile|fixed] [-line-number N] [-direction out|in] [-roaming]
+//	          [-record-all | -on-demand] [-company N]... [-freecall N]... [-extension N]...
+//	          [-diverted-from N] NUMBER...
 //
 // The exit status is 1 if any number was invalid, 2 on a usage error.
 package main
@@ -25,9 +27,16 @@ type result struct {
 	Verdict     string `json:"verdict"`
 	Record      bool   `json:"record"`
 	Destination string `json:"destination"`
-	Reason      string `json:"reason"`
-	ReasonJA    string `json:"reason_ja,omitempty"`
-	Error       string `json:"error,omitempty"`
+	// DivertedFrom is the original target of a forwarded incoming call.
+	DivertedFrom string `json:"diverted_from,omitempty"`
+	// WithholdCallerID and PresentCallerID report 184/186 before the prefix.
+	WithholdCallerID bool `json:"withhold_caller_id,omitempty"`
+	PresentCallerID  bool `json:"present_caller_id,omitempty"`
+	// OnDemand reports a call of an on-demand line that the user may record.
+	OnDemand bool   `json:"on_demand,omitempty"`
+	Reason   string `json:"reason"`
+	ReasonJA string `json:"reason_ja,omitempty"`
+	Error    string `json:"error,omitempty"`
 }
 
 var errSomeInvalid = errors.New("some numbers were invalid")
@@ -56,8 +65,20 @@ func run(args []string, stdout, stderr io.Writer) error {
 		company = append(company, s)
 		return nil
 	})
+	recordAll := fs.Bool("record-all", false, "the line records every call the prefix would allow, prefixed or not")
+	onDemand := fs.Bool("on-demand", false, "the line records on demand (unprefixed calls connected unrecorded, recordable)")
+	divertedFrom := fs.String("diverted-from", "", "for -direction in: the number the network forwarded the call from (History-Info/Diversion)")
+	fs.Func("freecall", "a company freecall number (0120/0800) terminating on its line, for -direction in; repeat for several", func(s string) error {
+		company = append(company, s)
+		return nil
+	})
+	var extensions []string
+	fs.Func("extension", "an extension number whose incoming calls are recorded, for -direction in; repeat for several", func(s string) error {
+		extensions = append(extensions, s)
+		return nil
+	})
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: dialcheck [-line mobile|fixed] [-line-number N] [-direction out|in] [-roaming] NUMBER...")
+		fmt.Fprintln(stderr, "usage: dialcheck [-line mobile|fixed] [-line-number N] [-direction out|in] [-roaming] [-record-all|-on-demand] [-company N]... [-freecall N]... [-extension N]... [-diverted-from N] NUMBER...")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -79,7 +100,19 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("-line-number: %w", err)
 		}
 	}
-	plan, err := dialplan.New(dialplan.Config{CompanyNumbers: company})
+	mode := dialplan.RecordPrefix
+	switch {
+	case *recordAll && *onDemand:
+		return errors.New("-record-all and -on-demand exclude each other")
+	case *recordAll:
+		mode = dialplan.RecordAll
+	case *onDemand:
+		mode = dialplan.RecordOnDemand
+	}
+	if *divertedFrom != "" && *direction != "in" {
+		return errors.New("-diverted-from applies to -direction in")
+	}
+	plan, err := dialplan.New(dialplan.Config{CompanyNumbers: company, IncomingExtensions: extensions})
 	if err != nil {
 		return err
 	}
@@ -90,23 +123,25 @@ func run(args []string, stdout, stderr io.Writer) error {
 	for _, number := range fs.Args() {
 		var d dialplan.Decision
 		if *direction == "in" {
-			d, err = plan.DecideIncoming(dialplan.IncomingCall{Called: number})
+			d, err = plan.DecideIncoming(dialplan.IncomingCall{Called: number, ForwardedFrom: *divertedFrom})
 		} else {
 			d, err = plan.DecideOutgoing(dialplan.OutgoingCall{
-				Line:    dialplan.Line{Kind: kind, Number: *lineNumber},
+				Line:    dialplan.Line{Kind: kind, Number: *lineNumber, Mode: mode},
 				Dialled: number,
 				Roaming: *roaming,
 			})
 		}
 		r := result{
-			Input:       number,
-			Normalized:  d.Dialled,
-			Class:       d.Class.String(),
-			Verdict:     d.Verdict.String(),
-			Record:      d.Record,
-			Destination: d.Destination,
-			Reason:      d.Reason,
-			ReasonJA:    d.ReasonJA,
+			Input:        number,
+			Normalized:   d.Dialled,
+			Class:        d.Class.String(),
+			Verdict:      d.Verdict.String(),
+			Record:       d.Record,
+			Destination:  d.Destination,
+			DivertedFrom: d.ForwardedFrom, WithholdCallerID: d.WithholdCallerID, PresentCallerID: d.PresentCallerID,
+			OnDemand: d.OnDemand,
+			Reason:   d.Reason,
+			ReasonJA: d.ReasonJA,
 		}
 		if d.Verdict == dialplan.VerdictInvalid {
 			invalid = true

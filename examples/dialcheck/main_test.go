@@ -138,3 +138,46 @@ func TestRunUsageErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestRunNewInputs(t *testing.T) {
+	for name, tc := range map[string]struct {
+		args  []string
+		check func(t *testing.T, r result)
+	}{
+		"forwarded": {[]string{"-direction", "in", "-company", "03-1234-5678", "-diverted-from", "03-1234-5678", "090-5555-6666"},
+			func(t *testing.T, r result) {
+				assert.True(t, r.Record)
+				assert.Equal(t, "0312345678", r.DivertedFrom)
+			}},
+		"freecall": {[]string{"-direction", "in", "-freecall", "0120-111-222", "0120-111-222"},
+			func(t *testing.T, r result) { assert.True(t, r.Record) }},
+		"extension": {[]string{"-direction", "in", "-extension", "2001", "2001"},
+			func(t *testing.T, r result) {
+				assert.True(t, r.Record)
+				assert.Equal(t, "extension", r.Class)
+			}},
+		"record-all": {[]string{"-record-all", "03-1234-5678"},
+			func(t *testing.T, r result) { assert.True(t, r.Record) }},
+		"184 before the prefix": {[]string{"184-0077-27-03-1234-5678"},
+			func(t *testing.T, r result) {
+				assert.True(t, r.Record)
+				assert.True(t, r.WithholdCallerID)
+				assert.Equal(t, "0312345678", r.Destination)
+			}},
+		"on-demand": {[]string{"-on-demand", "03-1234-5678"},
+			func(t *testing.T, r result) {
+				assert.False(t, r.Record)
+				assert.True(t, r.OnDemand)
+			}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var out bytes.Buffer
+			require.NoError(t, run(tc.args, &out, &bytes.Buffer{}))
+			rs := decode(t, out.String())
+			require.Len(t, rs, 1)
+			tc.check(t, rs[0])
+		})
+	}
+	assert.Error(t, run([]string{"-record-all", "-on-demand", "0312345678"}, &bytes.Buffer{}, &bytes.Buffer{}))
+	assert.Error(t, run([]string{"-diverted-from", "0312345678", "0312345678"}, &bytes.Buffer{}, &bytes.Buffer{}))
+}

@@ -6,6 +6,7 @@ package testenv
 import (
 	"os"
 	"os/exec"
+	"strconv"
 	"testing"
 )
 
@@ -24,4 +25,33 @@ func LookPath(t testing.TB, command, debianPackage string) string {
 	}
 	t.Skip(msg)
 	return ""
+}
+
+// TmpfsDir mounts a tmpfs of size bytes on a new temporary directory and
+// returns it, unmounted when the test ends. Mounting needs root: without it
+// the test fails under CI=true and is skipped otherwise.
+func TmpfsDir(t testing.TB, size int64) string {
+	t.Helper()
+	dir := t.TempDir()
+	if os.Geteuid() != 0 {
+		msg := "mounting a tmpfs needs root"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+strconv.FormatInt(size, 10), "tmpfs", dir).CombinedOutput()
+	if err != nil {
+		msg := "mount -t tmpfs: " + err.Error() + ": " + string(out)
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	return dir
 }

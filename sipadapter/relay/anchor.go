@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"sync"
 	"time"
 )
 
@@ -12,10 +13,12 @@ const (
 	DefaultPortMin           = 20000
 	DefaultPortMax           = 29998
 	DefaultInactivityTimeout = 60 * time.Second
+	DefaultLearningWindow    = 2 * time.Second
 )
 
 // Config configures an [Anchor]. The zero value binds 0.0.0.0 on ports
-// 20000–29999 with a 60 s inactivity timeout and the system clock.
+// 20000–29999 with a 60 s inactivity timeout, a 2 s learning window and the
+// system clock.
 type Config struct {
 	// Addr is the local address media sockets bind to. Zero means the IPv4
 	// unspecified address.
@@ -27,6 +30,10 @@ type Config struct {
 	// party before [Session.Inactive] is closed. Zero means 60 s; negative
 	// disables the timer.
 	InactivityTimeout time.Duration
+	// LearningWindow is how long after a party's SDP (or
+	// [Session.Relearn]) a [NAT] leg may latch to a source other than the
+	// SDP's. Zero means 2 s, as rtpengine's learning.
+	LearningWindow time.Duration
 	// Clock supplies arrival times and the inactivity timer. Nil means
 	// [SystemClock].
 	Clock Clock
@@ -41,6 +48,7 @@ type Anchor struct {
 	cfg   Config
 	ports *ports
 	log   *slog.Logger
+	bufs  sync.Pool // *[]byte of maxPacket, for every session's Writer
 }
 
 // New validates cfg and returns an Anchor.
@@ -60,17 +68,25 @@ func New(cfg Config) (*Anchor, error) {
 	if cfg.InactivityTimeout == 0 {
 		cfg.InactivityTimeout = DefaultInactivityTimeout
 	}
+	if cfg.LearningWindow < 0 {
+		return nil, fmt.Errorf("%w: LearningWindow %v is negative", ErrConfig, cfg.LearningWindow)
+	}
+	if cfg.LearningWindow == 0 {
+		cfg.LearningWindow = DefaultLearningWindow
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = SystemClock{}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Anchor{
+	a := &Anchor{
 		cfg:   cfg,
 		ports: newPorts(cfg.Addr, cfg.PortMin, cfg.PortMax),
 		log:   cfg.Logger.With("component", "relay"),
-	}, nil
+	}
+	a.bufs.New = func() any { b := make([]byte, maxPacket); return &b }
+	return a, nil
 }
 
 // Open allocates two port pairs (one facing each party), starts relaying and

@@ -14,13 +14,30 @@
 // Legs are told apart only by the socket a packet arrives on, never by SSRC:
 // two SIPp instances send with the same SSRC in both directions.
 //
-// # Latching
+// # Source checks
 //
-// [Session.SetRemote] gives the address a party declared in its SDP; that
-// is where packets toward the party go at first. The first packet the party
-// sends latches its actual source address (symmetric RTP, so parties behind
-// NAT work), and packets from any other source are rejected from then on.
-// A new SDP address (re-INVITE) re-arms latching.
+// [Session.SetRemotes] gives the RTP and RTCP addresses a party declared in
+// its SDP; packets toward the party go there. By default ([Strict]) a leg
+// accepts RTP only from exactly that address and port and RTCP only from
+// the RTCP address (a=rtcp, or the RTP port + 1): a packet from any other
+// source, another host or the same host's other port, is dropped and
+// counted in [LegStats], and the first of a session is reported to
+// [Session.OnReject]. One spoofed packet can therefore not take over a
+// call's media (RTP bleed). A party behind NAT gets [NAT] mode
+// ([Session.SetMode]): within a learning window after its SDP (2 s by
+// default, re-opened by [Session.Relearn]) the leg latches to the first
+// source it hears from, and never moves afterwards except on a new SDP;
+// the SDP address itself is always accepted and takes the leg back.
+//
+// # RTCP
+//
+// RTCP is relayed between the parties' RTCP sockets. When a [Filter]
+// rewrites the RTP toward a party (the guidance stream gives it its own
+// SSRC, sequence numbers and timestamps), the relay rewrites the RTCP that
+// describes it to agree, with github.com/pion/rtcp: a sender report takes
+// the SSRC and RTP timestamp of the stream the receiving party gets and the
+// packet and octet counts the relay sent it; reception reports are mapped
+// back to the SSRC and extended sequence numbers their subject sent.
 //
 // # Hooks
 //

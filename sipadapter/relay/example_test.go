@@ -28,6 +28,8 @@ func Example() {
 	callee, _ := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(lo, 0)))
 	defer caller.Close()
 	defer callee.Close()
+	// Strict by default: each party is accepted only from its SDP address.
+	sess.SetRemote(relay.Caller, caller.LocalAddr().(*net.UDPAddr).AddrPort())
 	sess.SetRemote(relay.Callee, callee.LocalAddr().(*net.UDPAddr).AddrPort())
 
 	pkt := rtp.Packet{Header: rtp.Header{Version: 2, SSRC: 1, SequenceNumber: 1}, Payload: []byte("hello")}

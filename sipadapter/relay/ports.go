@@ -2,6 +2,7 @@ package relay
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"sync"
@@ -21,8 +22,13 @@ type ports struct {
 	nInUse int
 }
 
+// newPorts starts the round robin at a random pair of the range, not at
+// min: a restarted process would otherwise hand the ports of the calls its
+// predecessor just orphaned, whose parties still send to them, to its first
+// new calls, mixing their media into the new recordings.
 func newPorts(addr netip.Addr, min, max int) *ports {
-	return &ports{addr: addr, min: min, max: max, inUse: make([]bool, (max-min)/2+1)}
+	n := (max-min)/2 + 1
+	return &ports{addr: addr, min: min, max: max, inUse: make([]bool, n), next: rand.IntN(n)}
 }
 
 // pair is an RTP socket on an even port and its RTCP socket on port+1.

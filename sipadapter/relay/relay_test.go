@@ -116,6 +116,7 @@ func TestRelayBothWaysWithLatching(t *testing.T) {
 	caller, callee := newPeer(t), newPeer(t)
 	// The callee's SDP address is known; the caller's is a NAT-private
 	// address it never sends from: latching must learn the real one.
+	s.SetMode(relay.Caller, relay.NAT)
 	s.SetRemote(relay.Callee, callee.addr())
 	s.SetRemote(relay.Caller, netip.MustParseAddrPort("10.255.255.1:4000"))
 
@@ -154,8 +155,10 @@ func TestRTCPRelayed(t *testing.T) {
 	defer s.Close()
 	caller, callee := newPeer(t), newPeer(t)
 	// The callee's RTCP port is its RTP port + 1: give it a socket there by
-	// declaring the RTCP peer's port minus one as the RTP address.
+	// declaring the RTCP peer's port minus one as the RTP address. The
+	// caller names its RTCP socket with a=rtcp.
 	s.SetRemote(relay.Callee, netip.AddrPortFrom(loopback, callee.addr().Port()-1))
+	s.SetRemotes(relay.Caller, netip.AddrPortFrom(loopback, 9), caller.addr())
 	rtcpLocal := netip.AddrPortFrom(loopback, s.Local(relay.Caller).Port()+1)
 	_, err = caller.conn.WriteToUDPAddrPort([]byte{0x80, 200, 0, 1, 0, 0, 0, 1}, rtcpLocal)
 	require.NoError(t, err)
@@ -257,6 +260,7 @@ func TestInactivity(t *testing.T) {
 	require.NoError(t, err)
 	defer s.Close()
 	caller, callee := newPeer(t), newPeer(t)
+	s.SetRemote(relay.Caller, caller.addr())
 	s.SetRemote(relay.Callee, callee.addr())
 
 	clock.Advance(3 * time.Second)
@@ -374,6 +378,7 @@ func benchmarkRelay(b *testing.B, filter relay.Filter) {
 	require.NoError(b, err)
 	defer s.Close()
 	caller, callee := newPeer(b), newPeer(b)
+	s.SetRemote(relay.Caller, caller.addr())
 	s.SetRemote(relay.Callee, callee.addr())
 	s.SetTap(relay.Caller, nopTap{})
 	s.SetFilter(relay.Callee, filter)
@@ -395,15 +400,17 @@ func benchmarkRelay(b *testing.B, filter relay.Filter) {
 	}
 }
 
-// TestNewSDPAddressRearmsLatching: a re-INVITE moving a party's media to a
-// new address replaces the latched one, and the next packet latches again.
+// TestNewSDPAddressRearmsLatching: in NAT mode a re-INVITE moving a
+// party's media to a new address replaces the latched one, and the next
+// packet latches again.
 func TestNewSDPAddressRearmsLatching(t *testing.T) {
 	a := newTestAnchor(t, 4, nil)
 	s, err := a.Open()
 	require.NoError(t, err)
 	defer s.Close()
 	caller, callee, moved := newPeer(t), newPeer(t), newPeer(t)
-	s.SetRemote(relay.Caller, caller.addr())
+	s.SetMode(relay.Caller, relay.NAT)
+	s.SetRemote(relay.Caller, netip.AddrPortFrom(loopback, 9)) // behind NAT
 	s.SetRemote(relay.Callee, callee.addr())
 	caller.send(s.Local(relay.Caller), packet(1, "first"))
 	callee.recv()
@@ -411,20 +418,20 @@ func TestNewSDPAddressRearmsLatching(t *testing.T) {
 	require.True(t, latched)
 	require.Equal(t, caller.addr(), remote)
 
-	s.SetRemote(relay.Caller, caller.addr()) // the same SDP again (hold): the latch stays
+	s.SetRemote(relay.Caller, netip.AddrPortFrom(loopback, 9)) // the same SDP again (hold): the latch stays
 	_, latched = s.Remote(relay.Caller)
 	assert.True(t, latched)
 
-	s.SetRemote(relay.Caller, moved.addr()) // a new address
+	s.SetRemote(relay.Caller, netip.AddrPortFrom(loopback, 11)) // a new address, behind NAT again
 	remote, latched = s.Remote(relay.Caller)
 	assert.False(t, latched)
-	assert.Equal(t, moved.addr(), remote)
-	callee.send(s.Local(relay.Callee), packet(2, "to-moved"))
-	got, _ := moved.recv()
-	assert.Equal(t, "to-moved", string(got.Payload))
+	assert.Equal(t, netip.AddrPortFrom(loopback, 11), remote)
 	moved.send(s.Local(relay.Caller), packet(3, "from-moved"))
-	got, _ = callee.recv()
+	got, _ := callee.recv()
 	assert.Equal(t, "from-moved", string(got.Payload))
+	callee.send(s.Local(relay.Callee), packet(2, "to-moved"))
+	got, _ = moved.recv()
+	assert.Equal(t, "to-moved", string(got.Payload))
 	caller.send(s.Local(relay.Caller), packet(4, "stale"))
 	callee.expectNothing()
 }

@@ -55,9 +55,11 @@ type LegStats struct {
 	// NoTarget counts packets from the party that could not be forwarded
 	// because the other party's address is not known yet.
 	NoTarget uint64
-	// Rejected counts packets that arrived from an address other than the
-	// latched one.
+	// Rejected counts RTP packets dropped because of their source: not the
+	// party's SDP address, nor (in [NAT] mode) the address latched.
 	Rejected uint64
+	// RTCPRejected counts RTCP packets dropped because of their source.
+	RTCPRejected uint64
 	// Malformed counts packets that did not parse as RTP.
 	Malformed uint64
 	// TapErrors counts packets the Tap returned an error for.
@@ -66,7 +68,8 @@ type LegStats struct {
 	Injected uint64
 	// RTCPReceived and RTCPForwarded count RTCP packets from the party.
 	RTCPReceived, RTCPForwarded uint64
-	// Latched is the address RTP from the party was last latched to.
+	// Latched is the address RTP from the party was latched to in [NAT]
+	// mode when it differs from the SDP address; invalid otherwise.
 	Latched netip.AddrPort
 }
 
@@ -93,20 +96,14 @@ type Session struct {
 	inactive  chan struct{}
 	idleOnce  sync.Once
 	closeErr  error
+
+	onReject   atomic.Pointer[func(Reject)]
+	rejectOnce sync.Once
 }
 
 type counters struct {
 	received, receivedBytes, forwarded, filtered, noTarget, rejected, malformed, tapErrors, injected,
-	rtcpReceived, rtcpForwarded atomic.Uint64
-}
-
-// endpoint is one socket's remote side: the address from SDP and the
-// address latched from the packets actually received.
-type endpoint struct {
-	target  atomic.Pointer[netip.AddrPort] // where packets toward the party go
-	latched atomic.Bool                    // target came from a received packet
-	mu      sync.Mutex                     // serialises SetRemote against latching
-	sdp     netip.AddrPort
+	rtcpReceived, rtcpForwarded, rtcpRejected, forwardedOctets, injectedOctets atomic.Uint64
 }
 
 type leg struct {
@@ -120,7 +117,7 @@ type leg struct {
 	filter  atomic.Pointer[Filter] // packets toward this party
 	c       counters
 	writer  Writer
-	bufPool sync.Pool
+	rewrite rewrite // how the Filter toward this party rewrites its RTP
 }
 
 func newSession(a *Anchor, callerPair, calleePair pair) *Session {
@@ -129,7 +126,6 @@ func newSession(a *Anchor, callerPair, calleePair pair) *Session {
 		l := &leg{s: s, party: Party(i), pair: pr}
 		l.local = pr.rtp.LocalAddr().(*net.UDPAddr).AddrPort()
 		l.writer = Writer{l: l}
-		l.bufPool.New = func() any { b := make([]byte, maxPacket); return &b }
 		s.legs[i] = l
 	}
 	s.lastRTP.Store(s.clock.Now().UnixNano())
@@ -146,29 +142,87 @@ func newSession(a *Anchor, callerPair, calleePair pair) *Session {
 	return s
 }
 
-const maxPacket = 4096
+// maxPacket is the largest datagram read: an Ethernet MTU. RTP for voice
+// is a few hundred bytes; a bigger buffer per socket only costs memory per
+// call.
+const maxPacket = 1500
 
 // Local returns the RTP address of the socket facing party p; its RTCP
 // socket is on the next port. Put it in the SDP sent to p.
 func (s *Session) Local(p Party) netip.AddrPort { return s.legs[p].local }
 
-// SetRemote sets the RTP address party p declared in its SDP; RTCP goes to
-// the next port. It is the initial target until a packet from p arrives, after
-// which the source address actually seen is used (symmetric latching, for
-// NAT). Setting a different address than the previous SDP's re-arms
-// latching; an unspecified address (c=0.0.0.0, old-style hold) is ignored.
+// SetRemote is [Session.SetRemotes] with RTCP on the RTP port + 1.
 func (s *Session) SetRemote(p Party, addr netip.AddrPort) {
-	if !addr.IsValid() || addr.Addr().IsUnspecified() || addr.Port() == 0 {
+	s.SetRemotes(p, addr, netip.AddrPort{})
+}
+
+// SetRemotes sets the RTP and RTCP addresses party p declared in its SDP;
+// an invalid rtcp means the RTP port + 1 (RFC 3550 §11), as without an
+// a=rtcp attribute (RFC 3605). Packets toward p go there, and, in [Strict]
+// mode, only packets from exactly there are accepted from p. A different
+// address than the previous SDP's opens a new learning window for a [NAT]
+// party; an unspecified address (c=0.0.0.0, old-style hold) is ignored.
+func (s *Session) SetRemotes(p Party, rtp, rtcp netip.AddrPort) {
+	if !rtp.IsValid() || rtp.Addr().IsUnspecified() || rtp.Port() == 0 {
 		return
 	}
+	if !rtcp.IsValid() || rtcp.Addr().IsUnspecified() || rtcp.Port() == 0 {
+		rtcp = netip.AddrPortFrom(rtp.Addr(), rtp.Port()+1)
+	}
 	l := s.legs[p]
-	l.rtpEnd.setSDP(addr)
-	l.rtcpEnd.setSDP(netip.AddrPortFrom(addr.Addr(), addr.Port()+1))
+	now, window := s.clock.Now(), s.anchor.cfg.LearningWindow
+	l.rtpEnd.setSDP(rtp, now, window)
+	l.rtcpEnd.setSDP(rtcp, now, window)
+}
+
+// SetMode sets how the leg facing party p checks the sources of the
+// packets it receives; the default is [Strict]. Set it before the party's
+// SDP, so that its learning window opens with the SDP.
+func (s *Session) SetMode(p Party, m Mode) {
+	l := s.legs[p]
+	l.rtpEnd.nat.Store(m == NAT)
+	l.rtcpEnd.nat.Store(m == NAT)
+}
+
+// Relearn opens a new learning window for a [NAT] party that has not
+// latched since its SDP. A B2BUA calls it when the call is answered: the
+// caller's SDP came with the INVITE, possibly long before the caller
+// starts sending.
+func (s *Session) Relearn(p Party) {
+	l := s.legs[p]
+	now, window := s.clock.Now(), s.anchor.cfg.LearningWindow
+	l.rtpEnd.relearn(now, window)
+	l.rtcpEnd.relearn(now, window)
+}
+
+// OnReject sets f to be called, from a reader goroutine, for the first
+// packet of the session dropped because of its source, so that the B2BUA
+// can log it with the call's identity; without it the Anchor's logger
+// records it. Later rejects are only counted.
+func (s *Session) OnReject(f func(Reject)) { s.onReject.Store(&f) }
+
+func (l *leg) reject(src netip.AddrPort, rtcp bool) {
+	e := &l.rtpEnd
+	if rtcp {
+		l.c.rtcpRejected.Add(1)
+		e = &l.rtcpEnd
+	} else {
+		l.c.rejected.Add(1)
+	}
+	l.s.rejectOnce.Do(func() {
+		r := Reject{Party: l.party, Source: src, RTCP: rtcp, Expected: e.expected()}
+		if f := l.s.onReject.Load(); f != nil {
+			(*f)(r)
+			return
+		}
+		l.s.anchor.log.Warn("media from an unexpected source dropped",
+			"party", r.Party.String(), "source", r.Source, "rtcp", r.RTCP, "expected", r.Expected)
+	})
 }
 
 // Remote returns the current RTP target of party p and whether it was
-// latched from received packets; the zero AddrPort if neither SDP nor a
-// packet supplied one.
+// latched from received packets ([NAT] mode); the zero AddrPort if no SDP
+// supplied one.
 func (s *Session) Remote(p Party) (addr netip.AddrPort, latched bool) {
 	e := &s.legs[p].rtpEnd
 	if t := e.target.Load(); t != nil {
@@ -271,39 +325,6 @@ func (s *Session) Close() error {
 	return s.closeErr
 }
 
-func (e *endpoint) setSDP(addr netip.AddrPort) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if addr == e.sdp && e.target.Load() != nil {
-		return
-	}
-	e.sdp = addr
-	e.latched.Store(false)
-	target := addr
-	e.target.Store(&target)
-}
-
-// latch accepts a packet from src: the first source seen after the SDP
-// address was set becomes the target; later packets from other sources are
-// rejected. The fast path (already latched to src) takes no lock.
-func (e *endpoint) latch(src netip.AddrPort) bool {
-	if e.latched.Load() {
-		return *e.target.Load() == src
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.latched.Load() {
-		return *e.target.Load() == src
-	}
-	if t := e.target.Load(); t == nil || *t != src {
-		addr := new(netip.AddrPort) // allocated here only, so src stays on the stack
-		*addr = src
-		e.target.Store(addr)
-	}
-	e.latched.Store(true)
-	return true
-}
-
 func (l *leg) other() *leg { return l.s.legs[l.party.Other()] }
 
 // read returns the next datagram on conn; ok is false once the session is
@@ -323,8 +344,7 @@ func (l *leg) read(conn *net.UDPConn, buf []byte) (n int, src netip.AddrPort, ok
 func (l *leg) readRTP() {
 	defer l.s.wg.Done()
 	in := make([]byte, maxPacket)
-	out := make([]byte, maxPacket)
-	orig := make([]byte, maxPacket) // the payload as sent, for a gated tap
+	var out, orig []byte // made on first use: the rewritten packet, and the payload as sent for a gated tap
 	var pkt, sent rtp.Packet
 	conn := l.pair.rtp
 	for {
@@ -333,8 +353,8 @@ func (l *leg) readRTP() {
 			return
 		}
 		now := l.s.clock.Now()
-		if !l.rtpEnd.latch(src) {
-			l.c.rejected.Add(1)
+		if !l.rtpEnd.accept(src, now) {
+			l.reject(src, false)
 			continue
 		}
 		l.s.lastRTP.Store(now.UnixNano())
@@ -358,6 +378,7 @@ func (l *leg) readRTP() {
 				}
 			}
 			if filter != nil {
+				inSSRC, inSeq, inTS := pkt.SSRC, pkt.SequenceNumber, pkt.Timestamp
 				var forward bool
 				if gate == nil {
 					forward = (*filter).Relay(&pkt)
@@ -365,6 +386,9 @@ func (l *leg) readRTP() {
 					if tap != nil {
 						// The gate may rewrite the header and the payload (a
 						// beep); the tap gets what the party sent.
+						if orig == nil {
+							orig = make([]byte, maxPacket)
+						}
 						sent.Header = pkt.Header
 						sent.Payload = orig[:copy(orig, pkt.Payload)]
 					}
@@ -379,6 +403,10 @@ func (l *leg) readRTP() {
 				if !forward {
 					l.c.filtered.Add(1)
 					continue
+				}
+				dst.rewrite.note(inSSRC, inSeq, inTS, &pkt.Header)
+				if out == nil {
+					out = make([]byte, maxPacket)
 				}
 				m, err := pkt.MarshalTo(out)
 				if err != nil {
@@ -395,6 +423,7 @@ func (l *leg) readRTP() {
 		}
 		if _, err := dst.pair.rtp.WriteToUDPAddrPort(buf, *target); err == nil {
 			l.c.forwarded.Add(1)
+			l.c.forwardedOctets.Add(uint64(payloadLen(buf)))
 		}
 	}
 }
@@ -408,8 +437,8 @@ func (l *leg) readRTCP() {
 		if !ok {
 			return
 		}
-		if !l.rtcpEnd.latch(src) {
-			l.c.rejected.Add(1)
+		if !l.rtcpEnd.accept(src, l.s.clock.Now()) {
+			l.reject(src, true)
 			continue
 		}
 		l.c.rtcpReceived.Add(1)
@@ -418,7 +447,7 @@ func (l *leg) readRTCP() {
 		if target == nil {
 			continue
 		}
-		if _, err := dst.pair.rtcp.WriteToUDPAddrPort(in[:n], *target); err == nil {
+		if _, err := dst.pair.rtcp.WriteToUDPAddrPort(rewriteRTCP(in[:n], l, dst), *target); err == nil {
 			l.c.rtcpForwarded.Add(1)
 		}
 	}
@@ -430,6 +459,7 @@ func (l *leg) stats() LegStats {
 		Forwarded: l.c.forwarded.Load(), Filtered: l.c.filtered.Load(), NoTarget: l.c.noTarget.Load(),
 		Rejected: l.c.rejected.Load(), Malformed: l.c.malformed.Load(), TapErrors: l.c.tapErrors.Load(),
 		Injected: l.c.injected.Load(), RTCPReceived: l.c.rtcpReceived.Load(), RTCPForwarded: l.c.rtcpForwarded.Load(),
+		RTCPRejected: l.c.rtcpRejected.Load(),
 	}
 	if l.rtpEnd.latched.Load() {
 		st.Latched = *l.rtpEnd.target.Load()
@@ -456,8 +486,9 @@ func (w *Writer) WriteRTP(p *rtp.Packet) error {
 	if target == nil {
 		return ErrNoTarget
 	}
-	bp := l.bufPool.Get().(*[]byte)
-	defer l.bufPool.Put(bp)
+	pool := &l.s.anchor.bufs
+	bp := pool.Get().(*[]byte)
+	defer pool.Put(bp)
 	n, err := p.MarshalTo(*bp)
 	if err != nil {
 		return err
@@ -469,5 +500,24 @@ func (w *Writer) WriteRTP(p *rtp.Packet) error {
 		return err
 	}
 	l.c.injected.Add(1)
+	l.c.injectedOctets.Add(uint64(len(p.Payload)))
 	return nil
+}
+
+// payloadLen returns the payload octets of a marshalled RTP packet, for
+// the sender report's octet count (RFC 3550 §6.4.1): the header, CSRCs,
+// extension and padding excluded.
+func payloadLen(b []byte) int {
+	if len(b) < 12 {
+		return 0
+	}
+	n := 12 + 4*int(b[0]&0x0F)
+	if b[0]&0x10 != 0 && len(b) >= n+4 {
+		n += 4 + 4*(int(b[n+2])<<8|int(b[n+3]))
+	}
+	pad := 0
+	if b[0]&0x20 != 0 {
+		pad = int(b[len(b)-1])
+	}
+	return max(len(b)-n-pad, 0)
 }

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"math"
+	"net/http"
+	"net/http/pprof"
+	"runtime/debug"
+)
+
+// fileRuntime tunes the Go runtime for a media server: a soft memory limit
+// lets the garbage collector run rarely while far from it (with gc_percent
+// raised, or off), and hard only when the process nears the limit.
+type fileRuntime struct {
+	// MemoryLimit is GOMEMLIMIT as a size ("1GiB"); empty keeps the
+	// environment's or the default (none).
+	MemoryLimit string `yaml:"memory_limit"`
+	// GCPercent is GOGC; -1 turns the proportional collector off (then
+	// set memory_limit). Absent keeps the environment's or 100.
+	GCPercent *int `yaml:"gc_percent"`
+}
+
+// runtimeSettings is the validated runtime section.
+type runtimeSettings struct {
+	memoryLimit int64 // bytes; 0 leaves it alone
+	gcPercent   *int
+}
+
+func (r fileRuntime) check(c *checker) runtimeSettings {
+	var s runtimeSettings
+	if n := c.size("runtime.memory_limit", r.MemoryLimit); n > 0 {
+		if n > math.MaxInt64 {
+			c.addf("runtime.memory_limit", "%q is too large", r.MemoryLimit)
+		} else {
+			s.memoryLimit = int64(n)
+		}
+	}
+	if r.GCPercent != nil {
+		if *r.GCPercent < -1 {
+			c.addf("runtime.gc_percent", "%d is below -1 (off)", *r.GCPercent)
+		} else {
+			s.gcPercent = r.GCPercent
+		}
+	}
+	return s
+}
+
+// apply sets the runtime's memory limit and GC percentage.
+func (s runtimeSettings) apply() {
+	if s.memoryLimit > 0 {
+		debug.SetMemoryLimit(s.memoryLimit)
+	}
+	if s.gcPercent != nil {
+		debug.SetGCPercent(*s.gcPercent)
+	}
+}
+
+// withPprof adds net/http/pprof's handlers to mux under /debug/pprof/.
+func withPprof(mux *http.ServeMux) {
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+}

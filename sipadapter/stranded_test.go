@@ -1,0 +1,63 @@
+package sipadapter
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/callrec/callrec/delivery"
+)
+
+// fullSpool refuses the first fail Enqueues as a full spool does.
+type fullSpool struct {
+	next  Delivery
+	fail  atomic.Int32
+	tries atomic.Int32
+}
+
+func (f *fullSpool) Enqueue(ctx context.Context, rec delivery.Recording) error {
+	f.tries.Add(1)
+	if f.fail.Add(-1) >= 0 {
+		return fmt.Errorf("%w: test", delivery.ErrSpoolFull)
+	}
+	return f.next.Enqueue(ctx, rec)
+}
+
+// TestStrandedRecordingRetriedWhileRunning: a recording whose Enqueue
+// failed is counted as stranded, retried every StrandedRetry without a
+// restart, and delivered; RecordDir then empties.
+func TestStrandedRecordingRetriedWhileRunning(t *testing.T) {
+	spool := &fullSpool{}
+	spool.fail.Store(2)
+	e := newEnv(t, func(c *Config) {
+		spool.next = c.Delivery
+		c.Delivery = spool
+		c.StrandedRetry = 300 * time.Millisecond
+	})
+	newPeer(t, int(e.outsideHop.Port()), calleeHz)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	d, err := newPeer(t, 0, callerHz).call(ctx, e.b.Addr(Inside), "0077270312345678")
+	require.NoError(t, err)
+	e.events.wait(t, EventRecordingStarted, 1, 5*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	require.NoError(t, d.Bye(ctx))
+	e.events.wait(t, EventEnded, 1, 5*time.Second)
+	require.Eventually(t, func() bool { n, _ := e.b.Stranded(); return n == 1 }, 5*time.Second, 5*time.Millisecond)
+	e.events.wait(t, EventDelivered, 1, 10*time.Second)
+	n, age := e.b.Stranded()
+	assert.Zero(t, n)
+	assert.Zero(t, age)
+	assert.GreaterOrEqual(t, spool.tries.Load(), int32(3), "the first Enqueue and two retries")
+	left, err := os.ReadDir(e.recordDir)
+	require.NoError(t, err)
+	assert.Empty(t, left, "RecordDir empties without a restart")
+	_, metas := e.delivered(t)
+	require.Len(t, metas, 1)
+}
