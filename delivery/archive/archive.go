@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/callrec/callrec/delivery"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // Config configures an [Archive]. The zero value of every field but Dir
@@ -38,6 +39,9 @@ type Config struct {
 	MaxBytes int64
 	// Now is the clock of sessions, audit and retention. Default time.Now.
 	Now func() time.Time
+	// PasswordCost is the bcrypt cost of stored passwords. Default
+	// bcrypt.DefaultCost (10); tests may use bcrypt.MinCost.
+	PasswordCost int
 	// Logger receives the archive's log lines. Default: discard.
 	Logger *slog.Logger
 }
@@ -49,6 +53,9 @@ type Archive struct {
 	log   *slog.Logger
 	store *Store
 	sink  *delivery.DirSink
+	// dummyHash is compared against when a login names an unknown user,
+	// so that such a login costs as much as a wrong password.
+	dummyHash []byte
 }
 
 // Open opens the archive in cfg.Dir, creating its directory and index.
@@ -68,6 +75,16 @@ func Open(ctx context.Context, cfg Config) (*Archive, error) {
 			loc = time.FixedZone("JST", 9*3600) // no tzdata on this host; Japan has no DST
 		}
 		cfg.Location = loc
+	}
+	if cfg.PasswordCost == 0 {
+		cfg.PasswordCost = bcrypt.DefaultCost
+	}
+	if cfg.PasswordCost < bcrypt.MinCost || cfg.PasswordCost > bcrypt.MaxCost {
+		return nil, fmt.Errorf("%w: PasswordCost: %d not in %d..%d", ErrInvalidConfig, cfg.PasswordCost, bcrypt.MinCost, bcrypt.MaxCost)
+	}
+	dummy, err := bcrypt.GenerateFromPassword([]byte("callrec-archive-no-such-user"), cfg.PasswordCost)
+	if err != nil {
+		return nil, fmt.Errorf("archive: %w", err)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -89,7 +106,7 @@ func Open(ctx context.Context, cfg Config) (*Archive, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Archive{cfg: cfg, log: cfg.Logger.With("component", "archive"), store: st, sink: sink}, nil
+	return &Archive{cfg: cfg, log: cfg.Logger.With("component", "archive"), store: st, sink: sink, dummyHash: dummy}, nil
 }
 
 // Close closes the index.

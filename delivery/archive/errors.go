@@ -24,3 +24,18 @@ var (
 	// ErrInvalidQuery reports a search parameter that cannot be parsed.
 	ErrInvalidQuery = errors.New("archive: invalid query")
 )
+
+// Errors of the users, sessions and retention layer.
+var (
+	// ErrBadCredentials reports a login with an unknown user or a wrong
+	// password; the two are not told apart.
+	ErrBadCredentials = errors.New("archive: bad user name or password")
+	// ErrRateLimited reports a login refused because too many attempts
+	// failed for this user from this source recently.
+	ErrRateLimited = errors.New("archive: too many failed logins")
+	// ErrInvalidUser reports a user that cannot be saved: bad name, role,
+	// line or password; the wrapping error says which.
+	ErrInvalidUser = errors.New("archive: invalid user")
+	// ErrForbidden reports an action the user's role does not allow.
+	ErrForbidden = errors.New("archive: forbidden")
+)

@@ -15,3 +15,9 @@ func SetUserVersion(path string, v int) error {
 	_, err = db.Exec(fmt.Sprintf("PRAGMA user_version = %d", v))
 	return err
 }
+
+// ExecSQL runs q on the archive's database, for tests of its triggers.
+func ExecSQL(a *Archive, q string) error {
+	_, err := a.store.db.Exec(q)
+	return err
+}
