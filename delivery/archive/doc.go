@@ -26,9 +26,36 @@
 // normalises (a part of a number matches), a start range, direction, line,
 // duration and tag; newest first, paged.
 //
+// # Users, audit and retention
+//
+// Users ([User]) have a [Role]: admin, supervisor (every line) or agent
+// (only the lines assigned). Passwords are bcrypt hashes
+// ([Archive.SetUser], [Archive.Authenticate]); sessions are random tokens
+// of which only the SHA-256 is stored ([Archive.NewSession]). Every access
+// and change is written by [Archive.Audit] to a table that triggers make
+// append-only. [Archive.SetRetention] sets the global and per-line periods,
+// [Archive.RunRetention] deletes what has expired (audio, sidecar and row)
+// unless a legal hold ([Store.SetHold], [Archive.HoldSearch]) keeps it.
+//
+// # Web UI
+//
+// [Archive.Web] returns the UI as an http.Handler: login, search, the call
+// page (metadata, waveform, Range playback with per-channel mute and solo
+// through Web Audio, speed, download, notes, tags) and the admin pages
+// (users, retention, audit with CSV export). It is server-rendered
+// (html/template, embedded static files, one small script), Japanese by
+// default with English selectable; every string is in one catalogue. Forms
+// carry CSRF tokens, cookies are HttpOnly, Secure (unless
+// [WebConfig.InsecureCookies]) and SameSite=Lax, failed logins are limited
+// per user and source address, and a recording on a line the user may not
+// see answers 404 exactly like a missing one.
+//
 // Usage:
 //
 //	a, err := archive.Open(ctx, archive.Config{Dir: "/srv/recordings"})
 //	...
-//	http.Handle("/ingest/", http.StripPrefix("/ingest", a.Ingest()))
+//	web, err := a.Web(archive.WebConfig{})
+//	...
+//	go a.RunRetention(ctx, time.Hour)
+//	err = http.ListenAndServeTLS(":8443", "cert.pem", "key.pem", web) // ingest on /ingest/
 package archive
