@@ -5,10 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path"
@@ -49,10 +47,12 @@ type Config struct {
 // Archive stores delivered recordings as files in the DirSink layout and
 // indexes them in SQLite for the web UI. It is safe for concurrent use.
 type Archive struct {
-	cfg   Config
-	log   *slog.Logger
-	store *Store
-	sink  *delivery.DirSink
+	cfg     Config
+	log     *slog.Logger
+	store   *Store
+	sink    *delivery.DirSink
+	names   nameLocks
+	dirSync dirSyncer
 	// dummyHash is compared against when a login names an unknown user,
 	// so that such a login costs as much as a wrong password.
 	dummyHash []byte
@@ -121,24 +121,17 @@ func (a *Archive) Location() *time.Location { return a.cfg.Location }
 // incomingDir holds audio received by PUT until its sidecar completes it.
 const incomingDir = ".incoming"
 
-// commit files the verified audio at staged under the DirSink layout,
-// indexes it, and removes staged.
+// commit files the verified audio at staged under the DirSink layout and
+// indexes it.
 func (a *Archive) commit(ctx context.Context, md delivery.Metadata, staged string) error {
-	item := delivery.NewItem(md, func() (io.ReadCloser, error) { return os.Open(staged) })
-	if err := a.sink.Deliver(ctx, item); err != nil {
-		return fmt.Errorf("archive: store %s: %w", md.ID, err)
-	}
-	rel, err := a.locate(md)
+	rel, err := a.file(ctx, md, staged)
 	if err != nil {
+		if _, serr := os.Stat(staged); serr == nil {
+			os.Remove(staged)
+		}
 		return err
 	}
-	if err := a.store.Put(ctx, Recording{Metadata: md, AudioPath: rel, Verified: a.cfg.Now()}); err != nil {
-		return err
-	}
-	if err := os.Remove(staged); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		a.log.Warn("remove staged audio", "path", staged, "err", err)
-	}
-	return nil
+	return a.store.putGrouped(ctx, Recording{Metadata: md, AudioPath: rel, Verified: a.cfg.Now()})
 }
 
 // locate returns where DirSink stored md's audio, relative to Dir: the

@@ -148,6 +148,11 @@ func (a *Archive) stage(id, sum, ext string, body io.Reader) error {
 	if err != nil && w.err == nil {
 		err = refuse(http.StatusBadRequest, "read audio: %v", err)
 	}
+	if err == nil {
+		// The staged file becomes the archived one by a rename, so its
+		// data is made durable here.
+		err = f.Sync()
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/callrec/callrec/delivery"
@@ -20,6 +21,11 @@ import (
 // safe for concurrent use.
 type Store struct {
 	db *sql.DB
+
+	// Group commit of ingested recordings (batch.go).
+	bmu      sync.Mutex
+	pending  []*putReq
+	flushing bool
 }
 
 // OpenStore opens (creating if needed) the SQLite database at path and
