@@ -266,3 +266,50 @@ func mainOf(page string) string {
 	s, _, _ = strings.Cut(s, "</main>")
 	return s
 }
+
+// TestWebHoldAndRetention: an admin puts a search result under legal hold
+// over HTTP and runs retention from the admin page; the held recording
+// stays, the others go, and everything is audited.
+func TestWebHoldAndRetention(t *testing.T) {
+	_, err := newArchive(t).Web(archive.WebConfig{Lang: "fr"})
+	require.ErrorIs(t, err, archive.ErrInvalidConfig)
+
+	e := newWebEnv(t, archive.WebConfig{Lang: archive.LangEnglish})
+	adm := e.client(t, "")
+	require.Equal(t, http.StatusSeeOther, adm.login("admin", testPassword))
+	_, body := adm.get("/?number=3333")
+	assert.Contains(t, body, "Put every result of this search under legal hold", "English by configuration")
+	code, _ := adm.post("/hold", url.Values{"query": {"number=3333"}, "hold": {"1"}})
+	require.Equal(t, http.StatusSeeOther, code)
+	assert.True(t, mustGet(t, e.a, "r2").Hold)
+	assert.False(t, mustGet(t, e.a, "r1").Hold)
+	assert.True(t, auditHas(t, e.a, archive.AuditEntry{User: "admin", Action: archive.ActionHold, Target: "r2", Detail: "number=3333"}))
+
+	// The fixtures are from 23–24 Nov 2026; one day of retention expires
+	// them all by the time this runs.
+	code, _ = adm.post("/admin/retention", url.Values{"op": {"set"}, "days": {"1"}})
+	require.Equal(t, http.StatusSeeOther, code)
+	code, body, hdr := adm.do(http.MethodPost, "/admin/retention", url.Values{"op": {"run"}, "csrf": {adm.csrf}})
+	require.Equal(t, http.StatusSeeOther, code, body)
+	assert.Equal(t, "/admin/retention?deleted=2", hdr.Get("Location"))
+	n, err := e.a.Store().Count(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "only the held recording is left")
+	assert.True(t, auditHas(t, e.a, archive.AuditEntry{User: archive.SystemUser, Action: archive.ActionDelete, Target: "r1"}))
+	assert.True(t, auditHas(t, e.a, archive.AuditEntry{User: "admin", Action: archive.ActionRetentionRun, Detail: "deleted 2"}))
+	_, body = adm.get("/admin/retention?deleted=2")
+	assert.Contains(t, body, `id="deleted"`)
+
+	// Users page: create, then delete an agent.
+	code, _ = adm.post("/admin/users", url.Values{"op": {"set"}, "name": {"kobe"}, "role": {"agent"}, "lines": {"078-000-0000"}, "password": {"kobe password"}})
+	require.Equal(t, http.StatusSeeOther, code)
+	_, body = adm.get("/admin/users")
+	assert.Contains(t, body, "0780000000")
+	code, _ = adm.post("/admin/users", url.Values{"op": {"set"}, "name": {"bad name"}, "role": {"agent"}, "password": {"kobe password"}})
+	assert.Equal(t, http.StatusBadRequest, code)
+	code, _ = adm.post("/admin/users", url.Values{"op": {"delete"}, "name": {"kobe"}})
+	require.Equal(t, http.StatusSeeOther, code)
+	code, _ = adm.post("/admin/users", url.Values{"op": {"delete"}, "name": {"admin"}})
+	assert.Equal(t, http.StatusBadRequest, code, "an admin cannot delete themself")
+	assert.True(t, auditHas(t, e.a, archive.AuditEntry{User: "admin", Action: archive.ActionUserDelete, Target: "kobe"}))
+}
