@@ -162,10 +162,9 @@ func parseConfig(raw []byte, getenv func(string) (string, bool)) (*config, error
 		p.add("tls", "cert and key go together")
 	}
 	if fc.InsecureCookies {
-		ip := net.ParseIP(host)
 		if fc.TLS.Cert != "" {
 			p.add("insecure_cookies", "pointless with tls")
-		} else if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		} else if !isLoopback(host) {
 			// Cookies without Secure over plain HTTP on a network would
 			// hand the session to anyone on the path.
 			p.add("insecure_cookies", "allowed only on a loopback listen address, not %q", host)
@@ -180,6 +179,10 @@ func parseConfig(raw []byte, getenv func(string) (string, bool)) (*config, error
 	token := fc.Ingest.Token
 	if v, ok := getenv(envIngestToken); ok {
 		token = v
+	}
+	if token == "" && err == nil && !isLoopback(host) {
+		// Anyone who reaches the port could file recordings otherwise.
+		p.add("ingest.token", "required (or %s) when listen is not a loopback address", envIngestToken)
 	}
 	cfg.adminName, cfg.adminPassword = fc.Admin.Name, fc.Admin.Password
 	if v, ok := getenv(envAdminPassword); ok {
@@ -220,4 +223,9 @@ func parseConfig(raw []byte, getenv func(string) (string, bool)) (*config, error
 		return nil, fmt.Errorf("%w:\n  %s", ErrConfig, strings.Join(p, "\n  "))
 	}
 	return cfg, nil
+}
+
+func isLoopback(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "localhost" || ip != nil && ip.IsLoopback()
 }

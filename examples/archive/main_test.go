@@ -57,6 +57,7 @@ func TestConfigProblems(t *testing.T) {
 		"bad language":        {"dir: /x\nlanguage: fr\n", "language:"},
 		"half tls":            {"dir: /x\ntls:\n  cert: a.crt\n", "tls:"},
 		"insecure on network": {"dir: /x\nlisten: 0.0.0.0:8480\ninsecure_cookies: true\n", "insecure_cookies:"},
+		"open ingest":         {"dir: /x\nlisten: 192.0.2.1:8480\n", "ingest.token:"},
 		"bad duration":        {"dir: /x\nsession_ttl: forever\n", "session_ttl:"},
 		"bad window":          {"dir: /x\nlogin:\n  window: -1s\n", "login.window:"},
 		"short admin pass":    {"dir: /x\nadmin:\n  password: short\n", "admin.password:"},
@@ -70,6 +71,8 @@ func TestConfigProblems(t *testing.T) {
 	}
 	_, err := parseConfig([]byte("dir: /x\nlisten: 127.0.0.1:0\ninsecure_cookies: true\n"), env(nil))
 	require.NoError(t, err, "insecure cookies on loopback")
+	_, err = parseConfig([]byte("dir: /x\nlisten: 192.0.2.1:8480\n"), env(map[string]string{envIngestToken: "t0ken"}))
+	require.NoError(t, err, "ingest token from the environment")
 }
 
 // TestRunServes: the binary bootstraps the admin from the environment,
