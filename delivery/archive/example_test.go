@@ -42,3 +42,38 @@ func Example() {
 	// Output:
 	// r1 0312345678 2026/11/23/call-r1@pbx.wav
 }
+
+// ExampleArchive_Web serves the archive's web UI (with ingest on
+// /ingest/) and shows that pages need a login.
+func ExampleArchive_Web() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "archive-web-example")
+	defer os.RemoveAll(dir)
+	a, err := archive.Open(ctx, archive.Config{Dir: dir})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer a.Close()
+	if err := a.SetUser(ctx, archive.User{Name: "sato", Role: archive.RoleAgent, Lines: []string{"03-1234-5678"}}, "a long password"); err != nil {
+		fmt.Println(err)
+		return
+	}
+	web, err := a.Web(archive.WebConfig{InsecureCookies: true}) // plain HTTP on loopback only
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	srv := httptest.NewServer(web)
+	defer srv.Close()
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Get(srv.URL + "/calls/r1")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	resp.Body.Close()
+	fmt.Println(resp.StatusCode, resp.Header.Get("Location"))
+	// Output:
+	// 303 /login?next=%2Fcalls%2Fr1
+}
