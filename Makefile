@@ -1,7 +1,7 @@
 # callrec build and test entry points. `make test` is what CI runs (via .ci/run).
 GO ?= go
 # Debian packages the tests need, as command=package pairs; installed only when the command is missing.
-TEST_TOOLS := sipp=sip-tester kamailio=kamailio
+TEST_TOOLS := sipp=sip-tester kamailio=kamailio chromium=chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all test deps vet bench fmt prompts faults

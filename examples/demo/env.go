@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/callrec/callrec/delivery"
-	"github.com/callrec/callrec/delivery/receiver"
+	"github.com/callrec/callrec/delivery/archive"
 	"github.com/callrec/callrec/dialplan"
 	"github.com/callrec/callrec/guidance"
 	"github.com/callrec/callrec/internal/sipua"
@@ -33,6 +33,11 @@ const (
 	companyPitch    = 130 // the company's staff, on the inside
 	customerPitch   = 210 // the customer, on the outside
 	mediaPorts      = 200 // RTP ports the B2BUA may use, from a random base
+	// The archive's demo logins (loopback only): an administrator, and an
+	// agent assigned to the company's line.
+	demoAdmin    = "admin"
+	demoAgent    = "agent"
+	demoPassword = "callrec-demo"
 )
 
 // env is everything the demo runs in one process: the customer's receiving
@@ -43,6 +48,7 @@ type env struct {
 	announcer *guidance.Announcer
 	hub       *hub
 
+	arch    *archive.Archive
 	httpLn  net.Listener
 	httpSrv *http.Server
 	httpErr chan error
@@ -62,7 +68,7 @@ func start(opts options, log *slog.Logger) (e *env, err error) {
 	e = &env{opts: opts, hub: newHub()}
 	defer func() {
 		if err != nil {
-			err = errors.Join(err, e.close())
+			err = errors.Join(err, e.close(), e.closeArchive())
 		}
 	}()
 	if err := os.MkdirAll(opts.out, 0o750); err != nil {
@@ -79,20 +85,33 @@ func start(opts options, log *slog.Logger) (e *env, err error) {
 		return e, err
 	}
 
-	// The customer's equipment: an HTTP server storing into -out.
-	rcv, err := receiver.New(receiver.Config{Dir: opts.out, Logger: log})
+	// The customer's equipment: the recordings archive in -out/archive,
+	// receiving on /ingest/ and serving its web UI on the same address.
+	if e.arch, err = archive.Open(context.Background(), archive.Config{Dir: filepath.Join(opts.out, "archive"), Logger: log}); err != nil {
+		return e, err
+	}
+	for _, u := range []archive.User{
+		{Name: demoAdmin, Role: archive.RoleAdmin},
+		{Name: demoAgent, Role: archive.RoleAgent, Lines: []string{companyNumber}},
+	} {
+		if err := e.arch.SetUser(context.Background(), u, demoPassword); err != nil {
+			return e, err
+		}
+	}
+	// Plain HTTP on loopback only, hence cookies without Secure.
+	web, err := e.arch.Web(archive.WebConfig{InsecureCookies: true})
 	if err != nil {
 		return e, err
 	}
 	if e.httpLn, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 		return e, err
 	}
-	e.httpSrv = &http.Server{Handler: rcv, ReadHeaderTimeout: 5 * time.Second}
+	e.httpSrv = &http.Server{Handler: web, ReadHeaderTimeout: 5 * time.Second}
 	e.httpErr = make(chan error, 1)
 	go func() { e.httpErr <- e.httpSrv.Serve(e.httpLn) }()
 
 	// Delivery: a durable spool and an HTTP sink, reporting each delivery.
-	if e.sink, err = delivery.NewHTTPSink(delivery.HTTPSinkConfig{URL: "http://" + e.httpLn.Addr().String() + "/recordings"}); err != nil {
+	if e.sink, err = delivery.NewHTTPSink(delivery.HTTPSinkConfig{URL: "http://" + e.httpLn.Addr().String() + "/ingest/recordings"}); err != nil {
 		return e, err
 	}
 	if e.queue, err = delivery.New(delivery.Config{Dir: spool, Sink: sipadapter.NotifySink(e.sink, e.hub.add), Logger: log}); err != nil {
@@ -157,9 +176,10 @@ func (e *env) line(_ context.Context, number string, _ netip.AddrPort) (sipadapt
 	}, nil
 }
 
-// close stops everything in order: phones, B2BUA (recordings enqueued),
-// delivery (deliveries in flight finish), receiver; then removes the work
-// directory.
+// close stops everything but the archive in order: phones, B2BUA
+// (recordings enqueued), delivery (deliveries in flight finish); then
+// removes the work directory. closeArchive stops the archive after it,
+// which -serve keeps running meanwhile.
 func (e *env) close() error {
 	var errs []error
 	for _, ua := range []*sipua.UA{e.inside, e.outside} {
@@ -184,6 +204,18 @@ func (e *env) close() error {
 	if e.sink != nil {
 		errs = append(errs, e.sink.Close())
 	}
+	if e.cdr != nil {
+		errs = append(errs, e.cdr.Close())
+	}
+	if e.work != "" {
+		errs = append(errs, os.RemoveAll(e.work))
+	}
+	return errors.Join(errs...)
+}
+
+// closeArchive stops the archive's HTTP server and closes its index.
+func (e *env) closeArchive() error {
+	var errs []error
 	if e.httpSrv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		errs = append(errs, e.httpSrv.Shutdown(ctx))
@@ -194,11 +226,8 @@ func (e *env) close() error {
 	} else if e.httpLn != nil {
 		errs = append(errs, e.httpLn.Close())
 	}
-	if e.cdr != nil {
-		errs = append(errs, e.cdr.Close())
-	}
-	if e.work != "" {
-		errs = append(errs, os.RemoveAll(e.work))
+	if e.arch != nil {
+		errs = append(errs, e.arch.Close())
 	}
 	return errors.Join(errs...)
 }

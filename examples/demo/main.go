@@ -45,6 +45,7 @@ type options struct {
 	duration     time.Duration
 	out          string
 	verbose      bool
+	serve        bool // keep the archive running after the calls
 	tty          bool // stdout is a terminal: draw a spinner
 }
 
@@ -57,8 +58,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.duration, "duration", 4*time.Second, "talk time per call after the announcement")
 	fs.StringVar(&o.out, "out", "callrec-demo", "directory receiving the recordings, their metadata and pictures")
 	fs.BoolVar(&o.verbose, "v", false, "log the B2BUA, delivery and phones to stderr")
+	fs.BoolVar(&o.serve, "serve", false, "after the calls, keep the archive's web UI running until Ctrl-C")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: demo [-mono] [-announcement 1..5] [-duration 4s] [-out DIR] [-v]")
+		fmt.Fprintln(fs.Output(), "usage: demo [-mono] [-announcement 1..5] [-duration 4s] [-out DIR] [-v] [-serve]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -116,8 +118,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, r := range results {
 		failed += r.failed()
 	}
+	interrupted := ctx.Err() != nil
+	if opts.serve && !interrupted && closeErr == nil {
+		d.serving()
+		<-ctx.Done()
+	}
+	closeErr = errors.Join(closeErr, e.closeArchive())
 	switch {
-	case ctx.Err() != nil:
+	case interrupted:
 		return fmt.Errorf("interrupted: %w", ctx.Err())
 	case closeErr != nil:
 		return fmt.Errorf("shutting down: %w", closeErr)

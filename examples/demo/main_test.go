@@ -7,9 +7,15 @@ import (
 	"encoding/json"
 	"flag"
 	"image/png"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,8 +32,9 @@ func TestRun(t *testing.T) {
 		args         []string
 		channels     int
 		announcement string
+		serve        bool
 	}{
-		"stereo":                   {args: nil, channels: 2, announcement: "1"},
+		"stereo, then serve":       {args: []string{"-serve"}, channels: 2, announcement: "1", serve: true},
 		"mono with announcement 4": {args: []string{"-mono", "-announcement", "4"}, channels: 1, announcement: "4"},
 	}
 	for name, tt := range tests {
@@ -36,21 +43,32 @@ func TestRun(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "out")
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 			defer cancel()
-			var stdout, stderr bytes.Buffer
+			stdout := &syncBuffer{}
+			var stderr bytes.Buffer
 			args := append([]string{"-duration", "1500ms", "-out", out}, tt.args...)
-			err := run(ctx, args, &stdout, &stderr)
+			done := make(chan error, 1)
+			go func() { done <- run(ctx, args, stdout, &stderr) }()
+			if tt.serve {
+				base := stdout.waitFor(t, done, regexp.MustCompile(`The archive keeps running: (http://127\.0\.0\.1:\d+)/`))
+				checkServedArchive(t, base)
+				cancel()
+			}
+			err := <-done
 			t.Log(stdout.String())
 			require.NoError(t, err, stderr.String())
-			assert.Contains(t, stdout.String(), "All 42 checks passed")
+			assert.Contains(t, stdout.String(), "All 45 checks passed")
 			assert.NotContains(t, stdout.String(), "FAIL")
 			assert.NotContains(t, stdout.String(), "\r", "spinner drawn without a terminal")
 
-			for _, ext := range []string{".wav", ".json", ".png"} {
-				files, err := filepath.Glob(filepath.Join(out, "*"+ext))
+			pngs, err := filepath.Glob(filepath.Join(out, "*.png"))
+			require.NoError(t, err)
+			assert.Len(t, pngs, 3, "pictures")
+			for _, ext := range []string{".wav", ".json"} {
+				files, err := filepath.Glob(filepath.Join(out, "archive", "*", "*", "*", "*"+ext))
 				require.NoError(t, err)
-				assert.Len(t, files, 3, "%s files", ext)
+				assert.Len(t, files, 3, "archived %s files", ext)
 			}
-			wavs, err := filepath.Glob(filepath.Join(out, "*.wav"))
+			wavs, err := filepath.Glob(filepath.Join(out, "archive", "*", "*", "*", "*.wav"))
 			require.NoError(t, err)
 			directions := map[delivery.Direction]bool{}
 			for _, wav := range wavs {
@@ -69,7 +87,7 @@ func TestRun(t *testing.T) {
 				require.NoError(t, err)
 				assert.Len(t, audio.Channels, tt.channels)
 				assert.InDelta(t, 1.5, audio.Duration().Seconds(), 0.25)
-				pf, err := os.Open(base + ".png")
+				pf, err := os.Open(filepath.Join(out, md.ID+".png"))
 				require.NoError(t, err)
 				img, err := png.Decode(pf)
 				require.NoError(t, pf.Close())
@@ -92,6 +110,61 @@ func TestRun(t *testing.T) {
 			assert.Equal(t, []string{"record", "record", "record", "emergency"}, verdicts)
 		})
 	}
+}
+
+// syncBuffer is an output the demo writes to while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// waitFor returns re's first group once the output matches it; it fails
+// the test if the demo ends first.
+func (b *syncBuffer) waitFor(t *testing.T, done chan error, re *regexp.Regexp) string {
+	t.Helper()
+	for {
+		if m := re.FindStringSubmatch(b.String()); m != nil {
+			return m[1]
+		}
+		select {
+		case err := <-done:
+			done <- err
+			t.Fatalf("the demo ended (%v) without printing %s:\n%s", err, re, b.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// checkServedArchive logs in to the archive the demo keeps serving as the
+// agent it prints, and finds the three recorded calls.
+func checkServedArchive(t *testing.T, base string) {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	resp, err := hc.Get(base + "/login")
+	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	tok := regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`).FindStringSubmatch(string(b))
+	require.NotNil(t, tok)
+	resp, err = hc.PostForm(base+"/login", url.Values{"csrf": {tok[1]}, "user": {demoAgent}, "password": {demoPassword}})
+	require.NoError(t, err)
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Len(t, regexp.MustCompile(`href="/calls/[^"]+"`).FindAllString(string(b), -1), 3, "the agent sees the three recorded calls")
 }
 
 func TestFlags(t *testing.T) {
@@ -131,10 +204,17 @@ func TestHelp(t *testing.T) {
 func TestInterrupt(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	time.AfterFunc(2*time.Second, cancel)
-	var stdout, stderr bytes.Buffer
+	stdout := &syncBuffer{}
+	var stderr bytes.Buffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"-out", t.TempDir()}, stdout, &stderr) }()
+	// Cancelled once the first call is under way (its 4 s of talk), not
+	// after a fixed time, which a slow start (bcrypt under -race) eats.
+	stdout.waitFor(t, done, regexp.MustCompile(`(\[1/4\])`))
+	time.Sleep(time.Second)
 	start := time.Now()
-	err := run(ctx, []string{"-out", t.TempDir()}, &stdout, &stderr)
+	cancel()
+	err := <-done
 	require.ErrorIs(t, err, context.Canceled)
 	assert.Less(t, time.Since(start), 15*time.Second)
 	assert.Contains(t, stdout.String(), "[1/4]")

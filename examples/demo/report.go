@@ -26,7 +26,7 @@ func (d *demo) intro() {
 	fmt.Fprintf(d.w, "  company PBX phone  %-21s line %s (fixed), staff voice %d Hz\n", e.inside.Addr(), companyNumber, companyPitch)
 	fmt.Fprintf(d.w, "  customer phone     %-21s %s (Tokyo), voice %d Hz\n", e.outside.Addr(), customerNumber, customerPitch)
 	fmt.Fprintf(d.w, "  recording B2BUA    inside %s, outside %s\n", e.b2bua.Addr(sipadapter.Inside), e.b2bua.Addr(sipadapter.Outside))
-	fmt.Fprintf(d.w, "  receiving server   http://%s  → %s\n", e.httpLn.Addr(), d.opts.out)
+	fmt.Fprintf(d.w, "  archive            http://%s  → %s\n", e.httpLn.Addr(), filepath.Join(d.opts.out, "archive"))
 	fmt.Fprintf(d.w, "  announcement %d (%s): %q\n", a.ID, a.Purpose, a.Gloss(""))
 	fmt.Fprintf(d.w, "  recording %s; talk time %v per call\n", layout, d.opts.duration)
 }
@@ -158,7 +158,7 @@ func (d *demo) summary(results []*result, took time.Duration) {
 	if n := d.env.hub.strays(); n > 0 {
 		fmt.Fprintf(d.w, "warning: %d events of unknown calls were dropped\n", n)
 	}
-	fmt.Fprintf(d.w, "\nFiles in %s: the delivered WAVs, their metadata JSON, a PNG per recording, cdr.jsonl\n", d.opts.out)
+	fmt.Fprintf(d.w, "\nFiles in %s: a PNG per recording, cdr.jsonl, and archive/ (the delivered WAVs with their metadata JSON, by date)\n", d.opts.out)
 	if failed == 0 && total > 0 {
 		fmt.Fprintf(d.w, "All %d checks passed in %.1fs.\n", total, took.Seconds())
 	} else {
@@ -247,4 +247,11 @@ func (p *progress) stop() {
 	if p.ticker != nil {
 		p.ticker.Stop()
 	}
+}
+
+// serving says where the archive's UI is and how to log in.
+func (d *demo) serving() {
+	fmt.Fprintf(d.w, "\nThe archive keeps running: http://%s/\n", d.env.httpLn.Addr())
+	fmt.Fprintf(d.w, "  log in as %s / %s (the company line's agent) or %s / %s (administrator); Ctrl-C stops.\n",
+		demoAgent, demoPassword, demoAdmin, demoPassword)
 }

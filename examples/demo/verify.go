@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/callrec/callrec/delivery"
+	"github.com/callrec/callrec/delivery/archive"
 	"github.com/callrec/callrec/dialplan"
 	"github.com/callrec/callrec/internal/sipua"
 	"github.com/callrec/callrec/internal/waveform"
@@ -48,14 +50,19 @@ type delivered struct {
 	duration                   time.Duration
 }
 
-// loadDelivered reads recording id from the receiver's directory.
+// loadDelivered reads recording id as the archive filed it.
 func (d *demo) loadDelivered(id string) (*delivered, error) {
 	if id == "" || filepath.Base(id) != id || strings.HasPrefix(id, ".") {
 		return nil, fmt.Errorf("recording id %q is not a file name", id)
 	}
+	indexed, err := d.env.arch.Store().Get(context.Background(), id, nil)
+	if err != nil {
+		return nil, err
+	}
+	wav := d.env.arch.AudioFile(indexed)
 	rec := &delivered{
-		wavPath:  filepath.Join(d.opts.out, id+".wav"),
-		jsonPath: filepath.Join(d.opts.out, id+".json"),
+		wavPath:  wav,
+		jsonPath: strings.TrimSuffix(wav, filepath.Ext(wav)) + ".json",
 		pngPath:  filepath.Join(d.opts.out, id+".png"),
 	}
 	raw, err := os.ReadFile(rec.wavPath)
@@ -135,6 +142,7 @@ func (d *demo) verify(r *result) {
 	talk, ok := r.span(sipadapter.EventRecordingStarted, sipadapter.EventEnded)
 	add("duration", ok && absDur(rec.duration-talk) <= durationTolerance,
 		"%.3fs of audio for %.3fs of talk (planned %v)", rec.duration.Seconds(), talk.Seconds(), d.opts.duration)
+	d.verifyArchived(r)
 	d.verifyChannels(r)
 	d.verifyNoGuidance(r)
 	if err := d.picture(r); err != nil {
@@ -142,6 +150,33 @@ func (d *demo) verify(r *result) {
 	} else {
 		add("picture", true, "%s", rec.pngPath)
 	}
+}
+
+// verifyArchived checks the archive's side: the recording is indexed, its
+// file still matches the SHA-256, and the company line's agent finds it by
+// a part of the customer's number.
+func (d *demo) verifyArchived(r *result) {
+	ctx := context.Background()
+	a, id := d.env.arch, r.rec.meta.ID
+	agentLines := []string{digits(companyNumber)}
+	part := digits(customerNumber)[4:]
+	got, err := a.Store().Get(ctx, id, agentLines)
+	if err == nil {
+		err = a.Verify(ctx, got)
+	}
+	found := false
+	if err == nil {
+		var p archive.Page
+		p, err = a.Store().Search(ctx, archive.Query{Number: part, Lines: agentLines})
+		for _, rec := range p.Recordings {
+			found = found || rec.ID == id
+		}
+	}
+	detail := fmt.Sprintf("indexed, SHA-256 verified, found by the agent's search for %q", part)
+	if err != nil {
+		detail = err.Error()
+	}
+	r.check("archived", err == nil && found, "%s", detail)
 }
 
 func (d *demo) verifyRefused(r *result) {

@@ -1,0 +1,104 @@
+package archive_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/callrec/callrec/delivery"
+	"github.com/callrec/callrec/delivery/archive"
+	"github.com/stretchr/testify/require"
+)
+
+// BenchmarkSearch100k indexes 100,000 recordings and runs searches of the
+// kinds the UI issues; it reports the 95th percentile as p95-ms.
+func BenchmarkSearch100k(b *testing.B) {
+	a := newArchive(b)
+	ctx := context.Background()
+	const n = 100_000
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, jst)
+	batch := make([]archive.Recording, 0, 1000)
+	for i := range n {
+		md := delivery.Metadata{
+			ID: fmt.Sprintf("rec%06d", i), CallID: fmt.Sprintf("c%06d@pbx", i), Direction: delivery.Outgoing,
+			Caller: fmt.Sprintf("03%08d", i%5000), Callee: fmt.Sprintf("090%08d", i*7919%100_000_000),
+			LineNumber: fmt.Sprintf("03%08d", i%5000), Start: base.Add(time.Duration(i) * 4 * time.Minute),
+			Duration: time.Duration(i%600) * time.Second, Channels: 2, SHA256: "00", AudioExt: ".wav",
+		}
+		batch = append(batch, archive.Recording{Metadata: md, AudioPath: md.DatePath(jst) + "/" + md.CallID + ".wav"})
+		if len(batch) == cap(batch) {
+			require.NoError(b, a.Store().PutBatch(ctx, batch))
+			batch = batch[:0]
+		}
+	}
+	for i := 0; i < n; i += 100 {
+		require.NoError(b, a.Store().AddTag(ctx, fmt.Sprintf("rec%06d", i), "dispute"))
+	}
+	queries := []archive.Query{
+		{},
+		{Number: "090-1234"},
+		{Number: "+81 3 0000 1234"},
+		{Number: "99999999"}, // matches nothing: a full scan
+		{From: base.AddDate(0, 3, 0), To: base.AddDate(0, 3, 7)},
+		{Tag: "dispute", Page: 3},
+		{Direction: "outgoing", MinDuration: 5 * time.Minute, Page: 10},
+		{Lines: []string{"0300000042", "0300000043"}, Number: "090"},
+	}
+	var lat []time.Duration
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		t0 := time.Now()
+		if _, err := a.Store().Search(ctx, queries[i%len(queries)]); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	if testing.Verbose() {
+		for qi, q := range queries {
+			t0 := time.Now()
+			_, _ = a.Store().Search(ctx, q)
+			b.Logf("query %d %+v: %v", qi, q, time.Since(t0))
+		}
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)*95/100].Microseconds())/1000, "p95-ms")
+}
+
+// BenchmarkIngest delivers recordings through a real HTTPSink (multipart
+// POST over loopback) into the archive and reports recordings per second.
+func BenchmarkIngest(b *testing.B) {
+	a := newArchive(b)
+	srv := httptest.NewServer(a.Ingest())
+	defer srv.Close()
+	sink, err := delivery.NewHTTPSink(delivery.HTTPSinkConfig{URL: srv.URL, Method: http.MethodPost})
+	require.NoError(b, err)
+	defer sink.Close()
+	audio := stereoWAV(time.Second, 440, 660) // 32 kB
+	ctx := context.Background()
+	start := time.Now()
+	var seq int
+	b.SetParallelism(4)
+	b.ReportAllocs()
+	b.ResetTimer()
+	next := make(chan int, 1)
+	next <- 0
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := <-next
+			next <- i + 1
+			c := call{fmt.Sprintf("b%07d", i), "0312345678", "09011112222", "0312345678", delivery.Outgoing,
+				time.Date(2026, 11, 23, 9, 0, 0, 0, jst).Add(time.Duration(i) * time.Second), time.Second}
+			if err := sink.Deliver(ctx, c.item(audio)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	seq = <-next
+	b.ReportMetric(float64(seq)/time.Since(start).Seconds(), "recordings/s")
+}

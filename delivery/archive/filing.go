@@ -1,0 +1,218 @@
+package archive
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sync"
+
+	"github.com/callrec/callrec/delivery"
+)
+
+// file moves the verified, fsynced audio at staged into the DirSink layout
+// (Dir/<date>/<call-id><ext>, or <call-id>~<id> when another recording
+// holds that name, as DirSink names them) and writes its sidecar beside
+// it, durably: the sidecar through an fsynced temporary file, then one
+// fsync of the directory for both names. Moving the staged file instead
+// of copying it saves a second write and a second SHA-256 of the audio.
+// It returns the audio's path relative to Dir.
+func (a *Archive) file(ctx context.Context, md delivery.Metadata, staged string) (string, error) {
+	datePath := md.DatePath(a.cfg.Location)
+	dir, err := mkdirDurable(a.cfg.Dir, datePath)
+	if err != nil {
+		return "", fmt.Errorf("archive: file %s: %w", md.ID, err)
+	}
+	unlockName, err := a.names.lock(ctx, filepath.Join(dir, md.BaseName()))
+	if err != nil {
+		return "", err
+	}
+	var once sync.Once
+	unlock := func() { once.Do(unlockName) }
+	defer unlock()
+	base, err := a.baseName(dir, md)
+	if err != nil {
+		return "", fmt.Errorf("archive: file %s: %w", md.ID, err)
+	}
+	meta, err := delivery.NewItem(md, nil).MetadataJSON()
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrInvalidRecording, err)
+	}
+	if err := os.Rename(staged, filepath.Join(dir, base+md.AudioExt)); err != nil {
+		return "", fmt.Errorf("archive: file %s: %w", md.ID, err)
+	}
+	if err := writeDurable(dir, base+".json", meta); err != nil {
+		return "", fmt.Errorf("archive: file %s: %w", md.ID, err)
+	}
+	unlock()
+	if err := a.dirSync.sync(dir); err != nil {
+		return "", fmt.Errorf("archive: file %s: %w", md.ID, err)
+	}
+	return path.Join(datePath, base+md.AudioExt), nil
+}
+
+// baseName is DirSink's choice of name: the Call-ID's, unless a sidecar of
+// another recording has it.
+func (a *Archive) baseName(dir string, md delivery.Metadata) (string, error) {
+	base := md.BaseName()
+	raw, err := os.ReadFile(filepath.Join(dir, base+".json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return base, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	var other struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(raw, &other) == nil && other.ID == md.ID {
+		return base, nil
+	}
+	return base + "~" + md.ID, nil
+}
+
+// writeDurable writes b to dir/name through a hidden temporary file,
+// fsynced and renamed into place; the caller syncs dir.
+func writeDurable(dir, name string, b []byte) error {
+	f, err := os.CreateTemp(dir, "."+name+".part-*")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), filepath.Join(dir, name))
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
+}
+
+// mkdirDurable creates root/rel and, when it had to create any part of
+// it, fsyncs the directories from rel's parent up to root, so that files
+// later committed in it survive a power cut.
+func mkdirDurable(root, rel string) (string, error) {
+	dir := filepath.Join(root, filepath.FromSlash(rel))
+	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+		return dir, nil
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return "", err
+	}
+	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
+		if err := syncDir(d); err != nil {
+			return "", err
+		}
+		if d == filepath.Clean(root) || d == filepath.Dir(d) {
+			return dir, nil
+		}
+	}
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// nameLocks serialises the filing of recordings that want the same name
+// (the same Call-ID on the same day), so that the collision check and the
+// renames of one are not interleaved with another's.
+type nameLocks struct {
+	mu   sync.Mutex
+	held map[string]chan struct{}
+}
+
+func (l *nameLocks) lock(ctx context.Context, name string) (func(), error) {
+	for {
+		l.mu.Lock()
+		if l.held == nil {
+			l.held = map[string]chan struct{}{}
+		}
+		ch, busy := l.held[name]
+		if !busy {
+			ch = make(chan struct{})
+			l.held[name] = ch
+			l.mu.Unlock()
+			return func() {
+				l.mu.Lock()
+				delete(l.held, name)
+				l.mu.Unlock()
+				close(ch)
+			}, nil
+		}
+		l.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// dirSyncer coalesces the directory fsyncs of recordings filed at the
+// same time into the same directory: a caller waits for one fsync that
+// started after its renames, and one fsync serves every caller waiting
+// when it starts.
+type dirSyncer struct {
+	mu   sync.Mutex
+	dirs map[string]*dirSync
+}
+
+type dirSync struct {
+	cond    *sync.Cond
+	started uint64 // number of fsyncs started
+	done    uint64 // number of fsyncs finished
+	running bool
+	err     error // of the last finished fsync
+}
+
+// sync returns once an fsync of dir begun after the call has finished.
+// It keeps one small entry per directory ever synced: one per day.
+func (s *dirSyncer) sync(dir string) error {
+	s.mu.Lock()
+	if s.dirs == nil {
+		s.dirs = map[string]*dirSync{}
+	}
+	d := s.dirs[dir]
+	if d == nil {
+		d = &dirSync{cond: sync.NewCond(&s.mu)}
+		s.dirs[dir] = d
+	}
+	// The fsync running now may have begun before our renames: wait for
+	// the next one to start.
+	want := d.started + 1
+	for d.done < want {
+		if d.running {
+			d.cond.Wait()
+			continue
+		}
+		d.running = true
+		d.started++
+		n := d.started
+		s.mu.Unlock()
+		err := syncDir(dir)
+		s.mu.Lock()
+		d.running, d.done, d.err = false, n, err
+		d.cond.Broadcast()
+	}
+	err := d.err
+	s.mu.Unlock()
+	return err
+}

@@ -1,0 +1,218 @@
+package archive
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"mime"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/callrec/callrec/delivery"
+)
+
+// Ingest returns the handler that receives [delivery.HTTPSink] uploads: a
+// PUT of the audio and then a PUT of its sidecar (the path's extension
+// tells which), or one multipart POST with the parts "metadata" and
+// "audio". Every request carries the recording ID and the audio's
+// SHA-256 in headers. The audio is hashed while it is written to a staging
+// file and acknowledged only when it matches; a redelivery of a recording
+// already indexed with the same digest is acknowledged with 200 and not
+// stored again. A new recording completes with 201.
+func (a *Archive) Ingest() http.Handler { return http.HandlerFunc(a.serveIngest) }
+
+type ingestError struct {
+	code int
+	msg  string
+}
+
+func (e *ingestError) Error() string { return e.msg }
+
+func refuse(code int, format string, args ...any) error {
+	return &ingestError{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+func (a *Archive) serveIngest(w http.ResponseWriter, req *http.Request) {
+	created, err := a.ingest(req)
+	var ie *ingestError
+	switch {
+	case err == nil && created:
+		w.WriteHeader(http.StatusCreated)
+	case err == nil:
+		w.WriteHeader(http.StatusOK)
+	case errors.As(err, &ie):
+		if ie.code == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="callrec"`)
+		}
+		http.Error(w, ie.msg, ie.code)
+	default:
+		// Our own failure (disk, database): 500 keeps the recording
+		// spooled at the sender, which retries.
+		http.Error(w, "archive: internal error", http.StatusInternalServerError)
+	}
+	a.log.Info("ingest", "method", req.Method, "path", req.URL.Path, "id", req.Header.Get(delivery.HeaderRecordingID), "created", created, "err", err)
+}
+
+func (a *Archive) ingest(req *http.Request) (bool, error) {
+	if a.cfg.BearerToken != "" &&
+		subtle.ConstantTimeCompare([]byte(req.Header.Get("Authorization")), []byte("Bearer "+a.cfg.BearerToken)) != 1 {
+		return false, refuse(http.StatusUnauthorized, "unauthorized")
+	}
+	id := req.Header.Get(delivery.HeaderRecordingID)
+	if !validID(id) {
+		return false, refuse(http.StatusBadRequest, "missing or invalid %s", delivery.HeaderRecordingID)
+	}
+	sum := strings.ToLower(req.Header.Get(delivery.HeaderAudioSHA256))
+	if b, err := hex.DecodeString(sum); err != nil || len(b) != sha256.Size {
+		return false, refuse(http.StatusBadRequest, "missing or invalid %s", delivery.HeaderAudioSHA256)
+	}
+	if have, ok, err := a.store.Has(req.Context(), id); err != nil {
+		return false, err
+	} else if ok {
+		if have != sum {
+			return false, refuse(http.StatusConflict, "recording %s is held with another digest", id)
+		}
+		return false, nil // a redelivery: acknowledged, not stored twice
+	}
+	body := http.MaxBytesReader(nil, req.Body, a.cfg.MaxBytes)
+	switch req.Method {
+	case http.MethodPut:
+		name := path.Base(req.URL.Path)
+		ext := path.Ext(name)
+		if ext == ".json" {
+			md, err := readMetadata(body, id, sum)
+			if err != nil {
+				return false, err
+			}
+			staged := a.stagedPath(id, md.AudioExt)
+			if _, err := os.Stat(staged); errors.Is(err, fs.ErrNotExist) {
+				return false, refuse(http.StatusConflict, "metadata for %s before its audio", id)
+			}
+			return true, a.commit(req.Context(), md, staged)
+		}
+		if !validExt(ext) {
+			return false, refuse(http.StatusBadRequest, "cannot tell audio from metadata in %q", name)
+		}
+		return false, a.stage(id, sum, ext, body)
+	case http.MethodPost:
+		if mt, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type")); mt != "multipart/form-data" {
+			return false, refuse(http.StatusUnsupportedMediaType, "want multipart/form-data, got %q", mt)
+		}
+		mr, err := req.MultipartReader()
+		if err != nil {
+			return false, refuse(http.StatusBadRequest, "%v", err)
+		}
+		part, err := mr.NextPart()
+		if err != nil || part.FormName() != "metadata" {
+			return false, refuse(http.StatusBadRequest, "first part must be metadata")
+		}
+		md, err := readMetadata(part, id, sum)
+		if err != nil {
+			return false, err
+		}
+		part, err = mr.NextPart()
+		if err != nil || part.FormName() != "audio" {
+			return false, refuse(http.StatusBadRequest, "second part must be audio")
+		}
+		if err := a.stage(id, sum, md.AudioExt, part); err != nil {
+			return false, err
+		}
+		return true, a.commit(req.Context(), md, a.stagedPath(id, md.AudioExt))
+	}
+	return false, refuse(http.StatusMethodNotAllowed, "method %s not allowed", req.Method)
+}
+
+func (a *Archive) stagedPath(id, ext string) string {
+	return filepath.Join(a.cfg.Dir, incomingDir, id+ext)
+}
+
+// stage writes the audio to the staging area while hashing it, and keeps
+// it only when the digest matches.
+func (a *Archive) stage(id, sum, ext string, body io.Reader) error {
+	dir := filepath.Join(a.cfg.Dir, incomingDir)
+	f, err := os.CreateTemp(dir, "."+id+".part-*")
+	if err != nil {
+		return err
+	}
+	h := sha256.New()
+	w := &writeErrWriter{w: io.MultiWriter(f, h)}
+	_, err = io.Copy(w, body)
+	if err != nil && w.err == nil {
+		err = refuse(http.StatusBadRequest, "read audio: %v", err)
+	}
+	if err == nil {
+		// The staged file becomes the archived one by a rename, so its
+		// data is made durable here.
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		if got := hex.EncodeToString(h.Sum(nil)); got != sum {
+			err = refuse(http.StatusUnprocessableEntity, "%v: got %s, header says %s", ErrChecksumMismatch, got, sum)
+		}
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), a.stagedPath(id, ext))
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
+}
+
+// writeErrWriter remembers its writer's error, telling a failure of this
+// server's disk apart from one reading the client's body.
+type writeErrWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *writeErrWriter) Write(p []byte) (int, error) {
+	n, err := e.w.Write(p)
+	if err != nil {
+		e.err = err
+	}
+	return n, err
+}
+
+func readMetadata(body io.Reader, id, sum string) (delivery.Metadata, error) {
+	var md delivery.Metadata
+	raw, err := io.ReadAll(io.LimitReader(body, 1<<20))
+	if err != nil {
+		return md, refuse(http.StatusBadRequest, "read metadata: %v", err)
+	}
+	if err := json.Unmarshal(raw, &md); err != nil {
+		return md, refuse(http.StatusBadRequest, "decode metadata: %v", err)
+	}
+	if md.ID != id || !strings.EqualFold(md.SHA256, sum) || !validExt(md.AudioExt) {
+		return md, refuse(http.StatusUnprocessableEntity, "metadata does not match the headers")
+	}
+	md.SHA256 = strings.ToLower(md.SHA256)
+	return md, nil
+}
+
+func validID(id string) bool {
+	if id == "" || len(id) > 128 || id[0] == '.' {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func validExt(ext string) bool {
+	return len(ext) >= 2 && len(ext) <= 16 && ext[0] == '.' && validID(ext[1:]) && !strings.Contains(ext[1:], ".")
+}
