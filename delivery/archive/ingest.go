@@ -58,7 +58,7 @@ func (a *Archive) serveIngest(w http.ResponseWriter, req *http.Request) {
 		// spooled at the sender, which retries.
 		http.Error(w, "archive: internal error", http.StatusInternalServerError)
 	}
-	a.log.Info("ingest", "method", req.Method, "path", req.URL.Path, "id", req.Header.Get(delivery.HeaderRecordingID), "created", created, "err", err)
+	a.log.Info("ingest", "method", req.Method, "path", req.URL.Path, "id", req.Header.Get(delivery.HeaderRecordingID), "created", created, "error", err)
 }
 
 func (a *Archive) ingest(req *http.Request) (bool, error) {

@@ -190,7 +190,7 @@ func (a *Archive) RunRetention(ctx context.Context, interval time.Duration) erro
 	for {
 		ids, err := a.ApplyRetention(ctx, a.cfg.Now())
 		if err != nil && ctx.Err() == nil {
-			a.log.Error("retention", "err", err)
+			a.log.Error("retention", "error", err)
 		}
 		if len(ids) > 0 {
 			a.log.Info("retention deleted recordings", "count", len(ids))

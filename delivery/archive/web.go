@@ -177,7 +177,7 @@ func (w *Web) auth(allow func(Role) bool, h func(http.ResponseWriter, *request))
 		}
 		if err != nil {
 			if !errors.Is(err, ErrNotFound) && !errors.Is(err, http.ErrNoCookie) {
-				w.log.Error("session", "err", err)
+				w.log.Error("session", "error", err)
 				w.fail(rw, r, http.StatusInternalServerError, "error")
 				return
 			}
@@ -228,7 +228,7 @@ func (w *Web) lang(r *http.Request) string {
 func (w *Web) audit(r *request, action, target, detail string) {
 	err := w.a.Audit(context.WithoutCancel(r.Context()), AuditEntry{User: r.sess.User.Name, Action: action, Target: target, Remote: r.remote, Detail: detail})
 	if err != nil {
-		w.log.Error("audit", "err", err)
+		w.log.Error("audit", "error", err)
 	}
 }
 
@@ -270,7 +270,7 @@ func (w *Web) render(rw http.ResponseWriter, r *request, code int, page string, 
 	rw.Header().Set("Content-Type", "text/html; charset=utf-8")
 	rw.WriteHeader(code)
 	if err := w.pages[page].ExecuteTemplate(rw, "layout", v); err != nil {
-		w.log.Error("render", "page", page, "err", err)
+		w.log.Error("render", "page", page, "error", err)
 	}
 }
 
@@ -288,10 +288,10 @@ func (w *Web) failErr(rw http.ResponseWriter, r *request, err error) {
 	case errors.Is(err, ErrNotFound):
 		w.fail(rw, r, http.StatusNotFound, "not_found")
 	case errors.Is(err, ErrInvalidQuery), errors.Is(err, ErrInvalidUser), errors.Is(err, ErrOnHold):
-		w.log.Info("bad request", "path", r.URL.Path, "err", err)
+		w.log.Info("bad request", "path", r.URL.Path, "error", err)
 		w.fail(rw, r, http.StatusBadRequest, "bad_request")
 	default:
-		w.log.Error("request", "path", r.URL.Path, "err", err)
+		w.log.Error("request", "path", r.URL.Path, "error", err)
 		w.fail(rw, r, http.StatusInternalServerError, "error")
 	}
 }

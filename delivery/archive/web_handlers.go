@@ -74,13 +74,13 @@ func (w *Web) login(rw http.ResponseWriter, hr *http.Request) {
 	w.limiter.reset(key)
 	s, err := w.a.NewSession(hr.Context(), u, w.cfg.SessionTTL)
 	if err != nil {
-		w.log.Error("new session", "err", err)
+		w.log.Error("new session", "error", err)
 		w.fail(rw, r, http.StatusInternalServerError, "error")
 		return
 	}
 	entry.Action = ActionLogin
 	if err := w.a.Audit(hr.Context(), entry); err != nil {
-		w.log.Error("audit", "err", err)
+		w.log.Error("audit", "error", err)
 	}
 	http.SetCookie(rw, &http.Cookie{Name: sessionCookie, Value: s.Token, Path: "/", Expires: s.Expires,
 		HttpOnly: true, Secure: !w.cfg.InsecureCookies, SameSite: http.SameSiteLaxMode})
@@ -570,6 +570,6 @@ func (w *Web) auditCSV(rw http.ResponseWriter, r *request) {
 	rw.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	rw.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": "audit.csv"}))
 	if err := WriteAuditCSV(rw, es, w.a.cfg.Location); err != nil {
-		w.log.Error("audit csv", "err", err)
+		w.log.Error("audit csv", "error", err)
 	}
 }

@@ -14,9 +14,9 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// ErrConfig is wrapped by every error reporting an unusable configuration
+// ErrInvalidConfig is wrapped by every error reporting an unusable configuration
 // file; the message lists each problem with its key.
-var ErrConfig = errors.New("invalid configuration")
+var ErrInvalidConfig = errors.New("invalid configuration")
 
 // Environment variables that override secrets of the file, so that the
 // file itself can be world-readable.
@@ -117,7 +117,7 @@ func loadConfig(path string, getenv func(string) (string, bool)) (*config, error
 		return nil, err
 	}
 	if len(raw) > maxConfigFileSize {
-		return nil, fmt.Errorf("%w: %s: larger than %d bytes", ErrConfig, path, maxConfigFileSize)
+		return nil, fmt.Errorf("%w: %s: larger than %d bytes", ErrInvalidConfig, path, maxConfigFileSize)
 	}
 	cfg, err := parseConfig(raw, getenv)
 	if err != nil {
@@ -133,7 +133,7 @@ func parseConfig(raw []byte, getenv func(string) (string, bool)) (*config, error
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
 	if err := dec.Decode(&fc); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+		return nil, fmt.Errorf("%w: %v", ErrInvalidConfig, err)
 	}
 	var p problems
 	cfg := &config{listen: fc.Listen, tlsCert: fc.TLS.Cert, tlsKey: fc.TLS.Key}
@@ -220,7 +220,7 @@ func parseConfig(raw []byte, getenv func(string) (string, bool)) (*config, error
 		Lang:            fc.Language,
 	}
 	if len(p) > 0 {
-		return nil, fmt.Errorf("%w:\n  %s", ErrConfig, strings.Join(p, "\n  "))
+		return nil, fmt.Errorf("%w:\n  %s", ErrInvalidConfig, strings.Join(p, "\n  "))
 	}
 	return cfg, nil
 }

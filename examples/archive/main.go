@@ -41,8 +41,8 @@ func main() {
 	stop()
 	switch {
 	case err == nil:
-	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp), errors.Is(err, ErrConfig):
-		if errors.Is(err, ErrConfig) {
+	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp), errors.Is(err, ErrInvalidConfig):
+		if errors.Is(err, ErrInvalidConfig) {
 			fmt.Fprintln(os.Stderr, err)
 		}
 		os.Exit(2)
@@ -162,7 +162,7 @@ func bootstrapAdmin(ctx context.Context, a *archive.Archive, cfg *config) error 
 		return err
 	}
 	if cfg.adminPassword == "" {
-		return fmt.Errorf("%w: admin.password: needed (or %s) to create %q", ErrConfig, envAdminPassword, cfg.adminName)
+		return fmt.Errorf("%w: admin.password: needed (or %s) to create %q", ErrInvalidConfig, envAdminPassword, cfg.adminName)
 	}
 	if err := a.SetUser(ctx, archive.User{Name: cfg.adminName, Role: archive.RoleAdmin}, cfg.adminPassword); err != nil {
 		return err

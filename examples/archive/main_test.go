@@ -65,7 +65,7 @@ func TestConfigProblems(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := parseConfig([]byte(tc.yaml), env(nil))
-			require.ErrorIs(t, err, ErrConfig)
+			require.ErrorIs(t, err, ErrInvalidConfig)
 			assert.Contains(t, err.Error(), tc.key)
 		})
 	}
