@@ -16,6 +16,8 @@ test: deps vet
 vet:
 	$(GO) vet ./...
 	$(GO) mod tidy -diff
+	@out=$$(gofmt -l .); [ -z "$$out" ] || { echo "gofmt -l lists:"; echo "$$out"; exit 1; }
+	@! grep -rnE --include='*.go' '"err", ' . || { echo 'slog: log errors under the key "error" (issue 15)'; exit 1; }
 
 ## deps: install missing Debian packages (apt-get update only runs when something is missing).
 deps:
