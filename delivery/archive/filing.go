@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/callrec/callrec/delivery"
+	"github.com/callrec/callrec/internal/durable"
 )
 
 // file moves the verified, fsynced audio at staged into the DirSink layout
@@ -45,7 +46,7 @@ func (a *Archive) file(ctx context.Context, md delivery.Metadata, staged string)
 	if err := os.Rename(staged, filepath.Join(dir, base+md.AudioExt)); err != nil {
 		return "", fmt.Errorf("archive: file %s: %w", md.ID, err)
 	}
-	if err := writeDurable(dir, base+".json", meta); err != nil {
+	if err := writeNoSyncDir(filepath.Join(dir, base+".json"), meta); err != nil {
 		return "", fmt.Errorf("archive: file %s: %w", md.ID, err)
 	}
 	unlock()
@@ -75,27 +76,19 @@ func (a *Archive) baseName(dir string, md delivery.Metadata) (string, error) {
 	return base + "~" + md.ID, nil
 }
 
-// writeDurable writes b to dir/name through a hidden temporary file,
-// fsynced and renamed into place; the caller syncs dir.
-func writeDurable(dir, name string, b []byte) error {
-	f, err := os.CreateTemp(dir, "."+name+".part-*")
+// writeNoSyncDir writes b to name through internal/durable, its data
+// fsynced before the rename; the caller fsyncs the directory, once for
+// every name filed in it at the same time.
+func writeNoSyncDir(name string, b []byte) error {
+	p, err := durable.Create(name, 0o600)
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
+	defer p.Abort()
+	if _, err := p.Write(b); err != nil {
+		return err
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), filepath.Join(dir, name))
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
+	return p.CommitNoSyncDir()
 }
 
 // mkdirDurable creates root/rel and, when it had to create any part of
@@ -110,25 +103,13 @@ func mkdirDurable(root, rel string) (string, error) {
 		return "", err
 	}
 	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
-		if err := syncDir(d); err != nil {
+		if err := durable.SyncDir(d); err != nil {
 			return "", err
 		}
 		if d == filepath.Clean(root) || d == filepath.Dir(d) {
 			return dir, nil
 		}
 	}
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // nameLocks serialises the filing of recordings that want the same name
@@ -207,7 +188,7 @@ func (s *dirSyncer) sync(dir string) error {
 		d.started++
 		n := d.started
 		s.mu.Unlock()
-		err := syncDir(dir)
+		err := durable.SyncDir(dir)
 		s.mu.Lock()
 		d.running, d.done, d.err = false, n, err
 		d.cond.Broadcast()

@@ -173,6 +173,19 @@ func (p *Pending) Name() string { return p.tmp }
 // name and fsyncs the directory. On an error before the rename the
 // temporary file is removed and the final name is unchanged.
 func (p *Pending) Commit() error {
+	if err := p.CommitNoSyncDir(); err != nil {
+		return err
+	}
+	return p.fs.SyncDir(filepath.Dir(p.name))
+}
+
+// CommitNoSyncDir is [Pending.Commit] without the directory fsync: the
+// data is durable and has its final name, but the name survives a power
+// cut only once the caller has fsynced the directory ([SyncDir]). It is
+// for a caller that shares one directory fsync among many files committed
+// at the same time, or that renames the file on into another directory
+// and fsyncs that one; until then it must not acknowledge the file.
+func (p *Pending) CommitNoSyncDir() error {
 	if p.done {
 		return errors.New("durable: commit of a finished file")
 	}
@@ -186,9 +199,8 @@ func (p *Pending) Commit() error {
 	}
 	if err != nil {
 		p.fs.Remove(p.tmp)
-		return err
 	}
-	return p.fs.SyncDir(filepath.Dir(p.name))
+	return err
 }
 
 // Abort closes and removes the temporary file, leaving the final name
