@@ -97,7 +97,7 @@ func (a *Archive) ingest(req *http.Request) (bool, error) {
 			if _, err := os.Stat(staged); errors.Is(err, fs.ErrNotExist) {
 				return false, refuse(http.StatusConflict, "metadata for %s before its audio", id)
 			}
-			return true, a.commit(req.Context(), md, staged)
+			return true, a.commit(req.Context(), md, staged, nil)
 		}
 		if !validExt(ext) {
 			return false, refuse(http.StatusBadRequest, "cannot tell audio from metadata in %q", name)
@@ -123,10 +123,12 @@ func (a *Archive) ingest(req *http.Request) (bool, error) {
 		if err != nil || part.FormName() != "audio" {
 			return false, refuse(http.StatusBadRequest, "second part must be audio")
 		}
-		if err := a.stage(id, sum, md.AudioExt, part); err != nil {
+		audio, err := a.stage(id, sum, md.AudioExt, part)
+		if err != nil {
 			return false, err
 		}
-		return true, a.commit(req.Context(), md, a.stagedPath(id, md.AudioExt))
+		defer audio.Abort()
+		return true, a.commit(req.Context(), md, a.stagedPath(id, md.AudioExt), audio)
 	}
 	return false, refuse(http.StatusMethodNotAllowed, "method %s not allowed", req.Method)
 }
@@ -135,34 +137,39 @@ func (a *Archive) stagedPath(id, ext string) string {
 	return filepath.Join(a.cfg.Dir, incomingDir, id+ext)
 }
 
-// stage writes the audio to the staging area while hashing it, and keeps
-// it only when the digest matches. Its data is fsynced; its name in the
-// staging directory is not, since a POST renames it on at once into the
-// day's directory and fsyncs that one (see stageDurable for a PUT).
-func (a *Archive) stage(id, sum, ext string, body io.Reader) error {
+// stage writes the audio to the staging area while hashing it, and
+// returns it, not yet committed, only when the digest matches. The caller
+// commits or aborts it: a POST has its data fsynced together with the
+// sidecar's (see file), a PUT through stageDurable.
+func (a *Archive) stage(id, sum, ext string, body io.Reader) (*durable.Pending, error) {
 	p, err := durable.Create(a.stagedPath(id, ext), 0o600)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer p.Abort()
 	h := sha256.New()
 	w := &writeErrWriter{w: io.MultiWriter(p, h)}
 	if _, err := io.Copy(w, body); err != nil {
+		p.Abort()
 		if w.err == nil {
-			return refuse(http.StatusBadRequest, "read audio: %v", err)
+			return nil, refuse(http.StatusBadRequest, "read audio: %v", err)
 		}
-		return err
+		return nil, err
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
-		return refuse(http.StatusUnprocessableEntity, "%v: got %s, header says %s", ErrChecksumMismatch, got, sum)
+		p.Abort()
+		return nil, refuse(http.StatusUnprocessableEntity, "%v: got %s, header says %s", ErrChecksumMismatch, got, sum)
 	}
-	return p.CommitNoSyncDir()
+	return p, nil
 }
 
 // stageDurable stages the audio of a PUT, which is acknowledged before its
 // sidecar arrives, so the staged name is made durable too.
 func (a *Archive) stageDurable(id, sum, ext string, body io.Reader) error {
-	if err := a.stage(id, sum, ext, body); err != nil {
+	p, err := a.stage(id, sum, ext, body)
+	if err != nil {
+		return err
+	}
+	if err := p.CommitNoSyncDir(); err != nil {
 		return err
 	}
 	return a.dirSync.sync(filepath.Join(a.cfg.Dir, incomingDir))

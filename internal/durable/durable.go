@@ -166,6 +166,12 @@ type Pending struct {
 // Write writes to the temporary file.
 func (p *Pending) Write(b []byte) (int, error) { return p.f.Write(b) }
 
+// Sync fsyncs the data written so far. Commit fsyncs again, which costs
+// little when nothing was written since; Sync lets a caller fsync several
+// files at the same time (one journal commit on most file systems) and
+// still rename them in the order it needs.
+func (p *Pending) Sync() error { return p.f.Sync() }
+
 // Name returns the temporary file's name.
 func (p *Pending) Name() string { return p.tmp }
 

@@ -125,11 +125,15 @@ func TestCommitNoSyncDirLeavesTheDirectoryToTheCaller(t *testing.T) {
 	require.NoError(t, err)
 	_, err = p.Write([]byte("x"))
 	require.NoError(t, err)
+	require.NoError(t, p.Sync())
+	_, err = os.Stat(name)
+	require.ErrorIs(t, err, fs.ErrNotExist, "Sync does not rename")
 	require.NoError(t, p.CommitNoSyncDir())
 	// The data is fsynced before the rename; no directory fsync.
 	assert.Equal(t, []string{
 		"create .a.json.part-*",
 		"write x",
+		"sync file",
 		"sync file",
 		"close file",
 		"rename .a.json.part-* -> a.json",
