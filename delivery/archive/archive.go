@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/callrec/callrec/delivery"
+	"github.com/callrec/callrec/internal/durable"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -122,9 +123,10 @@ func (a *Archive) Location() *time.Location { return a.cfg.Location }
 const incomingDir = ".incoming"
 
 // commit files the verified audio at staged under the DirSink layout and
-// indexes it.
-func (a *Archive) commit(ctx context.Context, md delivery.Metadata, staged string) error {
-	rel, err := a.file(ctx, md, staged)
+// indexes it. audio, when not nil, is the staged file still to be
+// committed (see file).
+func (a *Archive) commit(ctx context.Context, md delivery.Metadata, staged string, audio *durable.Pending) error {
+	rel, err := a.file(ctx, md, staged, audio)
 	if err != nil {
 		if _, serr := os.Stat(staged); serr == nil {
 			os.Remove(staged)

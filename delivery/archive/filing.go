@@ -12,16 +12,24 @@ import (
 	"sync"
 
 	"github.com/callrec/callrec/delivery"
+	"github.com/callrec/callrec/internal/durable"
 )
 
-// file moves the verified, fsynced audio at staged into the DirSink layout
+// file moves the verified audio at staged into the DirSink layout
 // (Dir/<date>/<call-id><ext>, or <call-id>~<id> when another recording
 // holds that name, as DirSink names them) and writes its sidecar beside
-// it, durably: the sidecar through an fsynced temporary file, then one
-// fsync of the directory for both names. Moving the staged file instead
-// of copying it saves a second write and a second SHA-256 of the audio.
-// It returns the audio's path relative to Dir.
-func (a *Archive) file(ctx context.Context, md delivery.Metadata, staged string) (string, error) {
+// it, durably: both files' data fsynced, then one fsync of the directory
+// for both names, shared with the recordings filed there at the same
+// time. Moving the staged file instead of copying it saves a second write
+// and a second SHA-256 of the audio. It returns the audio's path relative
+// to Dir.
+//
+// When audio is not nil it is the staged file, written but not yet
+// committed: its fsync then runs at the same time as the sidecar's, which
+// costs one wait for the disk instead of two. The audio is still renamed
+// first, so that a crash never leaves a sidecar (which Rebuild indexes)
+// without its audio.
+func (a *Archive) file(ctx context.Context, md delivery.Metadata, staged string, audio *durable.Pending) (string, error) {
 	datePath := md.DatePath(a.cfg.Location)
 	dir, err := mkdirDurable(a.cfg.Dir, datePath)
 	if err != nil {
@@ -42,10 +50,22 @@ func (a *Archive) file(ctx context.Context, md delivery.Metadata, staged string)
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrInvalidRecording, err)
 	}
+	side, err := durable.Create(filepath.Join(dir, base+".json"), 0o600)
+	if err != nil {
+		return "", fmt.Errorf("archive: file %s: %w", md.ID, err)
+	}
+	defer side.Abort()
+	if _, err := side.Write(meta); err != nil {
+		return "", fmt.Errorf("archive: file %s: %w", md.ID, err)
+	}
+	if err := syncBoth(audio, side); err != nil {
+		return "", fmt.Errorf("archive: file %s: %w", md.ID, err)
+	}
 	if err := os.Rename(staged, filepath.Join(dir, base+md.AudioExt)); err != nil {
 		return "", fmt.Errorf("archive: file %s: %w", md.ID, err)
 	}
-	if err := writeDurable(dir, base+".json", meta); err != nil {
+	// The sidecar's data is already on disk: this fsync finds nothing to write.
+	if err := side.CommitNoSyncDir(); err != nil {
 		return "", fmt.Errorf("archive: file %s: %w", md.ID, err)
 	}
 	unlock()
@@ -53,6 +73,22 @@ func (a *Archive) file(ctx context.Context, md delivery.Metadata, staged string)
 		return "", fmt.Errorf("archive: file %s: %w", md.ID, err)
 	}
 	return path.Join(datePath, base+md.AudioExt), nil
+}
+
+// syncBoth commits the staged audio (fsync and rename within the staging
+// directory; nil when it was committed before) while fsyncing the
+// sidecar's data, so that both fsyncs wait for the disk together.
+func syncBoth(audio, side *durable.Pending) error {
+	if audio == nil {
+		return side.Sync()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- audio.CommitNoSyncDir() }()
+	serr := side.Sync()
+	if err := <-errc; err != nil {
+		return err
+	}
+	return serr
 }
 
 // baseName is DirSink's choice of name: the Call-ID's, unless a sidecar of
@@ -75,29 +111,6 @@ func (a *Archive) baseName(dir string, md delivery.Metadata) (string, error) {
 	return base + "~" + md.ID, nil
 }
 
-// writeDurable writes b to dir/name through a hidden temporary file,
-// fsynced and renamed into place; the caller syncs dir.
-func writeDurable(dir, name string, b []byte) error {
-	f, err := os.CreateTemp(dir, "."+name+".part-*")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), filepath.Join(dir, name))
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
-}
-
 // mkdirDurable creates root/rel and, when it had to create any part of
 // it, fsyncs the directories from rel's parent up to root, so that files
 // later committed in it survive a power cut.
@@ -110,25 +123,13 @@ func mkdirDurable(root, rel string) (string, error) {
 		return "", err
 	}
 	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
-		if err := syncDir(d); err != nil {
+		if err := durable.SyncDir(d); err != nil {
 			return "", err
 		}
 		if d == filepath.Clean(root) || d == filepath.Dir(d) {
 			return dir, nil
 		}
 	}
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // nameLocks serialises the filing of recordings that want the same name
@@ -207,7 +208,7 @@ func (s *dirSyncer) sync(dir string) error {
 		d.started++
 		n := d.started
 		s.mu.Unlock()
-		err := syncDir(dir)
+		err := durable.SyncDir(dir)
 		s.mu.Lock()
 		d.running, d.done, d.err = false, n, err
 		d.cond.Broadcast()

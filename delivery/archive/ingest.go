@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/callrec/callrec/delivery"
+	"github.com/callrec/callrec/internal/durable"
 )
 
 // Ingest returns the handler that receives [delivery.HTTPSink] uploads: a
@@ -96,12 +97,12 @@ func (a *Archive) ingest(req *http.Request) (bool, error) {
 			if _, err := os.Stat(staged); errors.Is(err, fs.ErrNotExist) {
 				return false, refuse(http.StatusConflict, "metadata for %s before its audio", id)
 			}
-			return true, a.commit(req.Context(), md, staged)
+			return true, a.commit(req.Context(), md, staged, nil)
 		}
 		if !validExt(ext) {
 			return false, refuse(http.StatusBadRequest, "cannot tell audio from metadata in %q", name)
 		}
-		return false, a.stage(id, sum, ext, body)
+		return false, a.stageDurable(id, sum, ext, body)
 	case http.MethodPost:
 		if mt, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type")); mt != "multipart/form-data" {
 			return false, refuse(http.StatusUnsupportedMediaType, "want multipart/form-data, got %q", mt)
@@ -122,10 +123,12 @@ func (a *Archive) ingest(req *http.Request) (bool, error) {
 		if err != nil || part.FormName() != "audio" {
 			return false, refuse(http.StatusBadRequest, "second part must be audio")
 		}
-		if err := a.stage(id, sum, md.AudioExt, part); err != nil {
+		audio, err := a.stage(id, sum, md.AudioExt, part)
+		if err != nil {
 			return false, err
 		}
-		return true, a.commit(req.Context(), md, a.stagedPath(id, md.AudioExt))
+		defer audio.Abort()
+		return true, a.commit(req.Context(), md, a.stagedPath(id, md.AudioExt), audio)
 	}
 	return false, refuse(http.StatusMethodNotAllowed, "method %s not allowed", req.Method)
 }
@@ -134,40 +137,42 @@ func (a *Archive) stagedPath(id, ext string) string {
 	return filepath.Join(a.cfg.Dir, incomingDir, id+ext)
 }
 
-// stage writes the audio to the staging area while hashing it, and keeps
-// it only when the digest matches.
-func (a *Archive) stage(id, sum, ext string, body io.Reader) error {
-	dir := filepath.Join(a.cfg.Dir, incomingDir)
-	f, err := os.CreateTemp(dir, "."+id+".part-*")
+// stage writes the audio to the staging area while hashing it, and
+// returns it, not yet committed, only when the digest matches. The caller
+// commits or aborts it: a POST has its data fsynced together with the
+// sidecar's (see file), a PUT through stageDurable.
+func (a *Archive) stage(id, sum, ext string, body io.Reader) (*durable.Pending, error) {
+	p, err := durable.Create(a.stagedPath(id, ext), 0o600)
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	w := &writeErrWriter{w: io.MultiWriter(p, h)}
+	if _, err := io.Copy(w, body); err != nil {
+		p.Abort()
+		if w.err == nil {
+			return nil, refuse(http.StatusBadRequest, "read audio: %v", err)
+		}
+		return nil, err
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
+		p.Abort()
+		return nil, refuse(http.StatusUnprocessableEntity, "%v: got %s, header says %s", ErrChecksumMismatch, got, sum)
+	}
+	return p, nil
+}
+
+// stageDurable stages the audio of a PUT, which is acknowledged before its
+// sidecar arrives, so the staged name is made durable too.
+func (a *Archive) stageDurable(id, sum, ext string, body io.Reader) error {
+	p, err := a.stage(id, sum, ext, body)
 	if err != nil {
 		return err
 	}
-	h := sha256.New()
-	w := &writeErrWriter{w: io.MultiWriter(f, h)}
-	_, err = io.Copy(w, body)
-	if err != nil && w.err == nil {
-		err = refuse(http.StatusBadRequest, "read audio: %v", err)
+	if err := p.CommitNoSyncDir(); err != nil {
+		return err
 	}
-	if err == nil {
-		// The staged file becomes the archived one by a rename, so its
-		// data is made durable here.
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		if got := hex.EncodeToString(h.Sum(nil)); got != sum {
-			err = refuse(http.StatusUnprocessableEntity, "%v: got %s, header says %s", ErrChecksumMismatch, got, sum)
-		}
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), a.stagedPath(id, ext))
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
+	return a.dirSync.sync(filepath.Join(a.cfg.Dir, incomingDir))
 }
 
 // writeErrWriter remembers its writer's error, telling a failure of this

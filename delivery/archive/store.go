@@ -34,6 +34,13 @@ func OpenStore(ctx context.Context, path string) (*Store, error) {
 	if path == "" {
 		return nil, fmt.Errorf("%w: DBPath: empty", ErrInvalidConfig)
 	}
+	// WAL with synchronous=NORMAL: a commit is written to the WAL but not
+	// fsynced until the next checkpoint, so a power cut can take back the
+	// last commits. No recording is lost that way: its audio and sidecar
+	// are fsynced, data and directory, before its row is written and
+	// before it is acknowledged (see Archive.file), the files are the
+	// truth, and Archive.Rebuild re-indexes them. A row is never durable
+	// before its files, which would make a redelivery look already stored.
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {

@@ -166,6 +166,12 @@ type Pending struct {
 // Write writes to the temporary file.
 func (p *Pending) Write(b []byte) (int, error) { return p.f.Write(b) }
 
+// Sync fsyncs the data written so far. Commit fsyncs again, which costs
+// little when nothing was written since; Sync lets a caller fsync several
+// files at the same time (one journal commit on most file systems) and
+// still rename them in the order it needs.
+func (p *Pending) Sync() error { return p.f.Sync() }
+
 // Name returns the temporary file's name.
 func (p *Pending) Name() string { return p.tmp }
 
@@ -173,6 +179,19 @@ func (p *Pending) Name() string { return p.tmp }
 // name and fsyncs the directory. On an error before the rename the
 // temporary file is removed and the final name is unchanged.
 func (p *Pending) Commit() error {
+	if err := p.CommitNoSyncDir(); err != nil {
+		return err
+	}
+	return p.fs.SyncDir(filepath.Dir(p.name))
+}
+
+// CommitNoSyncDir is [Pending.Commit] without the directory fsync: the
+// data is durable and has its final name, but the name survives a power
+// cut only once the caller has fsynced the directory ([SyncDir]). It is
+// for a caller that shares one directory fsync among many files committed
+// at the same time, or that renames the file on into another directory
+// and fsyncs that one; until then it must not acknowledge the file.
+func (p *Pending) CommitNoSyncDir() error {
 	if p.done {
 		return errors.New("durable: commit of a finished file")
 	}
@@ -186,9 +205,8 @@ func (p *Pending) Commit() error {
 	}
 	if err != nil {
 		p.fs.Remove(p.tmp)
-		return err
 	}
-	return p.fs.SyncDir(filepath.Dir(p.name))
+	return err
 }
 
 // Abort closes and removes the temporary file, leaving the final name

@@ -117,6 +117,37 @@ func TestWriteFileOrderOfOperations(t *testing.T) {
 	assertOnly(t, dir, "state.json")
 }
 
+func TestCommitNoSyncDirLeavesTheDirectoryToTheCaller(t *testing.T) {
+	dir := t.TempDir()
+	name := filepath.Join(dir, "a.json")
+	rec := &recordingFS{}
+	p, err := durable.Writer{FS: rec}.Create(name, 0o640)
+	require.NoError(t, err)
+	_, err = p.Write([]byte("x"))
+	require.NoError(t, err)
+	require.NoError(t, p.Sync())
+	_, err = os.Stat(name)
+	require.ErrorIs(t, err, fs.ErrNotExist, "Sync does not rename")
+	require.NoError(t, p.CommitNoSyncDir())
+	// The data is fsynced before the rename; no directory fsync.
+	assert.Equal(t, []string{
+		"create .a.json.part-*",
+		"write x",
+		"sync file",
+		"sync file",
+		"close file",
+		"rename .a.json.part-* -> a.json",
+	}, rec.ops)
+	require.Error(t, p.Commit(), "a second commit is refused")
+	assertOnly(t, dir, "a.json")
+
+	rec.fail = map[string]error{"sync": syscall.EIO}
+	p, err = durable.Writer{FS: rec}.Create(name, 0o640)
+	require.NoError(t, err)
+	require.ErrorIs(t, p.CommitNoSyncDir(), syscall.EIO)
+	assertOnly(t, dir, "a.json")
+}
+
 func TestWriteFileFailuresKeepTheOldFile(t *testing.T) {
 	enospc := &os.PathError{Op: "write", Path: "x", Err: syscall.ENOSPC}
 	for _, tc := range []struct {
