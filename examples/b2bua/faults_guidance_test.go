@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -86,8 +87,8 @@ func TestFaultSIGKILLDuringGuidance(t *testing.T) {
 	bin := buildService(t)
 	sippDir := faultSIPpDir(t)
 	uasPort := faultPort(t)
-	_ = startFaultProc(t, sippCmd(sipp, sippDir, "-sf", "fault_uas.xml", "-p", strconv.Itoa(uasPort),
-		"-mp", strconv.Itoa(20000+2*rand.IntN(1000))))
+	uas := startFaultProc(t, sippCmd(sipp, sippDir, "-sf", "fault_uas.xml", "-p", strconv.Itoa(uasPort),
+		"-mp", strconv.Itoa(faultMediaBase(t, 20000))))
 	s := newFaultService(t, bin, uasPort)
 	prompt := filepath.Join(s.dir, "prompt.wav")
 	writePrompt(t, prompt, guidedPrompt)
@@ -111,9 +112,17 @@ func TestFaultSIGKILLDuringGuidance(t *testing.T) {
 	calls := int((total + 2*time.Second).Seconds() * faultRate)
 	uac := startFaultProc(t, sippCmd(sipp, sippDir, s.inside(), "-sf", "fault_uac.xml",
 		"-s", "0077270312345678", "-key", "caller", "0312340000",
-		"-p", strconv.Itoa(faultPort(t)), "-mp", strconv.Itoa(25000+2*rand.IntN(1000)),
+		"-p", strconv.Itoa(faultPort(t)), "-mp", strconv.Itoa(faultMediaBase(t, 25000)),
 		"-r", strconv.Itoa(faultRate), "-m", strconv.Itoa(calls), "-l", "200", "-d", strconv.Itoa(guidedHoldMS),
 		"-max_retrans", "3", "-timeout", "60s", "-timeout_error", "-trace_logs"))
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		errs, _ := exec.Command("sh", "-c", "cat "+sippDir+"/*errors.log 2>/dev/null | head -40").CombinedOutput()
+		t.Logf("SIPp caller (last 2000 bytes):\n%s\nSIPp callee (last 2000 bytes):\n%s\nSIPp error logs:\n%s",
+			tailString(uac.out.String(), 2000), tailString(uas.out.String(), 2000), errs)
+	})
 
 	var kills []time.Time
 	for _, up := range uptimes {
