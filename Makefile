@@ -47,6 +47,6 @@ prompts:
 ## stranded recordings, SIP TCP limits, line-lookup outage, random RTP start, mid-call write failure,
 ## SIGKILL of the b2bua under SIPp load with restarts and orphaned RTP, RFC 4475 torture messages);
 ## make test runs them too.
-FAULT_TESTS := TestRejectedCredentialsNeverDeadLetter|TestRecordingRejectionDeadLetters|TestRecoveryAfterOutageWithinMinOpen|TestHTTPStatusClassification|TestTransportDestinationFailures|TestSFTPDestinationFailures|TestDiskFullOnTmpfs|TestRecordingReserveRefusesBeforeDiskFull|TestStrandedRecordingRetriedWhileRunning|TestTCPConnectionLimits|TestLineLookupOutage|TestPortsStartAtRandomOffset|TestTruncatedAtLastGoodFrame|TestMidCallWriteFailureTruncates|TestMidCallDiskFullOnTmpfs|TestTruncatedRecordingsMetric|TestFaultSIGKILLUnderLoad|TestRFC4475TortureMessages
+FAULT_TESTS := TestRejectedCredentialsNeverDeadLetter|TestRecordingRejectionDeadLetters|TestRecoveryAfterOutageWithinMinOpen|TestHTTPStatusClassification|TestTransportDestinationFailures|TestSFTPDestinationFailures|TestDiskFullOnTmpfs|TestRecordingReserveRefusesBeforeDiskFull|TestStrandedRecordingRetriedWhileRunning|TestTCPConnectionLimits|TestLineLookupOutage|TestPortsStartAtRandomOffset|TestTruncatedAtLastGoodFrame|TestMidCallWriteFailureTruncates|TestMidCallDiskFullOnTmpfs|TestTruncatedRecordingsMetric|TestFaultSIGKILLUnderLoad|TestFaultSIGKILLDuringGuidance|TestRFC4475TortureMessages
 faults:
 	$(GO) test -race -count=1 -run '^($(FAULT_TESTS))$$' ./delivery/ ./sipadapter/ ./sipadapter/relay/ ./recorder/ ./examples/b2bua/

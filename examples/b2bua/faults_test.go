@@ -107,6 +107,31 @@ func faultPort(t *testing.T) int {
 	}
 }
 
+// faultMediaBase returns an even port in [lo, lo+2000) whose next four
+// ports are free on loopback now, for a SIPp -mp: SIPp binds its audio
+// sockets there at start and exits if one is taken, and other tests on
+// the machine use media ports too.
+func faultMediaBase(t *testing.T, lo int) int {
+	t.Helper()
+	for range 50 {
+		base := lo + 2*rand.IntN(1000)
+		free := true
+		for p := base; p < base+4 && free; p++ {
+			c, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", p))
+			if err != nil {
+				free = false
+				continue
+			}
+			_ = c.Close()
+		}
+		if free {
+			return base
+		}
+	}
+	t.Fatalf("no free media ports in [%d, %d)", lo, lo+2000)
+	return 0
+}
+
 // buildService builds this command without the race detector: the child
 // must keep up with SIPp's load on a loaded two-core machine.
 func buildService(t *testing.T) string {
@@ -402,7 +427,7 @@ func TestFaultSIGKILLUnderLoad(t *testing.T) {
 	sippDir := faultSIPpDir(t)
 	uasPort := faultPort(t)
 	uas := startFaultProc(t, sippCmd(sipp, sippDir, "-sf", "fault_uas.xml", "-p", strconv.Itoa(uasPort),
-		"-mp", strconv.Itoa(20000+2*rand.IntN(1000))))
+		"-mp", strconv.Itoa(faultMediaBase(t, 20000))))
 	s := newFaultService(t, bin, uasPort)
 	s.start()
 	time.Sleep(200 * time.Millisecond) // let the callee bind
@@ -416,7 +441,7 @@ func TestFaultSIGKILLUnderLoad(t *testing.T) {
 	calls := int((total + faultMaxUptime).Seconds() * faultRate)
 	uac := startFaultProc(t, sippCmd(sipp, sippDir, s.inside(), "-sf", "fault_uac.xml",
 		"-s", "0077270312345678", "-key", "caller", "0312340000",
-		"-p", strconv.Itoa(faultPort(t)), "-mp", strconv.Itoa(25000+2*rand.IntN(1000)),
+		"-p", strconv.Itoa(faultPort(t)), "-mp", strconv.Itoa(faultMediaBase(t, 25000)),
 		"-r", strconv.Itoa(faultRate), "-m", strconv.Itoa(calls), "-l", "200", "-d", strconv.Itoa(faultHoldMS),
 		"-max_retrans", "3", "-timeout", "180s", "-timeout_error", "-trace_logs", "-trace_stat", "-fd", "1", "-trace_screen"))
 	t.Cleanup(func() {

@@ -1,0 +1,233 @@
+package main
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/callrec/callrec/internal/testenv"
+	"github.com/callrec/callrec/recorder"
+)
+
+// The guidance-on kill suite: fewer kills than TestFaultSIGKILLUnderLoad,
+// each one landing while about guidedPrompt × faultRate calls hear the
+// announcement.
+const (
+	guidedKills  = 3
+	guidedPrompt = 1500 * time.Millisecond // the announcement's length
+	guidedHoldMS = 3000                    // SIPp -d: announcement, then 1.5 s of talk
+	// guidedSIPpWait bounds the wait for SIPp's last calls; those a kill
+	// left it waiting on end with SIGINT.
+	guidedSIPpWait = 12 * time.Second
+)
+
+// writePrompt writes a mono 8 kHz 16-bit PCM WAV of a 440 Hz tone, d long.
+func writePrompt(t *testing.T, path string, d time.Duration) {
+	t.Helper()
+	n := int(d.Seconds() * 8000)
+	buf := make([]byte, 44+2*n)
+	copy(buf[0:], "RIFF")
+	binary.LittleEndian.PutUint32(buf[4:], uint32(36+2*n))
+	copy(buf[8:], "WAVEfmt ")
+	binary.LittleEndian.PutUint32(buf[16:], 16)
+	binary.LittleEndian.PutUint16(buf[20:], 1) // PCM
+	binary.LittleEndian.PutUint16(buf[22:], 1) // mono
+	binary.LittleEndian.PutUint32(buf[24:], 8000)
+	binary.LittleEndian.PutUint32(buf[28:], 16000)
+	binary.LittleEndian.PutUint16(buf[32:], 2)
+	binary.LittleEndian.PutUint16(buf[34:], 16)
+	copy(buf[36:], "data")
+	binary.LittleEndian.PutUint32(buf[40:], uint32(2*n))
+	for i := range n {
+		s := int16(8000 * math.Sin(2*math.Pi*440*float64(i)/8000))
+		binary.LittleEndian.PutUint16(buf[44+2*i:], uint16(s))
+	}
+	require.NoError(t, os.WriteFile(path, buf, 0o600))
+}
+
+// TestFaultSIGKILLDuringGuidance is the crash row with the announcement
+// on: under SIPp load the b2bua child is SIGKILLed guidedKills times, so
+// that every kill lands while several calls hear the announcement, and
+// restarted each time with the same configuration and directories.
+//
+// The recording of a call starts when its announcement ends (the parties
+// are connected only then), so the calls are classed by how far into the
+// call the kill came, measured from SIPp's answer:
+//   - killed during the announcement (before answer + guidedPrompt): the
+//     parties never talked and, as documented (sipadapter's "Guidance and
+//     recording"), such a call has no recording: none is delivered, and
+//     nothing of it is left behind;
+//   - killed within faultAnswerGrace after the announcement's end, or
+//     answered just after a kill: may have no recording (counted);
+//   - every other answered call (completed, or killed later): exactly one
+//     delivered recording, whose audio covers the talk up to the kill
+//     (less a second of slack).
+//
+// For every delivered recording: it belongs to an answered call, its RIFF
+// sizes match the file and go-audio/wav decodes it whole, no two share an
+// ID or a Call-ID. At the end the record directory and the spool are
+// empty and nothing is dead-lettered.
+func TestFaultSIGKILLDuringGuidance(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the SIGKILL suite with guidance runs for about 30 s")
+	}
+	sipp := testenv.LookPath(t, "sipp", "sip-tester")
+	bin := buildService(t)
+	sippDir := faultSIPpDir(t)
+	uasPort := faultPort(t)
+	uas := startFaultProc(t, sippCmd(sipp, sippDir, "-sf", "fault_uas.xml", "-p", strconv.Itoa(uasPort),
+		"-mp", strconv.Itoa(faultMediaBase(t, 20000))))
+	s := newFaultService(t, bin, uasPort)
+	prompt := filepath.Join(s.dir, "prompt.wav")
+	writePrompt(t, prompt, guidedPrompt)
+	raw, err := os.ReadFile(s.cfg)
+	require.NoError(t, err)
+	guided := strings.Replace(string(raw), "  guidance:\n    mode: \"off\"\n",
+		fmt.Sprintf("  guidance:\n    mode: both\n    prompts:\n      1: %s\n", prompt), 1)
+	require.NotEqual(t, string(raw), guided, "guidance section replaced")
+	require.NoError(t, os.WriteFile(s.cfg, []byte(guided), 0o600))
+	s.start()
+	time.Sleep(200 * time.Millisecond) // let the callee bind
+
+	uptimes := make([]time.Duration, guidedKills)
+	var total time.Duration
+	for i := range uptimes {
+		// Long enough for calls to get past their announcement too.
+		uptimes[i] = 2*time.Second + rand.N(time.Second)
+		total += uptimes[i] + 300*time.Millisecond
+	}
+	// And two seconds of calls after the last kill, which complete.
+	calls := int((total + 2*time.Second).Seconds() * faultRate)
+	uac := startFaultProc(t, sippCmd(sipp, sippDir, s.inside(), "-sf", "fault_uac.xml",
+		"-s", "0077270312345678", "-key", "caller", "0312340000",
+		"-p", strconv.Itoa(faultPort(t)), "-mp", strconv.Itoa(faultMediaBase(t, 25000)),
+		"-r", strconv.Itoa(faultRate), "-m", strconv.Itoa(calls), "-l", "200", "-d", strconv.Itoa(guidedHoldMS),
+		"-max_retrans", "3", "-timeout", "60s", "-timeout_error", "-trace_logs"))
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		errs, _ := exec.Command("sh", "-c", "cat "+sippDir+"/*errors.log 2>/dev/null | head -40").CombinedOutput()
+		t.Logf("SIPp caller (last 2000 bytes):\n%s\nSIPp callee (last 2000 bytes):\n%s\nSIPp error logs:\n%s",
+			tailString(uac.out.String(), 2000), tailString(uas.out.String(), 2000), errs)
+	})
+
+	var kills []time.Time
+	for _, up := range uptimes {
+		time.Sleep(up)
+		kills = append(kills, s.kill())
+		s.start()
+	}
+	select {
+	case err := <-uac.done:
+		uac.done <- err
+	case <-time.After(guidedSIPpWait):
+		require.NoError(t, uac.cmd.Process.Signal(syscall.SIGINT))
+		_ = uac.wait(t, 20*time.Second)
+	}
+
+	recDir, spool := filepath.Join(s.dir, "rec"), filepath.Join(s.dir, "spool")
+	require.NoError(t, s.proc.cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, s.proc.wait(t, 30*time.Second), "the last run drains and exits 0")
+	s.start()
+	if !assert.Eventually(t, func() bool {
+		return len(filesUnder(t, recDir)) == 0 && len(filesUnder(t, spool)) == 0
+	}, 30*time.Second, 200*time.Millisecond, "record directory and spool empty") {
+		t.Fatalf("left: %v %v", filesUnder(t, recDir), filesUnder(t, spool))
+	}
+	require.NoError(t, s.proc.cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, s.proc.wait(t, 30*time.Second), "the final run exits 0")
+	assert.Empty(t, filesUnder(t, recDir), "record directory empty")
+	assert.Empty(t, filesUnder(t, spool), "spool empty, nothing dead-lettered")
+
+	answered := sippAnswers(t, sippDir)
+	recs := deliveredRecordings(t, filepath.Join(s.dir, "out"))
+	byCall := map[string]int{}
+	frames := map[string]int64{}
+	ids := map[string]bool{}
+	recovered := 0
+	for _, r := range recs {
+		byCall[r.md.CallID]++
+		assert.False(t, ids[r.md.ID], "recording %s delivered twice", r.md.ID)
+		ids[r.md.ID] = true
+		assert.Contains(t, answered, r.md.CallID, "recording %s of a call the PBX never saw answered", r.md.ID)
+		n, _, err := testenv.CheckWAV(r.audio)
+		assert.NoError(t, err, "recording %s", r.md.ID)
+		frames[r.md.CallID] = n
+		if r.stats == nil {
+			recovered++ // recovered after a kill: its metadata is the sidecar's
+		}
+	}
+	const slack = time.Second
+	hold := time.Duration(guidedHoldMS) * time.Millisecond
+	var completed, duringGuidance, duringGuidanceRecorded, graced, gracedRecorded, mustHave int
+	for callID, c := range answered {
+		if byCall[callID] > 1 {
+			t.Errorf("call %s has %d recordings", callID, byCall[callID])
+		}
+		if c.completed {
+			completed++
+		}
+		var killedAt time.Duration = -1 // into the call, of the kill that ended it
+		justAfterKill := false
+		for _, k := range kills {
+			if c.at.After(k) && c.at.Sub(k) < 50*time.Millisecond {
+				justAfterKill = true
+			}
+			if killedAt < 0 && !k.Before(c.at) {
+				killedAt = k.Sub(c.at)
+			}
+		}
+		switch {
+		case c.completed:
+			killedAt = -1
+		case justAfterKill:
+			graced++
+			gracedRecorded += byCall[callID]
+			continue
+		case killedAt >= 0 && killedAt < guidedPrompt:
+			duringGuidance++
+			duringGuidanceRecorded += byCall[callID]
+			continue
+		case killedAt >= 0 && killedAt < guidedPrompt+faultAnswerGrace:
+			graced++
+			gracedRecorded += byCall[callID]
+			continue
+		}
+		mustHave++
+		if !assert.Equal(t, 1, byCall[callID], "call %s answered at %v (completed %v, killed %v into it): recordings",
+			callID, c.at.Format("15:04:05.000"), c.completed, killedAt) {
+			continue
+		}
+		talk := hold - guidedPrompt
+		if killedAt >= 0 && killedAt < hold {
+			talk = killedAt - guidedPrompt
+		}
+		got := time.Duration(frames[callID]) * time.Second / recorder.SampleRate
+		assert.GreaterOrEqual(t, got, talk-slack, "call %s (completed %v, killed %v into it): audio", callID, c.completed, killedAt)
+	}
+	t.Logf("%d kills, %d runs; %d calls answered (%d completed), %d recordings delivered (%d recovered after a kill); "+
+		"%d killed during the %v announcement (%d of them recorded); %d killed within %v after it or answered just after a kill (%d recorded); "+
+		"%d had to have a recording",
+		len(kills), len(s.starts), len(answered), completed, len(recs), recovered,
+		duringGuidance, guidedPrompt, duringGuidanceRecorded, graced, faultAnswerGrace, gracedRecorded, mustHave)
+	assert.Len(t, kills, guidedKills)
+	assert.Positive(t, duringGuidance, "the kills landed during announcements")
+	// A recording of a call killed before its announcement ended would
+	// mean the recording started before the parties were connected.
+	assert.Zero(t, duringGuidanceRecorded, "recordings of calls killed during the announcement")
+	assert.Positive(t, recovered, "the kills cut recordings in progress")
+	assert.GreaterOrEqual(t, mustHave, 10, "calls checked")
+}
