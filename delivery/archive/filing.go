@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/callrec/callrec/delivery"
+	"github.com/callrec/callrec/internal/durable"
 )
 
 // file moves the verified, fsynced audio at staged into the DirSink layout
@@ -78,25 +79,16 @@ func (a *Archive) baseName(dir string, md delivery.Metadata) (string, error) {
 // writeDurable writes b to dir/name through a hidden temporary file,
 // fsynced and renamed into place; the caller syncs dir.
 func writeDurable(dir, name string, b []byte) error {
-	f, err := os.CreateTemp(dir, "."+name+".part-*")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), filepath.Join(dir, name))
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
+	return durable.Writer{FS: callerSyncsDir{}}.WriteFile(filepath.Join(dir, name), b, 0o600)
 }
+
+// callerSyncsDir is the operating system's file system without the
+// directory fsync of a durable write: file syncs a day's directory once
+// for both the audio and the sidecar, through dirSyncer.
+type callerSyncsDir struct{ durable.OS }
+
+// SyncDir does nothing: the caller syncs the directory.
+func (callerSyncsDir) SyncDir(string) error { return nil }
 
 // mkdirDurable creates root/rel and, when it had to create any part of
 // it, fsyncs the directories from rel's parent up to root, so that files
@@ -110,25 +102,13 @@ func mkdirDurable(root, rel string) (string, error) {
 		return "", err
 	}
 	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
-		if err := syncDir(d); err != nil {
+		if err := durable.SyncDir(d); err != nil {
 			return "", err
 		}
 		if d == filepath.Clean(root) || d == filepath.Dir(d) {
 			return dir, nil
 		}
 	}
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // nameLocks serialises the filing of recordings that want the same name
@@ -207,7 +187,7 @@ func (s *dirSyncer) sync(dir string) error {
 		d.started++
 		n := d.started
 		s.mu.Unlock()
-		err := syncDir(dir)
+		err := durable.SyncDir(dir)
 		s.mu.Lock()
 		d.running, d.done, d.err = false, n, err
 		d.cond.Broadcast()
