@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/callrec/callrec/delivery"
+	"github.com/callrec/callrec/internal/durable"
 )
 
 // Ingest returns the handler that receives [delivery.HTTPSink] uploads: a
@@ -135,39 +136,27 @@ func (a *Archive) stagedPath(id, ext string) string {
 }
 
 // stage writes the audio to the staging area while hashing it, and keeps
-// it only when the digest matches.
+// it only when the digest matches. The staged file becomes the archived
+// one by a rename, so its data is fsynced here; the directory is synced
+// where it is filed.
 func (a *Archive) stage(id, sum, ext string, body io.Reader) error {
-	dir := filepath.Join(a.cfg.Dir, incomingDir)
-	f, err := os.CreateTemp(dir, "."+id+".part-*")
+	p, err := durable.Writer{FS: callerSyncsDir{}}.Create(a.stagedPath(id, ext), 0o600)
 	if err != nil {
 		return err
 	}
+	defer p.Abort()
 	h := sha256.New()
-	w := &writeErrWriter{w: io.MultiWriter(f, h)}
-	_, err = io.Copy(w, body)
-	if err != nil && w.err == nil {
-		err = refuse(http.StatusBadRequest, "read audio: %v", err)
-	}
-	if err == nil {
-		// The staged file becomes the archived one by a rename, so its
-		// data is made durable here.
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		if got := hex.EncodeToString(h.Sum(nil)); got != sum {
-			err = refuse(http.StatusUnprocessableEntity, "%v: got %s, header says %s", ErrChecksumMismatch, got, sum)
+	w := &writeErrWriter{w: io.MultiWriter(p, h)}
+	if _, err := io.Copy(w, body); err != nil {
+		if w.err == nil {
+			err = refuse(http.StatusBadRequest, "read audio: %v", err)
 		}
+		return err
 	}
-	if err == nil {
-		err = os.Rename(f.Name(), a.stagedPath(id, ext))
+	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
+		return refuse(http.StatusUnprocessableEntity, "%v: got %s, header says %s", ErrChecksumMismatch, got, sum)
 	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
+	return p.Commit()
 }
 
 // writeErrWriter remembers its writer's error, telling a failure of this
