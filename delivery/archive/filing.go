@@ -24,7 +24,7 @@ import (
 // It returns the audio's path relative to Dir.
 func (a *Archive) file(ctx context.Context, md delivery.Metadata, staged string) (string, error) {
 	datePath := md.DatePath(a.cfg.Location)
-	dir, err := mkdirDurable(a.cfg.Dir, datePath)
+	dir, err := durable.MkdirAll(a.cfg.Dir, datePath)
 	if err != nil {
 		return "", fmt.Errorf("archive: file %s: %w", md.ID, err)
 	}
@@ -89,27 +89,6 @@ type callerSyncsDir struct{ durable.OS }
 
 // SyncDir does nothing: the caller syncs the directory.
 func (callerSyncsDir) SyncDir(string) error { return nil }
-
-// mkdirDurable creates root/rel and, when it had to create any part of
-// it, fsyncs the directories from rel's parent up to root, so that files
-// later committed in it survive a power cut.
-func mkdirDurable(root, rel string) (string, error) {
-	dir := filepath.Join(root, filepath.FromSlash(rel))
-	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
-		return dir, nil
-	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return "", err
-	}
-	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
-		if err := durable.SyncDir(d); err != nil {
-			return "", err
-		}
-		if d == filepath.Clean(root) || d == filepath.Dir(d) {
-			return dir, nil
-		}
-	}
-}
 
 // nameLocks serialises the filing of recordings that want the same name
 // (the same Call-ID on the same day), so that the collision check and the
