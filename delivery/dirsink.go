@@ -55,7 +55,7 @@ func NewDirSink(cfg DirSinkConfig) (*DirSink, error) {
 // retryable; audio that does not match its digest is a permanent failure.
 func (s *DirSink) Deliver(ctx context.Context, item Item) error {
 	md := item.Metadata
-	dir, err := mkdirDurable(s.cfg.Dir, md.DatePath(s.cfg.Location))
+	dir, err := durable.MkdirAll(s.cfg.Dir, md.DatePath(s.cfg.Location))
 	if err != nil {
 		return Retryable(fmt.Errorf("dir sink: %w", err), 0)
 	}
@@ -86,27 +86,6 @@ func (s *DirSink) Deliver(ctx context.Context, item Item) error {
 		return classify("dir sink: ", err)
 	}
 	return nil
-}
-
-// mkdirDurable creates root/rel (rel slash-separated) and, when it had to
-// create any part of it, fsyncs every directory from rel's parent up to
-// root, so that a file later committed in it survives a power cut.
-func mkdirDurable(root, rel string) (string, error) {
-	dir := filepath.Join(root, filepath.FromSlash(rel))
-	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
-		return dir, nil
-	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return "", err
-	}
-	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
-		if err := durable.SyncDir(d); err != nil {
-			return "", err
-		}
-		if d == filepath.Clean(root) || d == filepath.Dir(d) {
-			return dir, nil
-		}
-	}
 }
 
 // classify keeps a Permanent error permanent and makes any other error

@@ -94,7 +94,7 @@ func newSpool(dir string) *spool {
 func openSpool(dir string, hooks fsHooks) (*spool, error) {
 	s := &spool{dir: dir, hooks: hooks}
 	for _, d := range []string{dirTmp, dirQueue, dirDead} {
-		if _, err := mkdirDurable(dir, d); err != nil {
+		if _, err := durable.MkdirAll(dir, d); err != nil {
 			return nil, spoolError("create spool", err)
 		}
 	}

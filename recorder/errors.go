@@ -14,12 +14,6 @@ var (
 	// the field.
 	ErrInvalidConfig = errors.New("recorder: invalid config")
 
-	// ErrConfig is the former name of ErrInvalidConfig.
-	//
-	// Deprecated: use ErrInvalidConfig, the name every package of the module
-	// uses.
-	ErrConfig = ErrInvalidConfig
-
 	// ErrMalformed reports a packet that is not valid RTP (too short, wrong
 	// version, inconsistent padding, CSRC or extension lengths). The packet
 	// is counted in [Stats.Malformed] and the recording continues.

@@ -387,17 +387,46 @@ func (r *Recording) Close(ctx context.Context) (Result, error) {
 	r.mu.Lock()
 	if r.closing {
 		r.mu.Unlock()
-		select {
-		case <-r.done:
-			return r.result, r.closeErr
-		case <-ctx.Done():
-			return Result{}, ctx.Err()
-		}
+		return r.awaitClose(ctx)
 	}
 	r.closing = true
 	for r.inflight > 0 || r.busy {
 		r.cond.Wait()
 	}
+	r.endLocked(end)
+	res := r.resultLocked()
+	err := r.failureLocked(&res)
+	buf := r.fill[:cap(r.fill)]
+	r.mu.Unlock()
+
+	if err == nil || res.Truncated {
+		sum, herr := r.hash(ctx, buf)
+		res.SHA256 = sum
+		if herr != nil {
+			err = errors.Join(err, herr)
+		}
+	}
+	err = r.closeFile(err)
+	r.result, r.closeErr = res, err
+	close(r.done)
+	return res, err
+}
+
+// awaitClose is Close after the first call: it waits for the first to
+// finish and returns its result, or ctx's error when ctx ends first.
+func (r *Recording) awaitClose(ctx context.Context) (Result, error) {
+	select {
+	case <-r.done:
+		return r.result, r.closeErr
+	case <-ctx.Done():
+		return Result{}, ctx.Err()
+	}
+}
+
+// endLocked writes what remains up to end (or up to the last audio
+// placed, when later): it ends the DTMF events still sounding and a pause
+// still open, then flushes the mix and drains it to the output.
+func (r *Recording) endLocked(end time.Time) {
 	for i := range r.legs {
 		if e := &r.legs[i].event; e.active && !e.done {
 			e.done = true
@@ -411,6 +440,12 @@ func (r *Recording) Close(ctx context.Context) (Result, error) {
 	}
 	r.flushLocked(endPos)
 	r.drainLocked(true)
+}
+
+// resultLocked describes the recording as emitted: its format, frames,
+// leg statistics, pauses, and DTMF events in time order. failureLocked
+// corrects it when not every frame reached the output.
+func (r *Recording) resultLocked() Result {
 	res := Result{
 		Path:       r.path,
 		Mode:       r.mode,
@@ -428,13 +463,22 @@ func (r *Recording) Close(ctx context.Context) (Result, error) {
 		res.Pauses = append(res.Pauses, Interval{Start: durationOf(p.start), End: durationOf(p.end)})
 	}
 	slices.SortStableFunc(res.DTMF, func(a, b DTMFEvent) int { return cmp.Compare(a.At, b.At) })
-	err := r.err
+	return res
+}
+
+// failureLocked returns how writing failed, if it did. After a write
+// failure the output is salvaged at its last whole frame and res is cut
+// to match and marked truncated ([ErrTruncated]); when salvage fails too,
+// both errors are returned. An output that reached the WAV size limit adds
+// [ErrFileTooLarge].
+func (r *Recording) failureLocked(res *Result) error {
+	var err error
 	if r.err != nil {
 		// The frames emitted after the failure never reached the file.
 		res.Frames = r.written / r.frameBytes
 		res.Duration, res.Size = durationOf(res.Frames), HeaderSize+res.Frames*r.frameBytes
 		if serr := r.salvage(res.Size); serr != nil {
-			err = errors.Join(err, serr)
+			err = errors.Join(r.err, serr)
 		} else {
 			res.Truncated, res.TruncatedReason = true, TruncateReason(r.err)
 			err = fmt.Errorf("%w: %w", ErrTruncated, r.err)
@@ -443,30 +487,25 @@ func (r *Recording) Close(ctx context.Context) (Result, error) {
 	if r.full {
 		err = errors.Join(err, ErrFileTooLarge)
 	}
-	buf := r.fill[:cap(r.fill)]
-	r.mu.Unlock()
+	return err
+}
 
-	if err == nil || res.Truncated {
-		sum, herr := r.hash(ctx, buf)
-		res.SHA256 = sum
-		if herr != nil {
-			err = errors.Join(err, herr)
+// closeFile flushes (unless Config.Sync flushed the final header already)
+// and closes the file Close created, if any, and returns err joined with
+// whatever failed.
+func (r *Recording) closeFile(err error) error {
+	if r.file == nil {
+		return err
+	}
+	if r.syncer == nil {
+		if serr := r.file.Sync(); serr != nil {
+			err = errors.Join(err, fmt.Errorf("%w: %w", ErrWrite, serr))
 		}
 	}
-	if r.file != nil {
-		// With Config.Sync the final header write was flushed already.
-		if r.syncer == nil {
-			if serr := r.file.Sync(); serr != nil {
-				err = errors.Join(err, fmt.Errorf("%w: %w", ErrWrite, serr))
-			}
-		}
-		if cerr := r.file.Close(); cerr != nil {
-			err = errors.Join(err, fmt.Errorf("%w: %w", ErrWrite, cerr))
-		}
+	if cerr := r.file.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("%w: %w", ErrWrite, cerr))
 	}
-	r.result, r.closeErr = res, err
-	close(r.done)
-	return res, err
+	return err
 }
 
 // hash returns the hex SHA-256 of the output, read back from the start,

@@ -179,26 +179,61 @@ func (c *call) setup(req *sip.Request, tx sip.ServerTransaction) {
 	c.finish()
 }
 
+// establish takes an INVITE from arrival to an answered call, one step
+// after the other; each step answers the caller and fails the call itself
+// when it cannot go on. It reports whether the call was established.
 func (c *call) establish(req *sip.Request, tx sip.ServerTransaction) bool {
-	b := c.b
+	dtx, ok := c.accept(req, tx)
+	if !ok {
+		return false
+	}
+	offer, ok := c.readOffer(req)
+	if !ok || !c.decide(req) || !c.reserveRecording() || !c.openMedia(offer) {
+		return false
+	}
+	breq, ok := c.forward(req, offer)
+	if !ok {
+		return false
+	}
+	ringCtx, stopRinging := c.ringing(dtx)
+	defer stopRinging()
+	bdlg, ok := c.ring(ringCtx, breq)
+	if !ok {
+		return false
+	}
+	toCaller, ok := c.takeAnswer(bdlg, offer)
+	if !ok {
+		return false
+	}
+	return c.answerCaller(dtx, toCaller)
+}
+
+// accept opens the caller's dialog and sends 100 Trying, or refuses the
+// INVITE when it is malformed or the B2BUA is draining.
+func (c *call) accept(req *sip.Request, tx sip.ServerTransaction) (*sipgo.DialogServerSession, bool) {
 	dtx, err := c.in.dua.ReadInvite(req, tx)
 	if err != nil {
 		respond(tx, req, sip.StatusBadRequest, "Bad Request", warning(c.in, err.Error()))
 		c.fail(CauseBadRequest, sip.StatusBadRequest, err)
-		return false
+		return nil, false
 	}
 	c.mu.Lock()
 	c.a, c.inviteTx = dtx, tx
 	c.mu.Unlock()
 	_ = dtx.Respond(sip.StatusTrying, "Trying", nil)
 
-	if b.isDraining() {
-		c.reject(sip.StatusServiceUnavailable, "Service Unavailable", retryAfter(b.cfg.RetryAfter),
+	if c.b.isDraining() {
+		c.reject(sip.StatusServiceUnavailable, "Service Unavailable", retryAfter(c.b.cfg.RetryAfter),
 			warning(c.in, "draining"), reasonHeader(sip.StatusServiceUnavailable, "draining"))
 		c.fail(CauseDraining, sip.StatusServiceUnavailable, nil)
-		return false
+		return nil, false
 	}
+	return dtx, true
+}
 
+// readOffer parses the caller's SDP offer, refusing 488 an INVITE without
+// one or without a codec we relay, and 400 an offer that does not parse.
+func (c *call) readOffer(req *sip.Request) (mediaInfo, bool) {
 	offer, err := parseSDP(req.Body())
 	if err != nil {
 		code, reason := sip.StatusBadRequest, "Bad Request"
@@ -214,35 +249,44 @@ func (c *call) establish(req *sip.Request, tx sip.ServerTransaction) bool {
 			cause = CauseNotAcceptable
 		}
 		c.fail(cause, code, err)
-		return false
+		return mediaInfo{}, false
 	}
+	return offer, true
+}
 
-	if !c.decide(req) {
-		return false
+// reserveRecording takes a recording slot for a call the plan records.
+// When none is free, an ordinary call is refused 503 and a priority call
+// goes on unrecorded.
+func (c *call) reserveRecording() bool {
+	if !c.record {
+		return true
 	}
-
-	if c.record {
-		if err := b.takeRecordingSlot(); err != nil {
-			if !c.priority {
-				b.log.Warn("recording congested: refusing", "call_id", c.callID, "reason", err)
-				c.reject(sip.StatusServiceUnavailable, "Service Unavailable",
-					retryAfter(b.cfg.RetryAfter), warning(c.in, "recording congested"),
-					reasonHeader(sip.StatusServiceUnavailable, "recording congested"))
-				c.fail(CauseCongested, sip.StatusServiceUnavailable, err)
-				return false
-			}
-			b.log.Warn("recording congested: priority call connected unrecorded", "call_id", c.callID, "reason", err)
-			c.record = false
-		} else {
-			c.mu.Lock()
-			c.slot = true
-			c.mu.Unlock()
+	b := c.b
+	if err := b.takeRecordingSlot(); err != nil {
+		if !c.priority {
+			b.log.Warn("recording congested: refusing", "call_id", c.callID, "reason", err)
+			c.reject(sip.StatusServiceUnavailable, "Service Unavailable",
+				retryAfter(b.cfg.RetryAfter), warning(c.in, "recording congested"),
+				reasonHeader(sip.StatusServiceUnavailable, "recording congested"))
+			c.fail(CauseCongested, sip.StatusServiceUnavailable, err)
+			return false
 		}
+		b.log.Warn("recording congested: priority call connected unrecorded", "call_id", c.callID, "reason", err)
+		c.record = false
+		return true
 	}
+	c.mu.Lock()
+	c.slot = true
+	c.mu.Unlock()
+	return true
+}
 
-	media, err := b.openMedia(c.priority)
+// openMedia opens the call's relay ports and points the caller's side at
+// the offer, or refuses 503 when no ports are free.
+func (c *call) openMedia(offer mediaInfo) bool {
+	media, err := c.b.openMedia(c.priority)
 	if err != nil {
-		c.reject(sip.StatusServiceUnavailable, "Service Unavailable", retryAfter(b.cfg.RetryAfter),
+		c.reject(sip.StatusServiceUnavailable, "Service Unavailable", retryAfter(c.b.cfg.RetryAfter),
 			warning(c.in, "no media ports"))
 		c.fail(CauseError, sip.StatusServiceUnavailable, err)
 		return false
@@ -250,27 +294,37 @@ func (c *call) establish(req *sip.Request, tx sip.ServerTransaction) bool {
 	c.media = media
 	c.guardMedia()
 	c.setRemote(relay.Caller, offer)
+	return true
+}
 
+// forward builds the INVITE toward the callee and registers the call
+// under the callee's Call-ID, or refuses the caller when it cannot be
+// built (483 when Max-Forwards is exhausted).
+func (c *call) forward(req *sip.Request, offer mediaInfo) (*sip.Request, bool) {
 	breq, err := c.calleeInvite(req, offer)
 	if errors.Is(err, errTooManyHops) {
 		c.reject(sip.StatusTooManyHops, "Too Many Hops")
 		c.fail(CauseBadRequest, sip.StatusTooManyHops, err)
-		return false
+		return nil, false
 	}
 	if err != nil {
 		c.reject(sip.StatusInternalServerError, "Server Internal Error", warning(c.in, err.Error()))
 		c.fail(CauseError, sip.StatusInternalServerError, err)
-		return false
+		return nil, false
 	}
 	c.offer = offer
-	b.register(c.out.which, c.bCallID, c)
+	c.b.register(c.out.which, c.bCallID, c)
+	return breq, true
+}
 
-	// ringCtx ends the wait for the answer: CANCEL from the caller,
-	// shutdown, or RingTimeout. Before any provisional response a CANCEL
-	// must not be sent (RFC 3261 §9.1), so the wait is abandoned at once
-	// and the INVITE transaction left to time out.
+// ringing returns the context that bounds the wait for the callee's
+// answer, and the function that releases it. The context ends on a
+// CANCEL from the caller, on shutdown, or after RingTimeout. Before any
+// provisional response a CANCEL must not be sent (RFC 3261 §9.1), so the
+// wait is then abandoned at once and the INVITE transaction left to time
+// out.
+func (c *call) ringing(dtx *sipgo.DialogServerSession) (context.Context, func()) {
 	ringCtx, cancelRing := context.WithCancelCause(context.Background())
-	defer cancelRing(nil)
 	giveUp := func() {
 		if c.provisionals.Load() == 0 {
 			cancelRing(sipgo.WaitAnswerForceCancelErr)
@@ -278,16 +332,27 @@ func (c *call) establish(req *sip.Request, tx sip.ServerTransaction) bool {
 		}
 		cancelRing(context.Canceled)
 	}
-	defer context.AfterFunc(dtx.Context(), giveUp)() // CANCEL from the caller
-	defer context.AfterFunc(c.ctx, giveUp)()         // shutdown
-	ringTimer := b.cfg.Clock.AfterFunc(b.cfg.RingTimeout, func() { c.ringTimedOut.Store(true); giveUp() })
-	defer ringTimer.Stop()
+	stopCancel := context.AfterFunc(dtx.Context(), giveUp) // CANCEL from the caller
+	stopShutdown := context.AfterFunc(c.ctx, giveUp)       // shutdown
+	ringTimer := c.b.cfg.Clock.AfterFunc(c.b.cfg.RingTimeout, func() { c.ringTimedOut.Store(true); giveUp() })
+	return ringCtx, func() {
+		ringTimer.Stop()
+		stopShutdown()
+		stopCancel()
+		cancelRing(nil)
+	}
+}
+
+// ring sends the INVITE to the next hop and waits, within ringCtx, for
+// its answer, relaying provisional responses to the caller. A failure or
+// an abandoned wait is passed back to the caller by unanswered.
+func (c *call) ring(ringCtx context.Context, breq *sip.Request) (*sipgo.DialogClientSession, bool) {
 	bdlg, err := c.out.dua.WriteInvite(ringCtx, breq)
 	if err != nil {
-		b.log.Warn("sending INVITE to the next hop", "call_id", c.callID, "next_hop", c.out.cfg.NextHop, "error", err)
+		c.b.log.Warn("sending INVITE to the next hop", "call_id", c.callID, "next_hop", c.out.cfg.NextHop, "error", err)
 		c.reject(sip.StatusServiceUnavailable, "Service Unavailable", warning(c.in, "next hop unreachable"))
 		c.fail(CauseError, sip.StatusServiceUnavailable, err)
-		return false
+		return nil, false
 	}
 	c.mu.Lock()
 	c.bdlg = bdlg
@@ -297,17 +362,24 @@ func (c *call) establish(req *sip.Request, tx sip.ServerTransaction) bool {
 	})
 	if err != nil {
 		c.unanswered(err)
-		return false
+		return nil, false
 	}
+	return bdlg, true
+}
 
-	res := bdlg.InviteResponse
-	answer, err := parseSDP(res.Body())
+// takeAnswer reads the callee's SDP answer, points the callee's side of
+// the relay at it, ACKs the callee and returns the answer to send the
+// caller, anchored on our media port. An answer that does not parse ends
+// the callee's leg and refuses the caller 488.
+func (c *call) takeAnswer(bdlg *sipgo.DialogClientSession, offer mediaInfo) ([]byte, bool) {
+	b, media := c.b, c.media
+	answer, err := parseSDP(bdlg.InviteResponse.Body())
 	if err != nil {
 		_ = bdlg.Ack(context.Background())
 		c.byeCallee()
 		c.reject(sip.StatusNotAcceptableHere, "Not Acceptable Here", warning(c.in, "callee answer: "+err.Error()))
 		c.fail(CauseNotAcceptable, sip.StatusNotAcceptableHere, err)
-		return false
+		return nil, false
 	}
 	c.setRemote(relay.Callee, answer)
 	media.Relearn(relay.Caller) // a caller behind NAT may only now start sending
@@ -326,13 +398,20 @@ func (c *call) establish(req *sip.Request, tx sip.ServerTransaction) bool {
 		c.byeCallee()
 		c.reject(sip.StatusInternalServerError, "Server Internal Error")
 		c.fail(CauseError, sip.StatusInternalServerError, err)
-		return false
+		return nil, false
 	}
 	c.answer = answer
 	c.mu.Lock()
 	c.lastSDP[relay.Caller] = toCaller
 	c.mu.Unlock()
+	return toCaller, true
+}
 
+// answerCaller sends the caller 200 OK with the anchored answer and, once
+// the caller ACKs it, marks the call established and emits EventAnswered.
+// When the caller never ACKs (or cancelled meanwhile) the callee's leg is
+// ended and the call fails.
+func (c *call) answerCaller(dtx *sipgo.DialogServerSession, toCaller []byte) bool {
 	ok := sip.NewResponseFromRequest(dtx.InviteRequest, sip.StatusOK, "OK", toCaller)
 	ok.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	ok.AppendHeader(sip.NewHeader("Allow", allowedMethods))
@@ -345,7 +424,7 @@ func (c *call) establish(req *sip.Request, tx sip.ServerTransaction) bool {
 		c.fail(cause, 0, fmt.Errorf("answering the caller: %w", err))
 		return false
 	}
-	now := b.cfg.Clock.Now()
+	now := c.b.cfg.Clock.Now()
 	c.mu.Lock()
 	c.established, c.answerAt = true, now
 	c.mu.Unlock()

@@ -7,12 +7,6 @@ var (
 	// [Config]; the message names the offending field.
 	ErrInvalidConfig = errors.New("sipadapter: invalid config")
 
-	// ErrConfig is the former name of ErrInvalidConfig.
-	//
-	// Deprecated: use ErrInvalidConfig, the name every package of the module
-	// uses.
-	ErrConfig = ErrInvalidConfig
-
 	// ErrSDP is wrapped when a session description cannot be parsed or has
 	// no usable audio address; the call is answered 400.
 	ErrSDP = errors.New("sipadapter: malformed sdp")

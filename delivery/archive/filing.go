@@ -31,7 +31,7 @@ import (
 // without its audio.
 func (a *Archive) file(ctx context.Context, md delivery.Metadata, staged string, audio *durable.Pending) (string, error) {
 	datePath := md.DatePath(a.cfg.Location)
-	dir, err := mkdirDurable(a.cfg.Dir, datePath)
+	dir, err := durable.MkdirAll(a.cfg.Dir, datePath)
 	if err != nil {
 		return "", fmt.Errorf("archive: file %s: %w", md.ID, err)
 	}
@@ -109,27 +109,6 @@ func (a *Archive) baseName(dir string, md delivery.Metadata) (string, error) {
 		return base, nil
 	}
 	return base + "~" + md.ID, nil
-}
-
-// mkdirDurable creates root/rel and, when it had to create any part of
-// it, fsyncs the directories from rel's parent up to root, so that files
-// later committed in it survive a power cut.
-func mkdirDurable(root, rel string) (string, error) {
-	dir := filepath.Join(root, filepath.FromSlash(rel))
-	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
-		return dir, nil
-	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return "", err
-	}
-	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
-		if err := durable.SyncDir(d); err != nil {
-			return "", err
-		}
-		if d == filepath.Clean(root) || d == filepath.Dir(d) {
-			return dir, nil
-		}
-	}
 }
 
 // nameLocks serialises the filing of recordings that want the same name

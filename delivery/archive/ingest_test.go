@@ -53,7 +53,8 @@ func TestIngestFromHTTPSink(t *testing.T) {
 // before its audio and a missing token are refused with 4xx, and nothing
 // is indexed.
 func TestIngestRefusesBadUploads(t *testing.T) {
-	a, err := archive.Open(context.Background(), archive.Config{Dir: t.TempDir(), BearerToken: "s3cret"})
+	dir := t.TempDir()
+	a, err := archive.Open(context.Background(), archive.Config{Dir: dir, BearerToken: "s3cret"})
 	require.NoError(t, err)
 	defer a.Close()
 	srv := httptest.NewServer(a.Ingest())
@@ -93,6 +94,10 @@ func TestIngestRefusesBadUploads(t *testing.T) {
 	n, err := a.Store().Count(context.Background())
 	require.NoError(t, err)
 	assert.Zero(t, n)
+	// The refused audio is not kept, not even as a temporary file.
+	staged, err := os.ReadDir(filepath.Join(dir, ".incoming"))
+	require.NoError(t, err)
+	assert.Empty(t, staged)
 }
 
 // TestRebuildFromDisk: with the database lost, Rebuild indexes the files

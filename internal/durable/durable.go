@@ -219,3 +219,25 @@ func (p *Pending) Abort() {
 	p.f.Close()
 	p.fs.Remove(p.tmp)
 }
+
+// MkdirAll creates root/rel (rel slash-separated) with permissions 0750
+// and, when it had to create any part of it, fsyncs every directory from
+// rel's parent up to root, so that a file later committed in it survives
+// a power cut. It returns the directory's path.
+func MkdirAll(root, rel string) (string, error) {
+	dir := filepath.Join(root, filepath.FromSlash(rel))
+	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+		return dir, nil
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return "", err
+	}
+	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
+		if err := SyncDir(d); err != nil {
+			return "", err
+		}
+		if d == filepath.Clean(root) || d == filepath.Dir(d) {
+			return dir, nil
+		}
+	}
+}

@@ -245,3 +245,21 @@ func TestTempTarget(t *testing.T) {
 		assert.False(t, ok, name)
 	}
 }
+
+func TestMkdirAll(t *testing.T) {
+	root := t.TempDir()
+	dir, err := durable.MkdirAll(root, "2026/12/06")
+	require.NoError(t, err)
+	assert.Equal(t, filepath.Join(root, "2026", "12", "06"), dir)
+	fi, err := os.Stat(dir)
+	require.NoError(t, err)
+	assert.True(t, fi.IsDir())
+
+	again, err := durable.MkdirAll(root, "2026/12/06")
+	require.NoError(t, err, "an existing directory is no error")
+	assert.Equal(t, dir, again)
+
+	require.NoError(t, os.WriteFile(filepath.Join(root, "file"), nil, 0o600))
+	_, err = durable.MkdirAll(root, "file/sub")
+	assert.ErrorIs(t, err, syscall.ENOTDIR, "a file in the way")
+}

@@ -11,12 +11,6 @@ var (
 	// the message names the offending field.
 	ErrInvalidConfig = errors.New("relay: invalid config")
 
-	// ErrConfig is the former name of ErrInvalidConfig.
-	//
-	// Deprecated: use ErrInvalidConfig, the name every package of the module
-	// uses.
-	ErrConfig = ErrInvalidConfig
-
 	// ErrClosed is returned by [Anchor.Open] after [Anchor.Close] and by a
 	// [Writer] whose session is closed.
 	ErrClosed = errors.New("relay: closed")
