@@ -142,6 +142,13 @@ func BenchmarkStereoG711FileSync(b *testing.B) {
 	benchmarkG711File(b, recorder.Config{Sync: true})
 }
 
+// BenchmarkStereoG711FilePooled is BenchmarkStereoG711File with the output
+// buffers lent by a BufferPool, as the B2BUA does: each full buffer is
+// swapped for one from the pool.
+func BenchmarkStereoG711FilePooled(b *testing.B) {
+	benchmarkG711File(b, recorder.Config{Buffers: new(recorder.BufferPool)})
+}
+
 func benchmarkG711File(b *testing.B, cfg recorder.Config) {
 	cfg.Path = filepath.Join(b.TempDir(), "call.wav")
 	runG711(b, cfg)

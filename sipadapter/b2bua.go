@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/callrec/callrec/recorder"
 	"github.com/callrec/callrec/sipadapter/relay"
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -25,6 +26,9 @@ type B2BUA struct {
 	sides  [2]*side
 	// recBufs holds the packet copies of every call's recording queue.
 	recBufs *sync.Pool
+	// wavBufs lends every call's recording its output buffers, so that a
+	// recording keeps one 8 KiB buffer instead of two while it is active.
+	wavBufs recorder.BufferPool
 
 	ctx    context.Context // cancelled when stopping: ends every call
 	cancel context.CancelFunc

@@ -243,6 +243,7 @@ func (c *call) startRecording(billingStart, recStart time.Time, held *heldRecord
 	rec, err := recorder.New(recorder.Config{
 		Path: create, Writer: w, Mode: mode, CallerPayloadTypes: callerPTs, CalleePayloadTypes: calleePTs,
 		JitterWindow: b.cfg.JitterWindow, Start: start, Clock: b.cfg.Clock.Now, Logger: b.log,
+		Buffers: &b.wavBufs,
 	})
 	if err != nil {
 		_ = os.Remove(filepath.Join(b.cfg.RecordDir, c.id+partialExt))

@@ -24,7 +24,18 @@ func TestRuntimeSettingsChecked(t *testing.T) {
 	assert.Equal(t, "runtime.memory_limit", c.problems[0].Key)
 	assert.Equal(t, "runtime.gc_percent", c.problems[1].Key)
 
-	assert.Empty(t, fileRuntime{}.check(newChecker(nil)), "absent: the runtime is left alone")
+	s = fileRuntime{}.check(newChecker(nil))
+	assert.Zero(t, s.memoryLimit, "absent: no limit")
+	require.NotNil(t, s.gcPercent, "absent, and no GOGC: the default")
+	assert.Equal(t, defaultGCPercent, *s.gcPercent)
+
+	env := func(v string) func(string) (string, bool) {
+		return func(k string) (string, bool) { return v, k == "GOGC" }
+	}
+	assert.Nil(t, fileRuntime{}.check(newChecker(env("200"))).gcPercent, "GOGC in the environment is kept")
+	assert.Equal(t, defaultGCPercent, *fileRuntime{}.check(newChecker(env(""))).gcPercent, "an empty GOGC is unset")
+	hundred := 100
+	assert.Equal(t, 100, *fileRuntime{GCPercent: &hundred}.check(newChecker(env("200"))).gcPercent, "the file wins")
 }
 
 func TestPprofOnlyWhenEnabled(t *testing.T) {
