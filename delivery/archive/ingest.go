@@ -18,6 +18,7 @@ import (
 
 	"github.com/callrec/callrec/delivery"
 	"github.com/callrec/callrec/internal/durable"
+	"github.com/callrec/callrec/internal/recname"
 )
 
 // Ingest returns the handler that receives [delivery.HTTPSink] uploads: a
@@ -68,7 +69,7 @@ func (a *Archive) ingest(req *http.Request) (bool, error) {
 		return false, refuse(http.StatusUnauthorized, "unauthorized")
 	}
 	id := req.Header.Get(delivery.HeaderRecordingID)
-	if !validID(id) {
+	if !recname.ValidID(id) {
 		return false, refuse(http.StatusBadRequest, "missing or invalid %s", delivery.HeaderRecordingID)
 	}
 	sum := strings.ToLower(req.Header.Get(delivery.HeaderAudioSHA256))
@@ -99,7 +100,7 @@ func (a *Archive) ingest(req *http.Request) (bool, error) {
 			}
 			return true, a.commit(req.Context(), md, staged, nil)
 		}
-		if !validExt(ext) {
+		if !recname.ValidExt(ext) {
 			return false, refuse(http.StatusBadRequest, "cannot tell audio from metadata in %q", name)
 		}
 		return false, a.stageDurable(id, sum, ext, body)
@@ -199,25 +200,9 @@ func readMetadata(body io.Reader, id, sum string) (delivery.Metadata, error) {
 	if err := json.Unmarshal(raw, &md); err != nil {
 		return md, refuse(http.StatusBadRequest, "decode metadata: %v", err)
 	}
-	if md.ID != id || !strings.EqualFold(md.SHA256, sum) || !validExt(md.AudioExt) {
+	if md.ID != id || !strings.EqualFold(md.SHA256, sum) || !recname.ValidExt(md.AudioExt) {
 		return md, refuse(http.StatusUnprocessableEntity, "metadata does not match the headers")
 	}
 	md.SHA256 = strings.ToLower(md.SHA256)
 	return md, nil
-}
-
-func validID(id string) bool {
-	if id == "" || len(id) > 128 || id[0] == '.' {
-		return false
-	}
-	for _, c := range id {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-func validExt(ext string) bool {
-	return len(ext) >= 2 && len(ext) <= 16 && ext[0] == '.' && validID(ext[1:]) && !strings.Contains(ext[1:], ".")
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/callrec/callrec/delivery"
+	"github.com/callrec/callrec/internal/recname"
 )
 
 // Rebuild indexes every recording found under the archive directory: each
@@ -97,7 +98,7 @@ func walkSidecars(fsys fs.FS, fn func(rel string, md delivery.Metadata) error) e
 			return err
 		}
 		var md delivery.Metadata
-		if err := json.Unmarshal(raw, &md); err != nil || !validID(md.ID) || !validExt(md.AudioExt) {
+		if err := json.Unmarshal(raw, &md); err != nil || !recname.ValidID(md.ID) || !recname.ValidExt(md.AudioExt) {
 			// Not one of ours (or damaged): skipped, so that one stray file
 			// does not stop a rebuild.
 			return nil

@@ -24,6 +24,7 @@ import (
 
 	"github.com/callrec/callrec/delivery"
 	"github.com/callrec/callrec/internal/durable"
+	"github.com/callrec/callrec/internal/recname"
 )
 
 // Errors returned by the receiver.
@@ -247,7 +248,7 @@ func (r *Receiver) serve(req *http.Request) (bool, error) {
 		return false, nil
 	}
 	id := req.Header.Get(delivery.HeaderRecordingID)
-	if !validID(id) {
+	if !recname.ValidID(id) {
 		return false, refuse(http.StatusBadRequest, "missing or invalid %s", delivery.HeaderRecordingID)
 	}
 	sum := strings.ToLower(req.Header.Get(delivery.HeaderAudioSHA256))
@@ -260,7 +261,7 @@ func (r *Receiver) serve(req *http.Request) (bool, error) {
 		name := path.Base(req.URL.Path)
 		if ext := path.Ext(name); ext == ".json" {
 			return r.putMetadata(id, sum, body)
-		} else if validExt(ext) {
+		} else if recname.ValidExt(ext) {
 			return false, r.storeAudio(id, sum, ext, body)
 		}
 		return false, refuse(http.StatusBadRequest, "cannot tell audio from metadata in %q", name)
@@ -319,7 +320,7 @@ func readMetadata(body io.Reader, id, sum string) (delivery.Metadata, []byte, er
 	if err := json.Unmarshal(raw, &md); err != nil {
 		return md, nil, refuse(http.StatusBadRequest, "decode metadata: %v", err)
 	}
-	if md.ID != id || !strings.EqualFold(md.SHA256, sum) || !validExt(md.AudioExt) {
+	if md.ID != id || !strings.EqualFold(md.SHA256, sum) || !recname.ValidExt(md.AudioExt) {
 		return md, nil, refuse(http.StatusUnprocessableEntity, "metadata does not match the headers")
 	}
 	return md, raw, nil
@@ -398,7 +399,7 @@ func (r *Receiver) IDs() ([]string, error) {
 	}
 	var ids []string
 	for _, e := range ents {
-		if id, ok := strings.CutSuffix(e.Name(), ".json"); ok && validID(id) {
+		if id, ok := strings.CutSuffix(e.Name(), ".json"); ok && recname.ValidID(id) {
 			ids = append(ids, id)
 		}
 	}
@@ -410,7 +411,7 @@ func (r *Receiver) IDs() ([]string, error) {
 // [ErrNotFound] when the recording is absent or incomplete.
 func (r *Receiver) Load(id string) ([]byte, delivery.Metadata, error) {
 	var md delivery.Metadata
-	if !validID(id) {
+	if !recname.ValidID(id) {
 		return nil, md, fmt.Errorf("%w: invalid id %q", ErrNotFound, id)
 	}
 	raw, err := os.ReadFile(filepath.Join(r.cfg.Dir, id+".json"))
@@ -428,20 +429,4 @@ func (r *Receiver) Load(id string) ([]byte, delivery.Metadata, error) {
 		return nil, md, fmt.Errorf("%w: audio of %s", ErrNotFound, id)
 	}
 	return audio, md, err
-}
-
-func validID(id string) bool {
-	if id == "" || len(id) > 128 || id[0] == '.' {
-		return false
-	}
-	for _, c := range id {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-func validExt(ext string) bool {
-	return len(ext) >= 2 && len(ext) <= 16 && ext[0] == '.' && validID(ext[1:]) && !strings.Contains(ext[1:], ".")
 }
