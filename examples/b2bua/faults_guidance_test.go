@@ -138,19 +138,7 @@ func TestFaultSIGKILLDuringGuidance(t *testing.T) {
 		_ = uac.wait(t, 20*time.Second)
 	}
 
-	recDir, spool := filepath.Join(s.dir, "rec"), filepath.Join(s.dir, "spool")
-	require.NoError(t, s.proc.cmd.Process.Signal(syscall.SIGTERM))
-	require.NoError(t, s.proc.wait(t, 30*time.Second), "the last run drains and exits 0")
-	s.start()
-	if !assert.Eventually(t, func() bool {
-		return len(filesUnder(t, recDir)) == 0 && len(filesUnder(t, spool)) == 0
-	}, 30*time.Second, 200*time.Millisecond, "record directory and spool empty") {
-		t.Fatalf("left: %v %v", filesUnder(t, recDir), filesUnder(t, spool))
-	}
-	require.NoError(t, s.proc.cmd.Process.Signal(syscall.SIGTERM))
-	require.NoError(t, s.proc.wait(t, 30*time.Second), "the final run exits 0")
-	assert.Empty(t, filesUnder(t, recDir), "record directory empty")
-	assert.Empty(t, filesUnder(t, spool), "spool empty, nothing dead-lettered")
+	s.finish(30 * time.Second)
 
 	answered := sippAnswers(t, sippDir)
 	recs := deliveredRecordings(t, filepath.Join(s.dir, "out"))

@@ -258,6 +258,27 @@ func (s *faultService) kill() time.Time {
 
 // faultSIPpDir prepares SIPp's working directory: the scenarios and the
 // callee's tone.
+// finish stops the last run with SIGTERM (it ends the calls SIPp left
+// behind) and starts one more run, which delivers what that left in the
+// spool within settle; then every recording, the recovered ones too, has
+// left the record directory and the spool, and both runs exited 0.
+func (s *faultService) finish(settle time.Duration) {
+	t := s.t
+	recDir, spool := filepath.Join(s.dir, "rec"), filepath.Join(s.dir, "spool")
+	require.NoError(t, s.proc.cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, s.proc.wait(t, 30*time.Second), "the last run drains and exits 0")
+	s.start()
+	if !assert.Eventually(t, func() bool {
+		return len(filesUnder(t, recDir)) == 0 && len(filesUnder(t, spool)) == 0
+	}, settle, 200*time.Millisecond, "record directory and spool empty") {
+		t.Fatalf("left: %v %v", filesUnder(t, recDir), filesUnder(t, spool))
+	}
+	require.NoError(t, s.proc.cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, s.proc.wait(t, 30*time.Second), "the final run exits 0")
+	assert.Empty(t, filesUnder(t, recDir), "record directory empty")
+	assert.Empty(t, filesUnder(t, spool), "spool empty, nothing dead-lettered")
+}
+
 func faultSIPpDir(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -470,23 +491,7 @@ func TestFaultSIGKILLUnderLoad(t *testing.T) {
 	}
 	_ = uas
 
-	// The last run stops with SIGTERM (it ends the calls SIPp left
-	// behind); one more run delivers what that left in the spool. Then
-	// every recording, the recovered ones too, has left the record
-	// directory and the spool.
-	recDir, spool := filepath.Join(s.dir, "rec"), filepath.Join(s.dir, "spool")
-	require.NoError(t, s.proc.cmd.Process.Signal(syscall.SIGTERM))
-	require.NoError(t, s.proc.wait(t, 30*time.Second), "the last run drains and exits 0")
-	s.start()
-	if !assert.Eventually(t, func() bool {
-		return len(filesUnder(t, recDir)) == 0 && len(filesUnder(t, spool)) == 0
-	}, 60*time.Second, 200*time.Millisecond, "record directory and spool empty") {
-		t.Fatalf("left: %v %v", filesUnder(t, recDir), filesUnder(t, spool))
-	}
-	require.NoError(t, s.proc.cmd.Process.Signal(syscall.SIGTERM))
-	require.NoError(t, s.proc.wait(t, 30*time.Second), "the final run exits 0")
-	assert.Empty(t, filesUnder(t, recDir), "record directory empty")
-	assert.Empty(t, filesUnder(t, spool), "spool empty, nothing dead-lettered")
+	s.finish(60 * time.Second)
 
 	answered := sippAnswers(t, sippDir)
 	recs := deliveredRecordings(t, filepath.Join(s.dir, "out"))
