@@ -70,7 +70,8 @@
 // The header's sizes are brought up to date every [Config.HeaderInterval]
 // of audio (default 1 s), so a file left by a killed process plays up to
 // the last update. [Repair] sets a truncated or unfinished file's sizes from
-// its actual length. [Header] reads and writes WAV headers.
+// its actual length; [RepairAs] also turns a file killed before its header
+// was written into an empty recording. [Header] reads and writes WAV headers.
 //
 // A killed process loses nothing the kernel has: its writes reach the file
 // without any flush. Surviving a power failure or an operating-system crash

@@ -121,6 +121,46 @@ func (h *Header) Unmarshal(buf []byte) error {
 	return nil
 }
 
+// RepairAs is [Repair] for a file the caller knows was created as a
+// recording of mode. A file too short to hold a WAV header can only come
+// from a writer stopped between creating the file and writing its header
+// (the header is its first write, in one piece), so it holds no audio:
+// RepairAs gives it the header of an empty recording of mode instead of
+// failing, and the recording can be delivered like any other.
+func RepairAs(path string, mode Mode) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("recorder: repair: %w", err)
+	}
+	if fi.Size() >= HeaderSize {
+		return Repair(path)
+	}
+	channels := uint16(2)
+	if mode == Mono {
+		channels = 1
+	}
+	h := Header{Channels: channels, SampleRate: SampleRate, BitsPerSample: 16}
+	var buf [HeaderSize]byte
+	if _, err := h.MarshalTo(buf[:]); err != nil {
+		return fmt.Errorf("recorder: repair %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("recorder: repair: %w", err)
+	}
+	_, err = f.WriteAt(buf[:], 0)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("recorder: repair %s: %w", path, err)
+	}
+	return nil
+}
+
 // repairScan is how much of a file Repair reads to find the data chunk.
 const repairScan = 64 << 10
 

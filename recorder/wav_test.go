@@ -173,6 +173,54 @@ func TestRepair(t *testing.T) {
 	})
 }
 
+// TestRepairAs checks that a file killed before its header was complete
+// becomes an empty recording of the mode the caller names, and that any
+// longer file is left to Repair.
+func TestRepairAs(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		size     int
+		mode     recorder.Mode
+		channels int
+	}{
+		{"empty file, stereo", 0, recorder.Stereo, 2},
+		{"torn header, mono", 30, recorder.Mono, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "r.wav")
+			require.NoError(t, os.WriteFile(path, bytes.Repeat([]byte{0xff}, tt.size), 0o600))
+			require.NoError(t, recorder.RepairAs(path, tt.mode))
+			after := readFile(t, path)
+			require.Len(t, after, recorder.HeaderSize)
+			a := decodeWAV(t, after)
+			require.Len(t, a.Channels, tt.channels)
+			assert.Empty(t, a.Channels[0])
+		})
+	}
+	t.Run("longer file is repaired as usual", func(t *testing.T) {
+		c := newCall(t, nil)
+		c.talk(0, time.Second, true, true)
+		c.close(time.Second)
+		orig := readFile(t, c.path)
+		path := filepath.Join(t.TempDir(), "r.wav")
+		require.NoError(t, os.WriteFile(path, orig[:recorder.HeaderSize+1001], 0o600))
+		require.NoError(t, recorder.RepairAs(path, recorder.Mono))
+		a := decodeWAV(t, readFile(t, path))
+		require.Len(t, a.Channels, 2, "the file's own header wins over the mode")
+		assert.Len(t, a.Channels[0], 250)
+	})
+	t.Run("not a wav file is refused", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "r.wav")
+		data := []byte("hello, this is not audio at all, not at all, no")
+		require.NoError(t, os.WriteFile(path, data, 0o600))
+		require.ErrorIs(t, recorder.RepairAs(path, recorder.Stereo), recorder.ErrInvalidWAV)
+		assert.Equal(t, data, readFile(t, path))
+	})
+	t.Run("missing file", func(t *testing.T) {
+		require.ErrorIs(t, recorder.RepairAs(filepath.Join(t.TempDir(), "none.wav"), recorder.Stereo), os.ErrNotExist)
+	})
+}
+
 // TestKilledProcessLeavesPlayableFile records in a child process that is
 // killed with SIGKILL mid-call, then checks the file it left: it plays up
 // to the last header update, and all of it after Repair.

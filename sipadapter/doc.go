@@ -97,7 +97,7 @@
 // closed, its metadata written, and it is enqueued to [Config].Delivery
 // ([EventEnqueued]). A recording's metadata sidecar is written in
 // [Config].RecordDir before its audio file is created: a crash leaves a
-// partial file that [B2BUA.Serve] repairs (recorder.Repair) and enqueues on
+// partial file that [B2BUA.Serve] repairs (recorder.RepairAs) and enqueues on
 // the next start. A line whose announcement cannot play is recorded from
 // the answer, which is then its billing start, with no guidance events.
 //

@@ -364,7 +364,7 @@ func writeSidecar(path string, md delivery.Metadata) error {
 }
 
 // recover enqueues the recordings a previous run left in RecordDir: each
-// sidecar whose audio file is still there is repaired with recorder.Repair
+// sidecar whose audio file is still there is repaired with recorder.RepairAs
 // and enqueued; a sidecar without audio (enqueued just before a crash) is
 // removed.
 func (b *B2BUA) recover(ctx context.Context) error {
@@ -430,7 +430,11 @@ func (b *B2BUA) recoverOne(ctx context.Context, sidecar, audio string, known *de
 	if err != nil {
 		return err
 	}
-	if err := recorder.Repair(audio); err != nil {
+	mode := recorder.Stereo
+	if md.Channels == 1 {
+		mode = recorder.Mono
+	}
+	if err := recorder.RepairAs(audio, mode); err != nil {
 		return err
 	}
 	if md.End.IsZero() {

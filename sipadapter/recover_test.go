@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,20 +49,43 @@ func TestCrashRecoveryRepairsAndEnqueues(t *testing.T) {
 	stale := md
 	stale.ID, stale.CallID = "20261123T000001.000Z-ba9876543210", "enqueued-call@pbx"
 	require.NoError(t, writeSidecar(filepath.Join(recordDir, stale.ID+partialExt), stale))
+	// A mono recording killed between creating its file and writing the
+	// header: nothing was recorded, yet the call has its (empty) recording.
+	headless := md
+	headless.ID, headless.CallID, headless.Channels = "20261123T000002.000Z-00000000cafe", "headless-call@pbx", 1
+	require.NoError(t, writeSidecar(filepath.Join(recordDir, headless.ID+partialExt), headless))
+	require.NoError(t, os.WriteFile(filepath.Join(recordDir, headless.ID+audioExt), nil, 0o640))
 	// A sidecar update the crash tore: its temporary file.
 	require.NoError(t, os.WriteFile(filepath.Join(recordDir, "."+md.ID+partialExt+".part-0a1b2c3d4e5f"), []byte(`{"id":`), 0o640))
 
 	e := newEnv(t, func(c *Config) { c.RecordDir = recordDir })
-	e.events.wait(t, EventDelivered, 1, 10*time.Second)
+	e.events.wait(t, EventDelivered, 2, 10*time.Second)
 	wavs, metas := e.delivered(t)
-	require.Len(t, wavs, 1)
-	require.Len(t, metas, 1)
-	assert.Equal(t, md.CallID, metas[0].CallID)
-	assert.Equal(t, md.ID, metas[0].ID)
-	assert.False(t, metas[0].End.IsZero(), "End is taken from the file's modification time")
-	ch := readWAV(t, wavs[0])
+	require.Len(t, wavs, 2)
+	require.Len(t, metas, 2)
+	byID := map[string]delivery.Metadata{}
+	for _, m := range metas {
+		byID[m.ID] = m
+	}
+	wavOf := func(callID string) string { // the destination names files by Call-ID
+		for _, w := range wavs {
+			if strings.HasPrefix(filepath.Base(w), callID) {
+				return w
+			}
+		}
+		t.Fatalf("no audio delivered for %s in %v", callID, wavs)
+		return ""
+	}
+	require.Contains(t, byID, md.ID)
+	require.Contains(t, byID, headless.ID)
+	assert.Equal(t, md.CallID, byID[md.ID].CallID)
+	assert.False(t, byID[md.ID].End.IsZero(), "End is taken from the file's modification time")
+	ch := readWAV(t, wavOf(md.CallID))
 	require.Len(t, ch, 2)
 	assert.Len(t, ch[0], 8000, "the repaired file has every whole frame and no partial one")
+	empty := readWAV(t, wavOf(headless.CallID))
+	require.Len(t, empty, 1, "the header written on recovery is mono, as the sidecar says")
+	assert.Empty(t, empty[0])
 	left, err := os.ReadDir(recordDir)
 	require.NoError(t, err)
 	assert.Empty(t, left, "sidecars and audio leave the record directory")
