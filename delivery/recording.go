@@ -100,6 +100,12 @@ type Metadata struct {
 	// or "io_error".
 	Truncated       bool   `json:"truncated,omitempty"`
 	TruncatedReason string `json:"truncated_reason,omitempty"`
+	// EndedDuringAnnouncement reports a call that ended (a hang-up, or the
+	// recorder's crash) while its recording announcement played: the
+	// parties were told of the recording but never connected, so the
+	// audio is empty (a WAV header and no frames). The recording exists so
+	// that every announced call has one.
+	EndedDuringAnnouncement bool `json:"ended_during_announcement,omitempty"`
 }
 
 // metadataJSON is Metadata's wire form: the duration as milliseconds.

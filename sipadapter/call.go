@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -97,6 +98,14 @@ type call struct {
 	// truncated is why the recording was cut short mid-call (see
 	// truncated.go); empty when it was not.
 	truncated string
+
+	// announced is the recording's file from the announcement's start
+	// until the recorder takes it over (announced.go); recFile is that
+	// file once it has, which closeRecording closes. endedInAnnouncement
+	// reports an empty recording: the call ended during its announcement.
+	announced           *os.File
+	recFile             *os.File
+	endedInAnnouncement bool
 }
 
 func newCall(b *B2BUA, s *side, req *sip.Request) *call {
@@ -850,7 +859,7 @@ func (c *call) finish() {
 	cdr := CDR{
 		CallID: c.callID, Direction: c.direction(), Side: c.in.which.String(),
 		Caller: c.caller, Called: c.called, Verdict: c.decision.Verdict.String(), Reason: c.decision.Reason,
-		Destination: c.decision.Destination, LineNumber: c.line.Number, Recorded: c.rec != nil,
+		Destination: c.decision.Destination, LineNumber: c.line.Number, Recorded: c.rec != nil || c.endedInAnnouncement,
 		Priority: c.priority, Start: c.start, Answer: c.answerAt, End: end, Code: c.code,
 		DivertedFrom: c.decision.ForwardedFrom, DiversionReason: c.div.reason, Roaming: c.roaming,
 		OnDemand: c.onDemand != nil,
@@ -858,6 +867,7 @@ func (c *call) finish() {
 		CallerPackets: c.packets[0], CalleePackets: c.packets[1],
 		CallerRejected: c.rejected[0], CalleeRejected: c.rejected[1],
 		RecordingTruncated: c.truncated != "", TruncatedReason: c.truncated,
+		EndedDuringAnnouncement: c.endedInAnnouncement,
 	}
 	cdr.BillingStart = c.guidanceStart
 	if cdr.BillingStart.IsZero() {
@@ -866,7 +876,8 @@ func (c *call) finish() {
 	recStats := c.recStats
 	c.mu.Unlock()
 	if recID != "" {
-		c.emit(Event{Kind: EventEnqueued, RecordingID: recID, Recorder: recStats})
+		c.emit(Event{Kind: EventEnqueued, RecordingID: recID, Recorder: recStats,
+			EndedDuringAnnouncement: cdr.EndedDuringAnnouncement})
 	}
 	c.emit(Event{Kind: EventEnded, Time: end, Cause: cdr.Cause, HungUp: cdr.HungUp, Code: cdr.Code,
 		CallerRejected: cdr.CallerRejected, CalleeRejected: cdr.CalleeRejected})

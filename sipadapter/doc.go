@@ -101,6 +101,19 @@
 // the next start. A line whose announcement cannot play is recorded from
 // the answer, which is then its billing start, with no guidance events.
 //
+// Whoever heard the announcement is owed a recording, so the recording
+// exists from the announcement's start: its sidecar, marked
+// ended_during_announcement, and a WAV file holding a header and no audio
+// are created before the announcement plays. When it ends the sidecar is
+// rewritten without the mark and the recorder takes the file over, its
+// first frame still the announcement's end. A call hung up during its
+// announcement (by either party, or by the B2BUA) has that empty
+// recording enqueued, marked in its metadata
+// (delivery.Metadata.EndedDuringAnnouncement), in the CDR
+// ([CDR].EndedDuringAnnouncement, with Recorded set) and on
+// [EventEnqueued]; after a crash during the announcement the next start
+// enqueues it the same way.
+//
 // # Dialog life
 //
 // BYE from either party ends the call with BYE to the other, carrying the

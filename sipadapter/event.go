@@ -118,6 +118,10 @@ type Event struct {
 	// their source (see [SideConfig].NAT).
 	CallerRejected uint64 `json:"caller_rejected,omitempty"`
 	CalleeRejected uint64 `json:"callee_rejected,omitempty"`
+	// EndedDuringAnnouncement, on EventEnqueued, reports an empty
+	// recording: the call ended (hang-up, or a crash before the recording
+	// was recovered) while its announcement played.
+	EndedDuringAnnouncement bool `json:"ended_during_announcement,omitempty"`
 }
 
 // CDR is the call detail record written as one JSON line per call to
@@ -169,6 +173,10 @@ type CDR struct {
 	// recorder.TruncateReason). The call itself went on.
 	RecordingTruncated bool   `json:"recording_truncated,omitempty"`
 	TruncatedReason    string `json:"truncated_reason,omitempty"`
+	// EndedDuringAnnouncement reports a call that ended while its
+	// announcement played: its recording (RecordingID) is empty, and
+	// Recorded is true, since the parties were told of the recording.
+	EndedDuringAnnouncement bool `json:"ended_during_announcement,omitempty"`
 }
 
 func (c CDR) line() ([]byte, error) {

@@ -67,12 +67,15 @@ func (c *call) recordWithGuidance() {
 		var played bool
 		billing, recStart, played = c.playGuidance(gates, billing)
 		if !played && c.ctx.Err() != nil {
-			held.discard() // hung up during the guidance: nothing to record
+			// Hung up during the guidance: nothing to record, but the
+			// recording openAnnounced created is delivered empty.
+			held.discard()
 			return
 		}
 	}
 	if err := c.startRecording(billing, recStart, held); err != nil {
 		held.discard()
+		c.discardAnnounced()
 		c.media.SetTap(relay.Caller, nil)
 		c.media.SetTap(relay.Callee, nil)
 		b.log.Error("starting recording: the call continues unrecorded", "call_id", c.callID, "error", err)
@@ -153,6 +156,7 @@ func (c *call) playGuidance(gates *[2]guidanceGate, answerAt time.Time) (billing
 		b.log.Error("guidance: recording without it", "call_id", c.callID, "announcement", announcement, "error", err)
 		return billing, openGates(), true
 	}
+	c.openAnnounced(b.cfg.Clock.Now())
 	c.emit(Event{Kind: EventGuidanceStarted})
 	res, err := b.cfg.Announcer.Play(c.ctx, announcement, gates[relay.Caller].s, gates[relay.Callee].s)
 	c.mu.Lock()
@@ -230,7 +234,17 @@ func (c *call) startRecording(billingStart, recStart time.Time, held *heldRecord
 	}
 	start := earliest(recStart, held.first())
 	var w io.WriteSeeker
+	// The file created at the announcement's start, if any, is the one
+	// recorded into (announced.go); the recorder writes its header anew.
+	f := c.takeAnnounced()
+	if f != nil {
+		w = f
+	}
 	if b.cfg.recordWriter != nil {
+		if f != nil { // the test's writer creates the file itself
+			_, _ = f.Close(), os.Remove(path)
+			f = nil
+		}
 		if w, err = b.cfg.recordWriter(path); err != nil {
 			_ = os.Remove(filepath.Join(b.cfg.RecordDir, c.id+partialExt))
 			return err
@@ -246,12 +260,15 @@ func (c *call) startRecording(billingStart, recStart time.Time, held *heldRecord
 		Buffers: &b.wavBufs,
 	})
 	if err != nil {
+		if f != nil {
+			_, _ = f.Close(), os.Remove(path)
+		}
 		_ = os.Remove(filepath.Join(b.cfg.RecordDir, c.id+partialExt))
 		return err
 	}
 	q := newRecordQueue(rec, b.recBufs)
 	c.mu.Lock()
-	c.rec, c.recPath, c.recQ = rec, path, q
+	c.rec, c.recPath, c.recQ, c.recFile = rec, path, q, f
 	c.mu.Unlock()
 	replayed, dropped, err := held.attach(rec, q)
 	c.mu.Lock()
@@ -306,10 +323,10 @@ type RecorderStats struct {
 func (c *call) closeRecording(end time.Time) string {
 	b := c.b
 	c.mu.Lock()
-	rec, path, billing, q, lost := c.rec, c.recPath, c.guidanceStart, c.recQ, c.heldLost
+	rec, path, billing, q, lost, f := c.rec, c.recPath, c.guidanceStart, c.recQ, c.heldLost, c.recFile
 	c.mu.Unlock()
 	if rec == nil {
-		return ""
+		return c.closeAnnounced(end) // "" unless the call ended during its announcement
 	}
 	if q != nil { // the media session is closed: nothing more is queued
 		q.close()
@@ -324,6 +341,9 @@ func (c *call) closeRecording(end time.Time) string {
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
 	res, err := rec.Close(ctx)
+	if f != nil { // the recorder closes only the files it created
+		err = errors.Join(err, closeFile(f))
+	}
 	if err != nil && !c.closedTruncated(res, err) {
 		b.log.Error("closing recording", "call_id", c.callID, "path", path, "error", err)
 		b.strand(c.id, err)
@@ -445,6 +465,6 @@ func (b *B2BUA) recoverOne(ctx context.Context, sidecar, audio string, known *de
 		return err
 	}
 	b.emit(Event{Kind: EventEnqueued, Time: b.cfg.Clock.Now(), CallID: md.CallID, RecordingID: md.ID,
-		Recorder: sidecarStats(md)})
+		Recorder: sidecarStats(md), EndedDuringAnnouncement: md.EndedDuringAnnouncement})
 	return os.Remove(sidecar)
 }

@@ -45,9 +45,13 @@ func trustOutside(c *Config) {
 	c.Outside.Trusted = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 }
 
-// decidedToRecord reports the dial plan's verdict in a CDR: the calls that
-// hang up during the guidance have no recording, but were to be recorded.
-func decidedToRecord(c CDR) bool { return c.Verdict == dialplan.VerdictRecord.String() }
+// decidedToRecord reports that the dial plan decided to record a CDR's
+// call and that the call has its recording: even the calls routingCall
+// hangs up during the guidance have one, empty and marked
+// ended_during_announcement.
+func decidedToRecord(c CDR) bool {
+	return c.Verdict == dialplan.VerdictRecord.String() && c.Recorded && c.RecordingID != ""
+}
 
 // TestForwardedIncomingCall: a call to a mobile number forwarded from the
 // company's number (History-Info or Diversion from a trusted network) is

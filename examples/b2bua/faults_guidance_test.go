@@ -31,6 +31,10 @@ const (
 	// guidedSIPpWait bounds the wait for SIPp's last calls; those a kill
 	// left it waiting on end with SIGINT.
 	guidedSIPpWait = 12 * time.Second
+	// guidedStartGrace is how soon after SIPp's answer a kill may come
+	// before the B2BUA has the ACK and has created the recording at the
+	// announcement's start: such a call may have no recording.
+	guidedStartGrace = 200 * time.Millisecond
 )
 
 // writePrompt writes a mono 8 kHz 16-bit PCM WAV of a 440 Hz tone, d long.
@@ -62,18 +66,22 @@ func writePrompt(t *testing.T, path string, d time.Duration) {
 // that every kill lands while several calls hear the announcement, and
 // restarted each time with the same configuration and directories.
 //
-// The recording of a call starts when its announcement ends (the parties
-// are connected only then), so the calls are classed by how far into the
-// call the kill came, measured from SIPp's answer:
+// The recording of a call exists from its announcement's start (sidecar
+// and an empty WAV file), and its audio starts when the announcement ends
+// (the parties are connected only then), so the calls are classed by how
+// far into the call the kill came, measured from SIPp's answer:
+//   - killed within guidedStartGrace of the answer, or answered just after
+//     a kill: the B2BUA may not have had the ACK yet, so may have no
+//     recording (counted);
 //   - killed during the announcement (before answer + guidedPrompt): the
-//     parties never talked and, as documented (sipadapter's "Guidance and
-//     recording"), such a call has no recording: none is delivered, and
-//     nothing of it is left behind;
-//   - killed within faultAnswerGrace after the announcement's end, or
-//     answered just after a kill: may have no recording (counted);
+//     parties never talked, yet heard that the call is recorded: exactly
+//     one delivered recording, empty (no frames) and marked
+//     ended_during_announcement;
+//   - killed within faultAnswerGrace after the announcement's end:
+//     exactly one delivered recording, empty or not;
 //   - every other answered call (completed, or killed later): exactly one
-//     delivered recording, whose audio covers the talk up to the kill
-//     (less a second of slack).
+//     delivered recording, not marked, whose audio covers the talk up to
+//     the kill (less a second of slack).
 //
 // For every delivered recording: it belongs to an answered call, its RIFF
 // sizes match the file and go-audio/wav decodes it whole, no two share an
@@ -145,22 +153,24 @@ func TestFaultSIGKILLDuringGuidance(t *testing.T) {
 	byCall := map[string]int{}
 	frames := map[string]int64{}
 	ids := map[string]bool{}
+	marked := map[string]bool{}
 	recovered := 0
 	for _, r := range recs {
 		byCall[r.md.CallID]++
+		marked[r.md.CallID] = r.md.EndedDuringAnnouncement
 		assert.False(t, ids[r.md.ID], "recording %s delivered twice", r.md.ID)
 		ids[r.md.ID] = true
 		assert.Contains(t, answered, r.md.CallID, "recording %s of a call the PBX never saw answered", r.md.ID)
 		n, _, err := testenv.CheckWAV(r.audio)
 		assert.NoError(t, err, "recording %s", r.md.ID)
 		frames[r.md.CallID] = n
-		if r.stats == nil {
+		if r.stats == nil && !r.md.EndedDuringAnnouncement {
 			recovered++ // recovered after a kill: its metadata is the sidecar's
 		}
 	}
 	const slack = time.Second
 	hold := time.Duration(guidedHoldMS) * time.Millisecond
-	var completed, duringGuidance, duringGuidanceRecorded, graced, gracedRecorded, mustHave int
+	var completed, duringGuidance, duringGuidanceRecorded, graced, gracedRecorded, afterGuidance, mustHave int
 	for callID, c := range answered {
 		if byCall[callID] > 1 {
 			t.Errorf("call %s has %d recordings", callID, byCall[callID])
@@ -181,24 +191,33 @@ func TestFaultSIGKILLDuringGuidance(t *testing.T) {
 		switch {
 		case c.completed:
 			killedAt = -1
-		case justAfterKill:
-			graced++
-			gracedRecorded += byCall[callID]
-			continue
-		case killedAt >= 0 && killedAt < guidedPrompt:
-			duringGuidance++
-			duringGuidanceRecorded += byCall[callID]
-			continue
-		case killedAt >= 0 && killedAt < guidedPrompt+faultAnswerGrace:
+		case justAfterKill || killedAt >= 0 && killedAt < guidedStartGrace:
 			graced++
 			gracedRecorded += byCall[callID]
 			continue
 		}
 		mustHave++
+		during := killedAt >= 0 && killedAt < guidedPrompt
+		if during {
+			duringGuidance++
+		}
 		if !assert.Equal(t, 1, byCall[callID], "call %s answered at %v (completed %v, killed %v into it): recordings",
 			callID, c.at.Format("15:04:05.000"), c.completed, killedAt) {
 			continue
 		}
+		switch {
+		case during:
+			if marked[callID] && frames[callID] == 0 {
+				duringGuidanceRecorded++
+			}
+			assert.True(t, marked[callID], "call %s killed %v into its announcement: marked ended_during_announcement", callID, killedAt)
+			assert.Zero(t, frames[callID], "call %s killed %v into its announcement: nothing recorded", callID, killedAt)
+			continue
+		case killedAt >= 0 && killedAt < guidedPrompt+faultAnswerGrace:
+			afterGuidance++
+			continue
+		}
+		assert.False(t, marked[callID], "call %s (completed %v, killed %v into it) talked: not marked", callID, c.completed, killedAt)
 		talk := hold - guidedPrompt
 		if killedAt >= 0 && killedAt < hold {
 			talk = killedAt - guidedPrompt
@@ -206,16 +225,15 @@ func TestFaultSIGKILLDuringGuidance(t *testing.T) {
 		got := time.Duration(frames[callID]) * time.Second / recorder.SampleRate
 		assert.GreaterOrEqual(t, got, talk-slack, "call %s (completed %v, killed %v into it): audio", callID, c.completed, killedAt)
 	}
-	t.Logf("%d kills, %d runs; %d calls answered (%d completed), %d recordings delivered (%d recovered after a kill); "+
-		"%d killed during the %v announcement (%d of them recorded); %d killed within %v after it or answered just after a kill (%d recorded); "+
+	t.Logf("%d kills, %d runs; %d calls answered (%d completed), %d recordings delivered (%d recovered after a kill with audio); "+
+		"%d killed during the %v announcement, %d of them with an empty recording marked ended_during_announcement; "+
+		"%d killed within %v after it; %d killed within %v of the answer or answered just after a kill (%d recorded); "+
 		"%d had to have a recording",
 		len(kills), len(s.starts), len(answered), completed, len(recs), recovered,
-		duringGuidance, guidedPrompt, duringGuidanceRecorded, graced, faultAnswerGrace, gracedRecorded, mustHave)
+		duringGuidance, guidedPrompt, duringGuidanceRecorded, afterGuidance, faultAnswerGrace,
+		graced, guidedStartGrace, gracedRecorded, mustHave)
 	assert.Len(t, kills, guidedKills)
 	assert.Positive(t, duringGuidance, "the kills landed during announcements")
-	// A recording of a call killed before its announcement ended would
-	// mean the recording started before the parties were connected.
-	assert.Zero(t, duringGuidanceRecorded, "recordings of calls killed during the announcement")
 	assert.Positive(t, recovered, "the kills cut recordings in progress")
 	assert.GreaterOrEqual(t, mustHave, 10, "calls checked")
 }

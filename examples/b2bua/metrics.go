@@ -36,6 +36,9 @@ type metrics struct {
 	recDropped    *prometheus.CounterVec
 	recTruncated  *prometheus.CounterVec
 	draining      prometheus.Gauge
+	// recAnnounced counts the empty recordings of calls that ended
+	// during their announcement.
+	recAnnounced prometheus.Counter
 
 	mu    sync.Mutex
 	stats delivery.Stats // the queue's latest snapshot
@@ -59,6 +62,8 @@ func newMetrics(active func() (calls, recorded int), spool func() (delivery.Disk
 		"RTP packets relayed but lost to the recording because the disk did not keep up (the per-call recording queue was full), by party.", "party")
 	m.recTruncated = f.counterVec("recordings_truncated_total",
 		"Recordings cut short mid-call by a failed write (no_space, io_error, quota, ...), closed at their last good frame and delivered marked truncated: alert on increase.", "reason")
+	m.recAnnounced = f.counter("recordings_ended_during_announcement_total",
+		"Empty recordings of calls that ended (hang-up, or a crash recovered) during their announcement, delivered marked ended_during_announcement.")
 	m.draining = f.gauge("draining", "1 while the service is shutting down and refusing new calls.")
 
 	f.gaugeFunc("calls_active", "Calls in progress.", func() float64 { n, _ := active(); return float64(n) })
@@ -200,12 +205,16 @@ type countingDelivery struct {
 // Enqueue hands rec to the queue and counts it.
 func (d countingDelivery) Enqueue(ctx context.Context, rec delivery.Recording) error {
 	truncated, reason := rec.Metadata.Truncated, rec.Metadata.TruncatedReason
+	announced := rec.Metadata.EndedDuringAnnouncement
 	if err := d.q.Enqueue(ctx, rec); err != nil {
 		d.m.enqueueFailed.Inc()
 		return err
 	}
 	if truncated {
 		d.m.recTruncated.WithLabelValues(reason).Inc()
+	}
+	if announced {
+		d.m.recAnnounced.Inc()
 	}
 	return nil
 }
