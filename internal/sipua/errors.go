@@ -3,6 +3,8 @@ package sipua
 import (
 	"errors"
 	"fmt"
+
+	"github.com/emiago/sipgo/sip"
 )
 
 var (
@@ -31,6 +33,9 @@ type StatusError struct {
 	// Warning and Reason are the values of the response's Warning (RFC 3261
 	// §20.43) and Reason (RFC 3326) headers, empty when absent.
 	Warning, Reason string
+	// Response is the whole response, for the headers not above (such as
+	// Retry-After).
+	Response *sip.Response
 }
 
 // Error returns the status line and any Warning or Reason.

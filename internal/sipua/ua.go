@@ -361,7 +361,7 @@ func (u *UA) Dial(ctx context.Context, target string, hdrs ...sip.Header) (*Call
 }
 
 func statusError(res *sip.Response) *StatusError {
-	e := &StatusError{Code: res.StatusCode, Phrase: res.Reason}
+	e := &StatusError{Code: res.StatusCode, Phrase: res.Reason, Response: res}
 	if h := res.GetHeader("Warning"); h != nil {
 		e.Warning = h.Value()
 	}

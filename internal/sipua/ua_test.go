@@ -155,6 +155,8 @@ func TestDialRejected(t *testing.T) {
 			require.ErrorAs(t, err, &se)
 			assert.Equal(t, tt.code, se.Code)
 			assert.Equal(t, tt.phrase, se.Phrase)
+			require.NotNil(t, se.Response)
+			assert.Equal(t, tt.code, se.Response.StatusCode, "the whole response")
 			assert.Contains(t, se.Error(), fmt.Sprint(tt.code))
 		})
 	}
