@@ -22,6 +22,9 @@ var (
 	// ErrRejected is wrapped by the [*StatusError] of a call the far end
 	// answered with a final failure response.
 	ErrRejected = errors.New("sipua: call rejected")
+	// ErrNoRemote is returned by [Call.SendRTP] before the peer named its
+	// media address.
+	ErrNoRemote = errors.New("sipua: no remote media address")
 )
 
 // StatusError is the final failure response a dialled call got. It wraps

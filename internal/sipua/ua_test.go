@@ -33,6 +33,8 @@ func TestConfigErrors(t *testing.T) {
 		"negative hang-up":      {Config{HangUpAfter: -time.Second}, "HangUpAfter"},
 		"negative max receive":  {Config{MaxReceive: -time.Second}, "MaxReceive"},
 		"unknown codec":         {Config{Codecs: []Codec{7}}, "Codecs"},
+		"sdp port not a port":   {Config{SDPPort: 70000}, "SDPPort"},
+		"early media, no ring":  {Config{EarlyMedia: true}, "EarlyMedia"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
