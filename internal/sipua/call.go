@@ -227,26 +227,6 @@ func (c *Call) SendRTP(pkt *rtp.Packet) error {
 	return c.media.write(raw)
 }
 
-// Request sends req within the call's dialog, which fills in its From,
-// To, Call-ID and CSeq, and returns its transaction; for a test that
-// drives an in-dialog exchange (a re-INVITE) itself. The UA does not
-// act on the responses.
-func (c *Call) Request(ctx context.Context, req *sip.Request) (sip.ClientTransaction, error) {
-	if c.client != nil {
-		return c.client.TransactionRequest(ctx, req)
-	}
-	return c.server.TransactionRequest(ctx, req)
-}
-
-// WriteRequest sends req within the call's dialog without a transaction,
-// as an ACK is sent.
-func (c *Call) WriteRequest(req *sip.Request) error {
-	if c.client != nil {
-		return c.client.WriteRequest(req)
-	}
-	return c.server.WriteRequest(req)
-}
-
 // Hold puts the call on hold, or takes it off hold, with a re-INVITE: on
 // hold the UA offers a=sendonly (RFC 6337) and sends no audio, as a phone
 // without music on hold does; the peer's answer stops its audio too. Off

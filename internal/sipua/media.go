@@ -121,8 +121,12 @@ func (m *media) send() {
 	pcm := make([]int16, frameSamples)
 	pkt := rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SSRC: ssrc}}
 	buf := make([]byte, 0, 12+frameSamples)
-	start := m.clock.Now()
-	t := m.clock.NewTimer(0)
+	// The first packet leaves one frame after the start, as a phone's
+	// does: an answering call starts its media just before its 200 goes
+	// out, and a packet ahead of the 200 reaches a B2BUA that does not
+	// yet expect it.
+	start := m.clock.Now().Add(frameDuration)
+	t := m.clock.NewTimer(frameDuration)
 	defer t.Stop()
 	for n := int64(0); ; n++ {
 		select {
