@@ -169,28 +169,30 @@ func (p *peer) call(ctx context.Context, to netip.AddrPort, user string, hdrs ..
 // answeredCall returns the call p answered last, waiting for it.
 func (p *peer) answeredCall(t testing.TB) *sipua.Call {
 	t.Helper()
-	var c *sipua.Call
-	require.Eventually(t, func() bool {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		c = p.answered
-		return c != nil
-	}, 5*time.Second, time.Millisecond, "peer %s answered no call", p.addr)
-	return c
+	return p.waitCall(t, func() *sipua.Call { return p.answered })
 }
 
 // lastCall returns the call p placed or answered last, waiting for one.
 func (p *peer) lastCall(t testing.TB) *sipua.Call {
 	t.Helper()
+	return p.waitCall(t, func() *sipua.Call {
+		if len(p.calls) == 0 {
+			return nil
+		}
+		return p.calls[len(p.calls)-1]
+	})
+}
+
+// waitCall waits until pick, called with p.mu held, returns a call.
+func (p *peer) waitCall(t testing.TB, pick func() *sipua.Call) *sipua.Call {
+	t.Helper()
 	var c *sipua.Call
 	require.Eventually(t, func() bool {
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		if len(p.calls) > 0 {
-			c = p.calls[len(p.calls)-1]
-		}
+		c = pick()
 		return c != nil
-	}, 5*time.Second, time.Millisecond, "peer %s has no call", p.addr)
+	}, 5*time.Second, time.Millisecond, "peer %s has no such call", p.addr)
 	return c
 }
 

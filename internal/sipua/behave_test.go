@@ -47,11 +47,7 @@ func TestMuteAndSendRTP(t *testing.T) {
 	defer cancel()
 	var heard arrivals
 	callee := newUA(t, Config{Codecs: []Codec{PCMU}, OnRTP: heard.hook})
-	caller := newUA(t, Config{Mute: true})
-	out, err := caller.Dial(ctx, callee.URI("1"))
-	require.NoError(t, err)
-	in, err := callee.Accept(ctx)
-	require.NoError(t, err)
+	out, in := connect(ctx, t, newUA(t, Config{Mute: true}), callee)
 	assert.Equal(t, in.LocalRTP(), out.RemoteRTP())
 	assert.Equal(t, out.LocalRTP(), in.RemoteRTP())
 
@@ -134,12 +130,8 @@ func TestOnInviteAndSDPPort(t *testing.T) {
 func TestHangupReason(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	callee := newUA(t, Config{})
-	caller := newUA(t, Config{})
-	out, err := caller.Dial(ctx, callee.URI("1"))
-	require.NoError(t, err)
-	in, err := callee.Accept(ctx)
-	require.NoError(t, err)
+	callee, caller := newUA(t, Config{}), newUA(t, Config{})
+	out, in := connect(ctx, t, caller, callee)
 	assert.EqualValues(t, callee.Addr().Port(), out.RemoteTarget().Port)
 	assert.EqualValues(t, caller.Addr().Port(), in.RemoteTarget().Port)
 

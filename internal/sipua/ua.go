@@ -103,16 +103,16 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: Listen %q is not a loopback address", ErrInvalidConfig, c.Listen)
 	case c.Reject != 0 && (c.Reject < 400 || c.Reject > 699):
 		return c, fmt.Errorf("%w: Reject %d is not a final failure status", ErrInvalidConfig, c.Reject)
-	case c.RingTime < 0:
-		return c, fmt.Errorf("%w: RingTime %v is negative", ErrInvalidConfig, c.RingTime)
-	case c.HangUpAfter < 0:
-		return c, fmt.Errorf("%w: HangUpAfter %v is negative", ErrInvalidConfig, c.HangUpAfter)
-	case c.MaxReceive < 0:
-		return c, fmt.Errorf("%w: MaxReceive %v is negative", ErrInvalidConfig, c.MaxReceive)
 	case c.SDPPort < 0 || c.SDPPort > 65535:
 		return c, fmt.Errorf("%w: SDPPort %d is not a port", ErrInvalidConfig, c.SDPPort)
 	case c.EarlyMedia && c.RingTime == 0:
 		return c, fmt.Errorf("%w: EarlyMedia needs a RingTime", ErrInvalidConfig)
+	}
+	durations := map[string]time.Duration{"RingTime": c.RingTime, "HangUpAfter": c.HangUpAfter, "MaxReceive": c.MaxReceive}
+	for name, d := range durations {
+		if d < 0 {
+			return c, fmt.Errorf("%w: %s %v is negative", ErrInvalidConfig, name, d)
+		}
 	}
 	for _, k := range c.Codecs {
 		if k != PCMU && k != PCMA {

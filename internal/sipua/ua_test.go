@@ -21,6 +21,16 @@ func newUA(t *testing.T, cfg Config) *UA {
 	return u
 }
 
+// connect has caller dial callee and returns both ends of the call.
+func connect(ctx context.Context, t *testing.T, caller, callee *UA) (out, in *Call) {
+	t.Helper()
+	out, err := caller.Dial(ctx, callee.URI("1"))
+	require.NoError(t, err)
+	in, err = callee.Accept(ctx)
+	require.NoError(t, err)
+	return out, in
+}
+
 func TestConfigErrors(t *testing.T) {
 	tests := map[string]struct {
 		cfg   Config
@@ -287,12 +297,7 @@ func TestHold(t *testing.T) {
 		t.Run(holder.String(), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			callee := newUA(t, Config{})
-			caller := newUA(t, Config{})
-			out, err := caller.Dial(ctx, callee.URI("1"))
-			require.NoError(t, err)
-			in, err := callee.Accept(ctx)
-			require.NoError(t, err)
+			out, in := connect(ctx, t, newUA(t, Config{}), newUA(t, Config{}))
 			calls := []*Call{out, in}
 			h := out
 			if holder == Inbound {
