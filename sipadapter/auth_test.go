@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -12,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emiago/sipgo"
+	"github.com/callrec/callrec/internal/sipua"
 	"github.com/emiago/sipgo/sip"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -135,21 +134,20 @@ func TestNextHopDigestChallenge(t *testing.T) {
 			if tc.answered {
 				require.NoError(t, err)
 				e.events.wait(t, EventRecordingStarted, 1, 5*time.Second)
-				require.NoError(t, d.Bye(ctx))
+				require.NoError(t, d.Hangup(ctx))
 				cdr := e.lastCDR(t, 1)
 				assert.Equal(t, CauseBye, cdr.Cause)
 				assert.True(t, cdr.Recorded)
 				return
 			}
-			var dr *sipgo.ErrDialogResponse
-			require.True(t, errors.As(err, &dr), "got %v", err)
-			assert.Equal(t, sip.StatusForbidden, dr.Res.StatusCode)
-			assert.Nil(t, dr.Res.GetHeader("WWW-Authenticate"))
-			assert.Nil(t, dr.Res.GetHeader("Proxy-Authenticate"))
-			require.NotNil(t, dr.Res.GetHeader("Reason"))
-			assert.Contains(t, dr.Res.GetHeader("Reason").Value(), tc.reasonCode)
-			require.NotNil(t, dr.Res.GetHeader("Warning"))
-			assert.Contains(t, dr.Res.GetHeader("Warning").Value(), tc.warning)
+			res := failureResponse(t, err)
+			assert.Equal(t, sip.StatusForbidden, res.StatusCode)
+			assert.Nil(t, res.GetHeader("WWW-Authenticate"))
+			assert.Nil(t, res.GetHeader("Proxy-Authenticate"))
+			require.NotNil(t, res.GetHeader("Reason"))
+			assert.Contains(t, res.GetHeader("Reason").Value(), tc.reasonCode)
+			require.NotNil(t, res.GetHeader("Warning"))
+			assert.Contains(t, res.GetHeader("Warning").Value(), tc.warning)
 			cdr := e.lastCDR(t, 1)
 			assert.Equal(t, CauseRejected, cdr.Cause)
 			assert.Equal(t, sip.StatusForbidden, cdr.Code)
@@ -183,33 +181,22 @@ func TestSameCallIDAfterFailureIsANewCall(t *testing.T) {
 	caller := newPeer(t, 0, callerHz)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	invite := func(user string, cseq uint32) *sipgo.DialogClientSession {
-		to := e.b.Addr(Inside)
-		req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: user, Host: to.Addr().String(), Port: int(to.Port())})
+	// The same Call-ID and From tag each time, with a new CSeq.
+	invite := func(user string, cseq uint32) (*sipua.Call, error) {
 		from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: lineFixed, Host: "127.0.0.1"}, Params: sip.NewParams()}
 		from.Params.Add("tag", "overlap1")
-		req.AppendHeader(from)
 		cid := sip.CallIDHeader("overlap-dialling@127.0.0.1")
-		req.AppendHeader(&cid)
-		req.AppendHeader(&sip.CSeqHeader{SeqNo: cseq, MethodName: sip.INVITE})
-		req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-		req.SetBody(caller.sdp())
-		d, err := caller.clients.WriteInvite(ctx, req)
-		require.NoError(t, err)
-		return d
+		return caller.call(ctx, e.b.Addr(Inside), user, from, &cid, &sip.CSeqHeader{SeqNo: cseq, MethodName: sip.INVITE})
 	}
-	first := invite("00772703", 1) // too short: 484
-	var dr *sipgo.ErrDialogResponse
-	require.ErrorAs(t, first.WaitAnswer(ctx, sipgo.AnswerOptions{}), &dr)
-	require.Equal(t, sip.StatusAddressIncomplete, dr.Res.StatusCode)
+	_, err := invite("00772703", 1) // too short: 484
+	require.Equal(t, sip.StatusAddressIncomplete, failureResponse(t, err).StatusCode)
 
-	second := invite("0077270312345678", 2)
-	require.NoError(t, second.WaitAnswer(ctx, sipgo.AnswerOptions{}), "the retry is a new call")
-	require.NoError(t, second.Ack(ctx))
+	second, err := invite("0077270312345678", 2)
+	require.NoError(t, err, "the retry is a new call")
 	assert.True(t, held.Load(), "the first call was still finishing when the retry came")
 	unblock()
 	e.events.wait(t, EventAnswered, 1, 5*time.Second)
-	require.NoError(t, second.Bye(ctx))
+	require.NoError(t, second.Hangup(ctx))
 	cdr := e.lastCDR(t, 2)
 	assert.Equal(t, CauseBye, cdr.Cause)
 }

@@ -31,7 +31,7 @@ func TestGuidanceReachesBothParties(t *testing.T) {
 	require.NoError(t, err)
 	e.events.wait(t, EventRecordingStarted, 1, 5*time.Second)
 	time.Sleep(600 * time.Millisecond)
-	require.NoError(t, d.Bye(ctx))
+	require.NoError(t, d.Hangup(ctx))
 	e.events.wait(t, EventDelivered, 1, 10*time.Second)
 
 	for name, tc := range map[string]struct {
@@ -82,10 +82,7 @@ func TestTimeoutsEndCallWithByeToBoth(t *testing.T) {
 			caller := newPeer(t, 0, 0)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			d, err := caller.call(ctx, e.b.Addr(Inside), "0077270312345678")
-			if err != nil && d != nil && d.InviteResponse != nil {
-				t.Logf("%s", d.InviteResponse)
-			}
+			_, err := caller.call(ctx, e.b.Addr(Inside), "0077270312345678")
 			require.NoError(t, err)
 			e.events.wait(t, EventRecordingStarted, 1, 5*time.Second)
 			clk.Advance(tc.advance / 2)
@@ -121,19 +118,18 @@ func TestRecordedCallLimit(t *testing.T) {
 	_, recorded := e.b.ActiveCalls()
 	require.Equal(t, 1, recorded)
 
-	d, err := newPeer(t, 0, callerHz).call(ctx, e.b.Addr(Inside), "0077270312345678")
-	require.Error(t, err)
-	require.NotNil(t, d.InviteResponse)
-	assert.Equal(t, 503, d.InviteResponse.StatusCode)
-	require.NotNil(t, d.InviteResponse.GetHeader("Retry-After"))
+	_, err = newPeer(t, 0, callerHz).call(ctx, e.b.Addr(Inside), "0077270312345678")
+	res := failureResponse(t, err)
+	assert.Equal(t, 503, res.StatusCode)
+	require.NotNil(t, res.GetHeader("Retry-After"))
 
 	prio, err := newPeer(t, 0, callerHz).call(ctx, e.b.Addr(Inside), "0077270312345678", sip.NewHeader("Priority", "emergency"))
 	require.NoError(t, err)
 	calls, recorded := e.b.ActiveCalls()
 	assert.Equal(t, 2, calls)
 	assert.Equal(t, 1, recorded, "the priority call is not recorded")
-	require.NoError(t, prio.Bye(ctx))
-	require.NoError(t, first.Bye(ctx))
+	require.NoError(t, prio.Hangup(ctx))
+	require.NoError(t, first.Hangup(ctx))
 	e.events.wait(t, EventDelivered, 1, 10*time.Second)
 	cdrs := e.cdr.cdrs(t)
 	require.Len(t, cdrs, 3)
@@ -201,8 +197,7 @@ func (nopDelivery) Enqueue(context.Context, delivery.Recording) error { return n
 // the guidance, so none of it is in the file.
 func TestEarlyMediaRelayedNotRecorded(t *testing.T) {
 	e := newEnv(t, nil)
-	callee := newPeer(t, int(e.outsideHop.Port()), calleeHz)
-	callee.early = 500 * time.Millisecond
+	newPeer(t, int(e.outsideHop.Port()), calleeHz, earlyMedia(500*time.Millisecond))
 	caller := newPeer(t, 0, 0) // silent: the file's left channel must stay empty
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
@@ -218,7 +213,7 @@ func TestEarlyMediaRelayedNotRecorded(t *testing.T) {
 	}
 	e.events.wait(t, EventRecordingStarted, 1, 5*time.Second)
 	time.Sleep(300 * time.Millisecond)
-	require.NoError(t, d.Bye(ctx))
+	require.NoError(t, d.Hangup(ctx))
 	e.events.wait(t, EventDelivered, 1, 10*time.Second)
 	assert.Equal(t, 1, e.events.count(EventRinging))
 	_, metas := e.delivered(t)
@@ -248,19 +243,18 @@ func TestDrain(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return strings.HasPrefix(options(), "SIP/2.0 503")
 	}, 5*time.Second, 20*time.Millisecond, "OPTIONS answered 503 while draining")
-	refused, err := newPeer(t, 0, callerHz).call(ctx, e.b.Addr(Inside), "0077270312345678",
+	_, err = newPeer(t, 0, callerHz).call(ctx, e.b.Addr(Inside), "0077270312345678",
 		sip.NewHeader("Resource-Priority", "ets.0"))
-	require.Error(t, err)
-	require.NotNil(t, refused.InviteResponse)
-	assert.Equal(t, sip.StatusServiceUnavailable, refused.InviteResponse.StatusCode)
-	assert.NotNil(t, refused.InviteResponse.GetHeader("Retry-After"))
+	refused := failureResponse(t, err)
+	assert.Equal(t, sip.StatusServiceUnavailable, refused.StatusCode)
+	assert.NotNil(t, refused.GetHeader("Retry-After"))
 	select {
 	case err := <-drained:
 		t.Fatalf("Drain returned %v with a call up", err)
 	default:
 	}
 
-	require.NoError(t, up.Bye(ctx))
+	require.NoError(t, up.Hangup(ctx))
 	select {
 	case err := <-drained:
 		require.NoError(t, err)

@@ -8,12 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emiago/sipgo"
+	"github.com/callrec/callrec/delivery"
+	"github.com/callrec/callrec/internal/sipua"
+	"github.com/callrec/callrec/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/callrec/callrec/delivery"
-	"github.com/callrec/callrec/internal/testenv"
 )
 
 // TestDiskFullOnTmpfs records onto a real 30 MiB tmpfs nearly filled by
@@ -47,13 +46,11 @@ func TestDiskFullOnTmpfs(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	round := func(n int) (answered []*sipgo.DialogClientSession, refused int) {
+	round := func(n int) (answered []*sipua.Call, refused int) {
 		for range n {
 			d, err := newPeer(t, 0, callerHz).call(ctx, e.b.Addr(Inside), "0077270312345678")
 			if err != nil {
-				var dr *sipgo.ErrDialogResponse
-				require.ErrorAs(t, err, &dr)
-				require.Equal(t, 503, dr.Res.StatusCode)
+				require.Equal(t, 503, failureResponse(t, err).StatusCode)
 				refused++
 				continue
 			}
@@ -68,7 +65,7 @@ func TestDiskFullOnTmpfs(t *testing.T) {
 	e.events.wait(t, EventRecordingStarted, len(answered), 10*time.Second)
 	time.Sleep(time.Second)
 	for _, d := range answered {
-		require.NoError(t, d.Bye(ctx))
+		require.NoError(t, d.Hangup(ctx))
 	}
 	first := len(answered)
 	e.events.wait(t, EventDelivered, first, 20*time.Second)
@@ -79,7 +76,7 @@ func TestDiskFullOnTmpfs(t *testing.T) {
 	e.events.wait(t, EventRecordingStarted, first+len(answered), 10*time.Second)
 	time.Sleep(500 * time.Millisecond)
 	for _, d := range answered {
-		require.NoError(t, d.Bye(ctx))
+		require.NoError(t, d.Hangup(ctx))
 	}
 	e.events.wait(t, EventDelivered, first+len(answered), 20*time.Second)
 

@@ -88,7 +88,7 @@ func TestDiskStallDoesNotStallMedia(t *testing.T) {
 	f.armed.Store(true)
 	time.Sleep(3500 * time.Millisecond)
 	to := time.Now()
-	require.NoError(t, d.Bye(ctx))
+	require.NoError(t, d.Hangup(ctx))
 	e.events.wait(t, EventDelivered, 1, 15*time.Second)
 
 	require.NotZero(t, f.stalled.Load(), "the recording wrote during the call, and stalled")

@@ -22,6 +22,7 @@ import (
 	"github.com/callrec/callrec/delivery"
 	"github.com/callrec/callrec/dialplan"
 	"github.com/callrec/callrec/guidance"
+	"github.com/callrec/callrec/internal/testenv"
 	"github.com/stretchr/testify/require"
 	"github.com/zaf/g711"
 )
@@ -145,26 +146,11 @@ func loopbackUDP(t testing.TB) *net.UDPConn {
 	return conn
 }
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	for {
-		u, err := net.ListenPacket("udp", "127.0.0.1:0")
-		require.NoError(t, err)
-		port := u.LocalAddr().(*net.UDPAddr).Port
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		_ = u.Close()
-		if err == nil {
-			_ = l.Close()
-			return port
-		}
-	}
-}
-
 // freeMediaPort returns an even port whose pair (and the pair above) is free.
 func freeMediaPort(t testing.TB) int {
 	t.Helper()
 	for {
-		port := freePort(t) &^ 1
+		port := testenv.FreePort(t) &^ 1
 		ok := true
 		for p := port; p < port+4; p++ {
 			u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", p))
@@ -212,8 +198,8 @@ func newEnv(t testing.TB, mutate func(*Config)) *env {
 	e := &env{
 		t: t, events: newEventLog(), cdr: &syncBuffer{},
 		dest: filepath.Join(dir, "dest"), recordDir: filepath.Join(dir, "rec"),
-		outsideHop: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(freePort(t))),
-		insideHop:  netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(freePort(t))),
+		outsideHop: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(testenv.FreePort(t))),
+		insideHop:  netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(testenv.FreePort(t))),
 	}
 	require.NoError(t, os.MkdirAll(e.recordDir, 0o750))
 	sink, err := delivery.NewDirSink(delivery.DirSinkConfig{Dir: e.dest})
@@ -368,7 +354,7 @@ func (e *env) uas(t testing.TB, bin, dir, scenario string, hop netip.AddrPort, e
 func (e *env) uac(t testing.TB, bin, dir string, w Side, scenario, service, caller string, extra ...string) *sippRun {
 	t.Helper()
 	args := append([]string{e.b.Addr(w).String(), "-sf", scenario, "-s", service, "-key", "caller", caller,
-		"-p", portArg(freePort(t)), "-mp", portArg(freeMediaPort(t)), "-m", "1"}, extra...)
+		"-p", portArg(testenv.FreePort(t)), "-mp", portArg(freeMediaPort(t)), "-m", "1"}, extra...)
 	return startSIPp(t, bin, dir, args...)
 }
 

@@ -100,28 +100,24 @@ func recordedShares(t *testing.T, e *env, want [2]float64) (stranger, real [2]fl
 // counted.
 func TestStrangersCannotHijackMedia(t *testing.T) {
 	e := newEnv(t, nil)
-	callee := newPeer(t, int(e.outsideHop.Port()), 0) // silent until told
+	callee := newPeer(t, int(e.outsideHop.Port()), calleeHz, muted) // silent until told
 	caller := newPeer(t, 0, callerHz)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	d, err := caller.call(ctx, e.b.Addr(Inside), "0077270312345678")
 	require.NoError(t, err)
-	callee.mu.Lock()
-	calleeFacing := callee.remote
-	callee.mu.Unlock()
+	calleeCall := callee.answeredCall(t)
+	calleeFacing := calleeCall.RemoteRTP()
 	require.True(t, calleeFacing.IsValid())
 
 	strangers := []*stranger{newStranger(t, "127.0.0.1:0"), newStranger(t, "127.0.0.2:0")}
 	for _, s := range strangers {
 		s.spray(t, calleeFacing, 5)
 	}
-	callee.mu.Lock()
-	callee.hz = calleeHz
-	callee.mu.Unlock()
-	callee.startSending()
+	calleeCall.Mute(false)
 	e.events.wait(t, EventRecordingStarted, 1, 5*time.Second)
 	time.Sleep(700 * time.Millisecond)
-	require.NoError(t, d.Bye(ctx))
+	require.NoError(t, d.Hangup(ctx))
 	e.events.wait(t, EventDelivered, 1, 10*time.Second)
 
 	for i, s := range strangers {
@@ -150,24 +146,19 @@ func TestStrangersCannotHijackMedia(t *testing.T) {
 // recorded, and a stranger arriving after the learning window is refused.
 func TestNATSideLatchesAndRejectsLateStranger(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.Outside.NAT = true })
-	callee := newPeer(t, int(e.outsideHop.Port()), calleeHz)
-	callee.mu.Lock()
-	callee.sdpPort = 9 // a private port it never sends from
-	callee.mu.Unlock()
+	callee := newPeer(t, int(e.outsideHop.Port()), calleeHz, behindNAT(9)) // a private port it never sends from
 	caller := newPeer(t, 0, callerHz)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	d, err := caller.call(ctx, e.b.Addr(Inside), "0077270312345678")
 	require.NoError(t, err)
-	callee.mu.Lock()
-	calleeFacing := callee.remote
-	callee.mu.Unlock()
+	calleeFacing := callee.answeredCall(t).RemoteRTP()
 	e.events.wait(t, EventRecordingStarted, 1, 5*time.Second)
 	time.Sleep(2500 * time.Millisecond) // past the 2 s learning window after the answer
 	s := newStranger(t, "127.0.0.2:0")
 	s.spray(t, calleeFacing, 5)
 	time.Sleep(300 * time.Millisecond)
-	require.NoError(t, d.Bye(ctx))
+	require.NoError(t, d.Hangup(ctx))
 	e.events.wait(t, EventDelivered, 1, 10*time.Second)
 
 	assert.Zero(t, s.received())

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -187,14 +187,12 @@ func TestCallIDNeverReachesAPath(t *testing.T) {
 	caller := newPeer(t, 0, callerHz)
 	evil := "../../../../tmp/evil/..%2f" + strings.Repeat("x", 10) + "@127.0.0.1"
 	ctx := t.Context()
-	req := sipInvite(caller, e.b.Addr(Inside), "0077270312345678", evil)
-	d, err := caller.clients.WriteInvite(ctx, req)
+	cid := sip.CallIDHeader(evil)
+	d, err := caller.call(ctx, e.b.Addr(Inside), "0077270312345678", &cid)
 	require.NoError(t, err)
-	require.NoError(t, d.WaitAnswer(ctx, sipgo.AnswerOptions{}))
-	require.NoError(t, d.Ack(ctx))
-	caller.setRemote(d.InviteResponse.Body())
+	require.Equal(t, evil, d.ID())
 	e.events.wait(t, EventRecordingStarted, 1, 5*time.Second)
-	require.NoError(t, d.Bye(ctx))
+	require.NoError(t, d.Hangup(ctx))
 	e.events.wait(t, EventDelivered, 1, 10*time.Second)
 	_, metas := e.delivered(t)
 	require.Len(t, metas, 1)

@@ -72,7 +72,7 @@ func TestSIPpLoad(t *testing.T) {
 		"-mp", portArg(uasMP), "-m", portArg(calls))
 	time.Sleep(200 * time.Millisecond)
 	uac := startSIPp(t, bin, dir, e.b.Addr(Inside).String(), "-sf", "uac_call.xml", "-s", "0077270312345678",
-		"-key", "caller", lineFixed, "-p", portArg(freePort(t)), "-mp", portArg(freeMediaPort(t)),
+		"-key", "caller", lineFixed, "-p", portArg(testenv.FreePort(t)), "-mp", portArg(freeMediaPort(t)),
 		"-r", rate, "-l", maxConc, "-m", portArg(calls), "-d", hold)
 
 	peakCalls, peakHeap := 0, uint64(0)
@@ -137,10 +137,10 @@ func TestResourceHygieneAfterClose(t *testing.T) {
 		"-mp", portArg(30000+2*int(time.Now().UnixNano()/1000%100)), "-m", portArg(calls))
 	time.Sleep(200 * time.Millisecond)
 	uac := startSIPp(t, bin, dir, e.b.Addr(Inside).String(), "-sf", "uac_call.xml", "-s", "0077270312345678",
-		"-key", "caller", lineFixed, "-p", portArg(freePort(t)), "-mp", portArg(freeMediaPort(t)),
+		"-key", "caller", lineFixed, "-p", portArg(testenv.FreePort(t)), "-mp", portArg(freeMediaPort(t)),
 		"-r", "100", "-l", "100", "-m", portArg(calls), "-d", "1000") // the guidance takes 600 ms of it
 	refused := startSIPp(t, bin, dir, e.b.Addr(Inside).String(), "-sf", "uac_expect.xml", "-s", "00772703",
-		"-key", "caller", lineFixed, "-p", portArg(freePort(t)), "-mp", portArg(freeMediaPort(t)),
+		"-key", "caller", lineFixed, "-p", portArg(testenv.FreePort(t)), "-mp", portArg(freeMediaPort(t)),
 		"-r", "50", "-m", "20")
 	uac.requireOK(t, 60*time.Second)
 	refused.requireOK(t, 30*time.Second)

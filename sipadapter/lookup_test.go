@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -47,11 +46,10 @@ func TestLineLookupOutage(t *testing.T) {
 		t.Helper()
 		d, err := newPeer(t, 0, callerHz).call(ctx, to, user)
 		require.Error(t, err)
-		var dr *sipgo.ErrDialogResponse
-		require.ErrorAs(t, err, &dr)
-		require.Equal(t, code, dr.Res.StatusCode, "%s to %s", user, to)
-		require.NotNil(t, d)
-		return dr.Res
+		res := failureResponse(t, err)
+		require.Equal(t, code, res.StatusCode, "%s to %s", user, to)
+		require.Nil(t, d, "no call")
+		return res
 	}
 	for _, c := range []struct {
 		name string
@@ -91,7 +89,7 @@ func TestLineLookupOutage(t *testing.T) {
 	d, err := newPeer(t, 0, callerHz).call(ctx, e.b.Addr(Outside), companyIn)
 	require.NoError(t, err)
 	e.events.wait(t, EventRecordingStarted, 1, 5*time.Second)
-	require.NoError(t, d.Bye(ctx))
+	require.NoError(t, d.Hangup(ctx))
 	e.events.wait(t, EventDelivered, 1, 10*time.Second)
 	cdr := e.lastCDR(t, 4)
 	assert.True(t, cdr.Recorded)

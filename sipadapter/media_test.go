@@ -55,7 +55,7 @@ func TestRecordingHasEveryPacketRelayedAfterGuidance(t *testing.T) {
 	assert.Less(t, started.Time.Sub(ended.Time), 150*time.Millisecond,
 		"the recording starts when the guidance ends, not when the slow disk let it open")
 	time.Sleep(500 * time.Millisecond)
-	require.NoError(t, d.Bye(ctx))
+	require.NoError(t, d.Hangup(ctx))
 	e.events.wait(t, EventDelivered, 1, 10*time.Second)
 
 	_, metas := e.delivered(t)
@@ -113,7 +113,7 @@ func TestRecordedWithoutGuidanceThatCannotPlay(t *testing.T) {
 	require.NoError(t, err)
 	e.events.wait(t, EventRecordingStarted, 1, 5*time.Second)
 	time.Sleep(500 * time.Millisecond)
-	require.NoError(t, d.Bye(ctx))
+	require.NoError(t, d.Hangup(ctx))
 	e.events.wait(t, EventDelivered, 1, 10*time.Second)
 
 	assert.Zero(t, e.events.count(EventGuidanceStarted))

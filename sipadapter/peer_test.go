@@ -1,285 +1,199 @@
 package sipadapter
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
-	"net"
 	"net/netip"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/emiago/sipgo"
+	"github.com/callrec/callrec/internal/sipua"
 	"github.com/emiago/sipgo/sip"
 	"github.com/pion/rtp"
 	"github.com/stretchr/testify/require"
 	"github.com/zaf/g711"
 )
 
-// peer is an in-process SIP user agent with one RTP socket: it can place a
-// call, answer calls, send a tone and keep every payload it receives, so
-// that tests can decode what a party heard.
-type peer struct {
-	t     testing.TB
-	ua    *sipgo.UserAgent
-	cli   *sipgo.Client
-	srv   *sipgo.Server
-	sipLn net.PacketConn
-	addr  netip.AddrPort
-	rtp   *net.UDPConn
-	hz    float64       // the tone it sends
-	early time.Duration // when answering: 183 with SDP and early media this long before the 200
+// peerLevel is the amplitude of a peer's tone, of full scale.
+const peerLevel = 6000.0 / math.MaxInt16
 
-	servers *sipgo.DialogServerCache
-	clients *sipgo.DialogClientCache
+// peer is a party of the tests' calls: a [sipua.UA] test phone that sends
+// a µ-law tone, and the tests' view of it: every payload it received, the
+// INVITEs it got and the BYEs that ended its calls, so that tests can
+// decode what a party heard.
+type peer struct {
+	t    testing.TB
+	ua   *sipua.UA
+	addr netip.AddrPort
 
 	mu         sync.Mutex
-	remote     netip.AddrPort // media target from the peer's SDP
-	heard      [][]byte       // payloads received, in order
-	events     int            // telephone-event (PT 101) packets received
+	heard      [][]byte       // PCMU payloads received, in order
 	heardAt    []time.Time    // when each arrived
-	heardEarly int            // how many of them arrived before the 200 OK
-	sending    bool
-	invites    []*sip.Request
-	answered   *sipgo.DialogServerSession
+	heardEarly int            // how many of them arrived before the answer of the call it placed
+	events     int            // telephone-event packets received
+	invites    []*sip.Request // INVITEs that started calls to it
 	// challenge, when set, may answer an INVITE with a final response
 	// (a digest challenge) instead of taking the call.
 	challenge func(req *sip.Request) *sip.Response
-	byeReqs   []*sip.Request // BYEs received
+	calls     []*sipua.Call // placed and answered, in order
+	answered  *sipua.Call   // the call it answered last
+	byes      []sipua.End   // the ends of its calls the other side hung up
 
-	// sdpPort, when set, is the RTP port its SDP names instead of its
-	// socket's: a party behind NAT.
-	sdpPort int
-
-	byes   chan struct{}
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	byeCh chan struct{}
+	wg    sync.WaitGroup
 }
 
-func newPeer(t testing.TB, sipPort int, hz float64) *peer {
+// peerOption changes a peer's phone settings.
+type peerOption func(*sipua.Config)
+
+// muted makes a peer silent until its call is unmuted.
+func muted(c *sipua.Config) { c.Mute = true }
+
+// earlyMedia makes a peer answer with 183 and SDP and send its tone this
+// long before the 200.
+func earlyMedia(d time.Duration) peerOption {
+	return func(c *sipua.Config) { c.RingTime, c.EarlyMedia = d, true }
+}
+
+// behindNAT makes a peer's SDP name port instead of its RTP socket's.
+func behindNAT(port int) peerOption { return func(c *sipua.Config) { c.SDPPort = port } }
+
+// newPeer starts a peer on sipPort (0: any) that answers every call at
+// once and sends a tone of hz from the answer on; hz 0 sends no RTP at all.
+func newPeer(t testing.TB, sipPort int, hz float64, opts ...peerOption) *peer {
 	t.Helper()
-	ln, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", sipPort))
-	require.NoError(t, err)
-	addr := ln.LocalAddr().(*net.UDPAddr).AddrPort()
-	ua, err := sipgo.NewUA(sipgo.WithUserAgentHostname("127.0.0.1"))
-	require.NoError(t, err)
-	srv, err := sipgo.NewServer(ua)
-	require.NoError(t, err)
-	cli, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientPort(int(addr.Port())))
-	require.NoError(t, err)
-	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	contact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", Host: "127.0.0.1", Port: int(addr.Port())}}
-	p := &peer{
-		t: t, ua: ua, cli: cli, srv: srv, sipLn: ln, addr: addr, rtp: conn, hz: hz,
-		servers: sipgo.NewDialogServerCache(cli, contact), clients: sipgo.NewDialogClientCache(cli, contact),
-		byes: make(chan struct{}, 4), ctx: ctx, cancel: cancel,
+	p := &peer{t: t, byeCh: make(chan struct{}, 16)}
+	cfg := sipua.Config{
+		Name: "peer", User: lineFixed, Listen: fmt.Sprintf("127.0.0.1:%d", sipPort),
+		Codecs: []sipua.Codec{sipua.PCMU}, Source: sipua.Tone(hz, peerLevel), Mute: hz == 0,
+		OnInvite: p.onInvite, OnRTP: p.onRTP,
 	}
-	srv.OnInvite(p.onInvite)
-	srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) { _ = p.servers.ReadAck(req, tx) })
-	srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
-		if err := p.servers.ReadBye(req, tx); err != nil {
-			if err := p.clients.ReadBye(req, tx); err != nil {
-				_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
-				return
-			}
-		}
-		p.stopSending()
-		p.mu.Lock()
-		p.byeReqs = append(p.byeReqs, req)
-		p.mu.Unlock()
-		p.byes <- struct{}{}
-	})
-	p.wg.Add(2)
-	go func() { defer p.wg.Done(); _ = srv.ServeUDP(ln) }()
-	go p.receive()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	ua, err := sipua.New(cfg)
+	require.NoError(t, err)
+	p.ua, p.addr = ua, ua.Addr()
+	p.wg.Add(1)
+	go p.accept()
 	t.Cleanup(p.close)
 	return p
 }
 
+// close hangs up the peer's calls and stops it.
 func (p *peer) close() {
-	p.cancel()
-	_ = p.rtp.Close()
-	_ = p.sipLn.Close()
 	_ = p.ua.Close()
 	p.wg.Wait()
 }
 
-func (p *peer) sdp() []byte {
-	port := p.rtp.LocalAddr().(*net.UDPAddr).Port
+func (p *peer) onInvite(req *sip.Request) *sip.Response {
 	p.mu.Lock()
-	if p.sdpPort != 0 {
-		port = p.sdpPort
-	}
-	p.mu.Unlock()
-	return fmt.Appendf(nil, "v=0\r\no=peer 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"+
-		"m=audio %d RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n", port)
-}
-
-func (p *peer) setRemote(body []byte) {
-	info, err := parseSDP(body)
-	require.NoError(p.t, err)
-	p.mu.Lock()
-	p.remote = info.addr
-	p.mu.Unlock()
-}
-
-// onInvite answers with 180 then 200 and starts sending.
-func (p *peer) onInvite(req *sip.Request, tx sip.ServerTransaction) {
-	p.mu.Lock()
+	p.invites = append(p.invites, req)
 	challenge := p.challenge
 	p.mu.Unlock()
 	if challenge != nil {
-		if res := challenge(req); res != nil {
-			p.mu.Lock()
-			p.invites = append(p.invites, req)
-			p.mu.Unlock()
-			_ = tx.Respond(res)
-			return
-		}
+		return challenge(req)
 	}
-	d, err := p.servers.ReadInvite(req, tx)
-	if err != nil {
-		return
-	}
-	p.mu.Lock()
-	p.invites = append(p.invites, req)
-	p.mu.Unlock()
-	p.setRemote(req.Body())
-	if p.early > 0 {
-		_ = d.Respond(183, "Session Progress", p.sdp(), sip.NewHeader("Content-Type", "application/sdp"))
-		p.startSending()
-		time.Sleep(p.early)
-	} else {
-		_ = d.Respond(sip.StatusRinging, "Ringing", nil)
-	}
-	res := sip.NewSDPResponseFromRequest(d.InviteRequest, p.sdp())
-	if err := d.WriteResponse(res); err != nil {
-		return
-	}
-	p.mu.Lock()
-	p.answered = d // once WriteResponse no longer touches d
-	p.mu.Unlock()
-	p.startSending()
+	return nil
 }
 
-// dialog returns the dialog of the call p answered last, waiting for it.
-func (p *peer) dialog(t testing.TB) *sipgo.DialogServerSession {
-	t.Helper()
-	var d *sipgo.DialogServerSession
-	require.Eventually(t, func() bool {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		d = p.answered
-		return d != nil
-	}, 5*time.Second, time.Millisecond, "peer %s answered no call", p.addr)
-	return d
-}
-
-// call places a call to user@to and returns once answered and ACKed.
-func (p *peer) call(ctx context.Context, to netip.AddrPort, user string, hdrs ...sip.Header) (*sipgo.DialogClientSession, error) {
-	req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: user, Host: to.Addr().String(), Port: int(to.Port())})
-	from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: lineFixed, Host: "127.0.0.1"}, Params: sip.NewParams()}
-	from.Params.Add("tag", sip.GenerateTagN(8))
-	req.AppendHeader(from)
-	for _, h := range hdrs {
-		req.AppendHeader(h)
-	}
-	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	req.SetBody(p.sdp())
-	d, err := p.clients.WriteInvite(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	if err := d.WaitAnswer(ctx, sipgo.AnswerOptions{}); err != nil {
-		return d, err
-	}
+func (p *peer) onRTP(pkt *rtp.Packet, at time.Time) {
 	p.mu.Lock()
-	p.heardEarly = len(p.heard)
-	p.mu.Unlock()
-	p.setRemote(d.InviteResponse.Body())
-	if err := d.Ack(ctx); err != nil {
-		return d, err
+	defer p.mu.Unlock()
+	switch pkt.PayloadType {
+	case sipua.TelephoneEventPT:
+		p.events++
+	case sipua.PCMU.PayloadType():
+		p.heard = append(p.heard, bytes.Clone(pkt.Payload))
+		p.heardAt = append(p.heardAt, at)
 	}
-	p.startSending()
-	return d, nil
 }
 
-func (p *peer) startSending() {
-	p.mu.Lock()
-	if p.sending || p.hz == 0 {
-		p.mu.Unlock()
-		return
-	}
-	p.sending = true
-	p.mu.Unlock()
-	p.wg.Add(1)
-	go p.send()
-}
-
-func (p *peer) stopSending() {
-	p.mu.Lock()
-	p.sending = false
-	p.mu.Unlock()
-}
-
-// send paces a µ-law tone at 20 ms until stopped.
-func (p *peer) send() {
+// accept takes the calls the phone answered until it is closed.
+func (p *peer) accept() {
 	defer p.wg.Done()
-	pkt := rtp.Packet{Header: rtp.Header{Version: 2, SSRC: 0xCA110000}, Payload: make([]byte, 160)}
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	n := 0
 	for {
-		select {
-		case <-p.ctx.Done():
-			return
-		case <-tick.C:
-		}
-		p.mu.Lock()
-		sending, dst := p.sending, p.remote
-		p.mu.Unlock()
-		if !sending {
-			return
-		}
-		for i := range pkt.Payload {
-			pkt.Payload[i] = g711.EncodeUlawFrame(int16(6000 * math.Sin(2*math.Pi*p.hz*float64(n*160+i)/8000)))
-		}
-		pkt.SequenceNumber, pkt.Timestamp = uint16(n), uint32(n*160)
-		n++
-		b, _ := pkt.Marshal()
-		_, _ = p.rtp.WriteToUDPAddrPort(b, dst)
-	}
-}
-
-func (p *peer) receive() {
-	defer p.wg.Done()
-	buf := make([]byte, 1500)
-	for {
-		n, _, err := p.rtp.ReadFromUDPAddrPort(buf)
+		c, err := p.ua.Accept(context.Background())
 		if err != nil {
 			return
 		}
-		var pkt rtp.Packet
-		if pkt.Unmarshal(buf[:n]) != nil {
-			continue
-		}
-		if pkt.PayloadType == 101 {
-			p.mu.Lock()
-			p.events++
-			p.mu.Unlock()
-		}
-		if pkt.PayloadType != 0 {
-			continue
-		}
 		p.mu.Lock()
-		p.heard = append(p.heard, append([]byte(nil), pkt.Payload...))
-		p.heardAt = append(p.heardAt, time.Now())
+		p.calls = append(p.calls, c)
+		p.answered = c
 		p.mu.Unlock()
+		p.watch(c)
 	}
+}
+
+// watch notes the end of c when the other side hung up.
+func (p *peer) watch(c *sipua.Call) {
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		<-c.Done()
+		if end := c.End(); end.By == sipua.Remote {
+			p.mu.Lock()
+			p.byes = append(p.byes, end)
+			p.mu.Unlock()
+			select {
+			case p.byeCh <- struct{}{}:
+			default:
+			}
+		}
+	}()
+}
+
+// call places a call to user@to and returns once answered and ACKed. A
+// final failure response comes back as a *sipua.StatusError.
+func (p *peer) call(ctx context.Context, to netip.AddrPort, user string, hdrs ...sip.Header) (*sipua.Call, error) {
+	c, err := p.ua.Dial(ctx, fmt.Sprintf("sip:%s@%s", user, to), hdrs...)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	p.calls = append(p.calls, c)
+	p.heardEarly = 0
+	for _, at := range p.heardAt {
+		if at.Before(c.Answered()) {
+			p.heardEarly++
+		}
+	}
+	p.mu.Unlock()
+	p.watch(c)
+	return c, nil
+}
+
+// answeredCall returns the call p answered last, waiting for it.
+func (p *peer) answeredCall(t testing.TB) *sipua.Call {
+	t.Helper()
+	return p.waitCall(t, func() *sipua.Call { return p.answered })
+}
+
+// lastCall returns the call p placed or answered last, waiting for one.
+func (p *peer) lastCall(t testing.TB) *sipua.Call {
+	t.Helper()
+	return p.waitCall(t, func() *sipua.Call {
+		if len(p.calls) == 0 {
+			return nil
+		}
+		return p.calls[len(p.calls)-1]
+	})
+}
+
+// waitCall waits until pick, called with p.mu held, returns a call.
+func (p *peer) waitCall(t testing.TB, pick func() *sipua.Call) *sipua.Call {
+	t.Helper()
+	var c *sipua.Call
+	require.Eventually(t, func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		c = pick()
+		return c != nil
+	}, 5*time.Second, time.Millisecond, "peer %s has no such call", p.addr)
+	return c
 }
 
 // heardTones decodes what the peer received and classifies each packet as
@@ -321,24 +235,21 @@ func toneShareWindow(x []float64, hz float64) (float64, bool) {
 	return 2 * (s1*s1 + s2*s2 - coeff*s1*s2) / float64(len(x)) / e, true
 }
 
+// waitBye waits until the other side hung up one of p's calls.
 func (p *peer) waitBye(t testing.TB, timeout time.Duration) {
 	t.Helper()
 	select {
-	case <-p.byes:
+	case <-p.byeCh:
 	case <-time.After(timeout):
 		t.Fatalf("peer %s: no BYE within %v", p.addr, timeout)
 	}
 }
 
-// sipInvite is an INVITE from p with a chosen Call-ID.
-func sipInvite(p *peer, to netip.AddrPort, user, callID string) *sip.Request {
-	req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: user, Host: to.Addr().String(), Port: int(to.Port())})
-	from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: lineFixed, Host: "127.0.0.1"}, Params: sip.NewParams()}
-	from.Params.Add("tag", sip.GenerateTagN(8))
-	req.AppendHeader(from)
-	cid := sip.CallIDHeader(callID)
-	req.AppendHeader(&cid)
-	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	req.SetBody(p.sdp())
-	return req
+// failureResponse returns the final failure response of a call that err says was
+// refused with one.
+func failureResponse(t testing.TB, err error) *sip.Response {
+	t.Helper()
+	var se *sipua.StatusError
+	require.ErrorAs(t, err, &se, "the call was refused with a final response")
+	return se.Response
 }

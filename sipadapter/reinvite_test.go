@@ -160,22 +160,17 @@ func TestByeReasonPassedOn(t *testing.T) {
 			e.events.wait(t, EventAnswered, 1, 5*time.Second)
 			other := callee
 			if who == PartyCaller {
-				bye := sip.NewRequest(sip.BYE, *d.InviteResponse.Contact().Address.Clone())
-				bye.AppendHeader(sip.NewHeader("Reason", reason))
-				require.NoError(t, d.WriteBye(ctx, bye))
+				require.NoError(t, d.Hangup(ctx, sip.NewHeader("Reason", reason)))
 			} else {
 				other = caller
-				a := callee.dialog(t)
-				bye := sip.NewRequest(sip.BYE, *a.InviteRequest.Contact().Address.Clone())
-				bye.AppendHeader(sip.NewHeader("Reason", reason))
-				require.NoError(t, a.WriteBye(ctx, bye))
+				require.NoError(t, callee.answeredCall(t).Hangup(ctx, sip.NewHeader("Reason", reason)))
 			}
 			other.waitBye(t, 5*time.Second)
 			other.mu.Lock()
-			got := other.byeReqs[0].GetHeader("Reason")
+			got := other.byes[0].Reason
 			other.mu.Unlock()
-			require.NotNil(t, got, "the BYE to the other party has the Reason")
-			assert.Equal(t, reason, got.Value())
+			require.NotEmpty(t, got, "the BYE to the other party has the Reason")
+			assert.Equal(t, reason, got)
 			cdr := e.lastCDR(t, 1)
 			assert.Equal(t, who, cdr.HungUp)
 		})
@@ -220,34 +215,11 @@ func TestReinvite2xxRetransmissionReAcked(t *testing.T) {
 	e.events.wait(t, EventAnswered, 1, 5*time.Second)
 
 	// The callee puts the call on hold; the B2BUA forwards the re-INVITE.
-	a := callee.dialog(t)
-	hold := sip.NewRequest(sip.INVITE, *a.InviteRequest.Contact().Address.Clone())
-	hold.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	hold.SetBody([]byte(strings.Replace(string(callee.sdp()), "a=sendrecv", "a=sendonly", 1)))
+	a := callee.answeredCall(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	holdDone := make(chan *sip.Response, 1)
-	go func() {
-		tx, err := a.TransactionRequest(ctx, hold)
-		if err != nil {
-			holdDone <- nil
-			return
-		}
-		defer tx.Terminate()
-		for {
-			select {
-			case r := <-tx.Responses():
-				if r.IsProvisional() {
-					continue
-				}
-				holdDone <- r
-				return
-			case <-ctx.Done():
-				holdDone <- nil
-				return
-			}
-		}
-	}()
+	holdDone := make(chan error, 1)
+	go func() { holdDone <- a.Hold(ctx, true) }() // a=sendonly, ACKed by the phone on its 200
 	reinvite := readSIP(t, c, "INVITE ", 5*time.Second)
 	require.NotEmpty(t, reinvite, "the re-INVITE reaches the caller")
 	var b strings.Builder
@@ -273,11 +245,7 @@ func TestReinvite2xxRetransmissionReAcked(t *testing.T) {
 		require.NotEmpty(t, got, "an ACK for 200 #%d", i+1)
 		assert.Contains(t, got, "CSeq: "+cseq+" ACK")
 	}
-	r := <-holdDone
-	require.NotNil(t, r)
-	assert.Equal(t, sip.StatusOK, r.StatusCode, "the callee's hold is answered")
-	ackHold := sip.NewRequest(sip.ACK, *a.InviteRequest.Contact().Address.Clone())
-	require.NoError(t, a.WriteRequest(ackHold))
+	require.NoError(t, <-holdDone, "the callee's hold is answered with a 2xx")
 	bye := strings.Replace(c.request("BYE", "0077270312345678", in, "reack", "", ""), "CSeq: 1 BYE", "CSeq: 2 BYE", 1)
 	res = c.send(in, strings.Replace(bye, to, to+toTag, 1), 2*time.Second)
 	require.True(t, strings.HasPrefix(res, "SIP/2.0 200"), "got %q", res)

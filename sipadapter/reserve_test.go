@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emiago/sipgo"
+	"github.com/callrec/callrec/internal/sipua"
 	"github.com/emiago/sipgo/sip"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -25,7 +25,7 @@ func TestRecordingReserveRefusesBeforeDiskFull(t *testing.T) {
 	newPeer(t, int(e.outsideHop.Port()), calleeHz)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	var calls []*sipgo.DialogClientSession
+	var calls []*sipua.Call
 	for range 2 {
 		d, err := newPeer(t, 0, callerHz).call(ctx, e.b.Addr(Inside), "0077270312345678")
 		require.NoError(t, err)
@@ -33,19 +33,18 @@ func TestRecordingReserveRefusesBeforeDiskFull(t *testing.T) {
 	}
 	e.events.wait(t, EventRecordingStarted, 2, 5*time.Second)
 	_, err := newPeer(t, 0, callerHz).call(ctx, e.b.Addr(Inside), "0077270312345678")
-	var dr *sipgo.ErrDialogResponse
-	require.ErrorAs(t, err, &dr)
-	assert.Equal(t, sip.StatusServiceUnavailable, dr.Res.StatusCode)
-	assert.NotNil(t, dr.Res.GetHeader("Retry-After"))
+	res := failureResponse(t, err)
+	assert.Equal(t, sip.StatusServiceUnavailable, res.StatusCode)
+	assert.NotNil(t, res.GetHeader("Retry-After"))
 	assert.Equal(t, 2, e.events.count(EventGuidanceStarted), "the refused call heard no announcement")
 
-	require.NoError(t, calls[0].Bye(ctx))
+	require.NoError(t, calls[0].Hangup(ctx))
 	e.events.wait(t, EventDelivered, 1, 10*time.Second)
 	d, err := newPeer(t, 0, callerHz).call(ctx, e.b.Addr(Inside), "0077270312345678")
 	require.NoError(t, err, "admitted again once a recorded call ended")
 	e.events.wait(t, EventRecordingStarted, 3, 5*time.Second)
-	require.NoError(t, d.Bye(ctx))
-	require.NoError(t, calls[1].Bye(ctx))
+	require.NoError(t, d.Hangup(ctx))
+	require.NoError(t, calls[1].Hangup(ctx))
 	e.events.wait(t, EventDelivered, 3, 10*time.Second)
 }
 

@@ -37,7 +37,7 @@ func talk(t *testing.T, e *env, w Side, user string, n int, length time.Duration
 	d, err := newPeer(t, 0, callerHz).call(ctx, e.b.Addr(w), user, hdrs...)
 	require.NoError(t, err)
 	time.Sleep(length)
-	require.NoError(t, d.Bye(ctx))
+	require.NoError(t, d.Hangup(ctx))
 	return e.lastCDR(t, n)
 }
 
@@ -215,17 +215,16 @@ func TestPriorityReserve(t *testing.T) {
 			defer cancel()
 			first, err := newPeer(t, 0, callerHz).call(ctx, e.b.Addr(Inside), "0312345678")
 			require.NoError(t, err)
-			d, err := newPeer(t, 0, callerHz).call(ctx, e.b.Addr(Inside), "0312345678")
+			_, err = newPeer(t, 0, callerHz).call(ctx, e.b.Addr(Inside), "0312345678")
 			require.Error(t, err, "an ordinary call may not take the reserve")
-			require.NotNil(t, d.InviteResponse)
-			assert.Equal(t, 503, d.InviteResponse.StatusCode)
+			assert.Equal(t, 503, failureResponse(t, err).StatusCode)
 			prio, err := newPeer(t, 0, callerHz).call(ctx, e.b.Addr(Inside), "0077270312345678",
 				sip.NewHeader("Resource-Priority", "esnet.0"))
 			require.NoError(t, err, "a priority call is connected from the reserve")
 			require.Eventually(t, func() bool { calls, _ := e.b.ActiveCalls(); return calls == 2 },
 				5*time.Second, 10*time.Millisecond, "the first call and the priority call")
-			require.NoError(t, prio.Bye(ctx))
-			require.NoError(t, first.Bye(ctx))
+			require.NoError(t, prio.Hangup(ctx))
+			require.NoError(t, first.Hangup(ctx))
 			require.Eventually(t, func() bool { calls, _ := e.b.ActiveCalls(); return calls == 0 }, 10*time.Second, 10*time.Millisecond)
 		})
 	}
@@ -235,9 +234,7 @@ func TestPriorityReserve(t *testing.T) {
 // per digit, the last with the end bit, as phones do.
 func sendDTMF(t *testing.T, p *peer, digits string, base uint32) {
 	t.Helper()
-	p.mu.Lock()
-	dst := p.remote
-	p.mu.Unlock()
+	call := p.lastCall(t)
 	for i, d := range digits {
 		ev := byte(0)
 		switch {
@@ -259,10 +256,7 @@ func sendDTMF(t *testing.T, p *peer, digits string, base uint32) {
 			binary.BigEndian.PutUint16(payload[2:], uint16(160*(k+1)))
 			pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 101, SSRC: 0xD7F00000,
 				SequenceNumber: uint16(i*3 + k + int(base%1000)), Timestamp: ts, Marker: k == 0}, Payload: payload}
-			b, err := pkt.Marshal()
-			require.NoError(t, err)
-			_, err = p.rtp.WriteToUDPAddrPort(b, dst)
-			require.NoError(t, err)
+			require.NoError(t, call.SendRTP(&pkt))
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
@@ -286,7 +280,7 @@ func TestOnDemandRecording(t *testing.T) {
 	defer cancel()
 	d, err := caller.call(ctx, e.b.Addr(Inside), "0312345678")
 	require.NoError(t, err)
-	callID := d.InviteRequest.CallID().Value()
+	callID := d.ID()
 	time.Sleep(300 * time.Millisecond)
 	assert.Zero(t, e.events.count(EventRecordingStarted), "connected unrecorded")
 	_, recorded := e.b.ActiveCalls()
@@ -308,7 +302,7 @@ func TestOnDemandRecording(t *testing.T) {
 	assert.Equal(t, 1, e.events.count(EventGuidanceStarted), "the guidance plays once")
 	time.Sleep(300 * time.Millisecond)
 	require.ErrorIs(t, e.b.StartRecording(ctx, "no-such-call"), ErrNoCall)
-	require.NoError(t, d.Bye(ctx))
+	require.NoError(t, d.Hangup(ctx))
 	e.events.wait(t, EventDelivered, 1, 10*time.Second)
 	wavs, metas := e.delivered(t)
 	require.Len(t, wavs, 1, "one file for the whole call")
@@ -342,7 +336,7 @@ func TestOnDemandIncomingCompanyCallee(t *testing.T) {
 	defer cancel()
 	d, err := customer.call(ctx, e.b.Addr(Outside), companyIn)
 	require.NoError(t, err)
-	company.dialog(t)
+	company.answeredCall(t)
 	time.Sleep(200 * time.Millisecond)
 	assert.Zero(t, e.events.count(EventGuidanceStarted), "connected unrecorded")
 	sendDTMF(t, company, "*1", 9000)
@@ -350,7 +344,7 @@ func TestOnDemandIncomingCompanyCallee(t *testing.T) {
 	customer.mu.Lock()
 	assert.Zero(t, customer.events, "the customer never hears the code")
 	customer.mu.Unlock()
-	require.NoError(t, d.Bye(ctx))
+	require.NoError(t, d.Hangup(ctx))
 	cdr := e.lastCDR(t, 1)
 	assert.True(t, cdr.OnDemand)
 	assert.True(t, cdr.Recorded)
@@ -358,7 +352,7 @@ func TestOnDemandIncomingCompanyCallee(t *testing.T) {
 	newPeer(t, int(e.outsideHop.Port()), calleeHz)
 	plain, err := newPeer(t, 0, callerHz).call(ctx, e.b.Addr(Inside), "0077270312345678")
 	require.NoError(t, err)
-	err = e.b.StartRecording(ctx, plain.InviteRequest.CallID().Value())
+	err = e.b.StartRecording(ctx, plain.ID())
 	assert.ErrorIs(t, err, ErrNotOnDemand)
-	require.NoError(t, plain.Bye(ctx))
+	require.NoError(t, plain.Hangup(ctx))
 }

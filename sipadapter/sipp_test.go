@@ -102,7 +102,7 @@ func TestSIPpRecordedOutgoingCall(t *testing.T) {
 		"-mp", portArg(freeMediaPort(t)), "-m", "1")
 	time.Sleep(200 * time.Millisecond)
 	uac := startSIPp(t, bin, dir, e.b.Addr(Inside).String(), "-sf", "uac_call.xml", "-s", "0077270312345678",
-		"-key", "caller", lineFixed, "-p", portArg(freePort(t)), "-mp", portArg(freeMediaPort(t)), "-m", "1", "-d", "4000")
+		"-key", "caller", lineFixed, "-p", portArg(testenv.FreePort(t)), "-mp", portArg(freeMediaPort(t)), "-m", "1", "-d", "4000")
 	uac.requireOK(t, 40*time.Second)
 	uas.requireOK(t, 40*time.Second)
 

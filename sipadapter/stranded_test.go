@@ -47,7 +47,7 @@ func TestStrandedRecordingRetriedWhileRunning(t *testing.T) {
 	require.NoError(t, err)
 	e.events.wait(t, EventRecordingStarted, 1, 5*time.Second)
 	time.Sleep(300 * time.Millisecond)
-	require.NoError(t, d.Bye(ctx))
+	require.NoError(t, d.Hangup(ctx))
 	e.events.wait(t, EventEnded, 1, 5*time.Second)
 	require.Eventually(t, func() bool { n, _ := e.b.Stranded(); return n == 1 }, 5*time.Second, 5*time.Millisecond)
 	e.events.wait(t, EventDelivered, 1, 10*time.Second)

@@ -95,7 +95,7 @@ func TestMidCallWriteFailureTruncates(t *testing.T) {
 	failed := time.Unix(0, f.failedAt.Load())
 	time.Sleep(1500 * time.Millisecond)
 	after := time.Now()
-	require.NoError(t, d.Bye(ctx))
+	require.NoError(t, d.Hangup(ctx))
 	e.events.wait(t, EventDelivered, 1, 15*time.Second)
 
 	// The call went on: 1.5 s after the failure is 75 packets each way.
@@ -195,7 +195,7 @@ func TestMidCallDiskFullOnTmpfs(t *testing.T) {
 	time.Sleep(time.Second)
 	toCallee := heardBetween(callee, full, time.Now())
 	assert.Greater(t, toCallee, 25, "the call goes on with the disk full")
-	require.NoError(t, d.Bye(ctx))
+	require.NoError(t, d.Hangup(ctx))
 	time.Sleep(500 * time.Millisecond)
 	require.NoError(t, os.Remove(ballast))
 	e.events.wait(t, EventDelivered, 1, 20*time.Second)

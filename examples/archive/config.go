@@ -6,17 +6,17 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/callrec/callrec/delivery/archive"
+	"github.com/callrec/callrec/internal/configfile"
 	"go.yaml.in/yaml/v3"
 )
 
 // ErrInvalidConfig is wrapped by every error reporting an unusable configuration
-// file; the message lists each problem with its key.
-var ErrInvalidConfig = errors.New("invalid configuration")
+// file; the error is a [*configfile.Error] listing each problem with its key.
+var ErrInvalidConfig = configfile.ErrInvalidConfig
 
 // Environment variables that override secrets of the file, so that the
 // file itself can be world-readable.
@@ -24,8 +24,6 @@ const (
 	envAdminPassword = "CALLREC_ARCHIVE_ADMIN_PASSWORD"
 	envIngestToken   = "CALLREC_ARCHIVE_INGEST_TOKEN"
 )
-
-const maxConfigFileSize = 1 << 20
 
 // fileConfig is the YAML file; README.md documents each key.
 type fileConfig struct {
@@ -87,10 +85,10 @@ type config struct {
 }
 
 // problems collects what is wrong with a file, each with its key.
-type problems []string
+type problems []configfile.Problem
 
 func (p *problems) add(key, format string, args ...any) {
-	*p = append(*p, key+": "+fmt.Sprintf(format, args...))
+	*p = append(*p, configfile.Problem{Key: key, Msg: fmt.Sprintf(format, args...)})
 }
 
 func (p *problems) duration(key, v string, def time.Duration) time.Duration {
@@ -107,23 +105,7 @@ func (p *problems) duration(key, v string, def time.Duration) time.Duration {
 
 // loadConfig reads and checks the file at path.
 func loadConfig(path string, getenv func(string) (string, bool)) (*config, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	raw, err := io.ReadAll(io.LimitReader(f, maxConfigFileSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(raw) > maxConfigFileSize {
-		return nil, fmt.Errorf("%w: %s: larger than %d bytes", ErrInvalidConfig, path, maxConfigFileSize)
-	}
-	cfg, err := parseConfig(raw, getenv)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return cfg, nil
+	return configfile.Load(path, func(raw []byte) (*config, error) { return parseConfig(raw, getenv) })
 }
 
 // parseConfig decodes and checks a file's contents; unknown keys are
@@ -133,7 +115,7 @@ func parseConfig(raw []byte, getenv func(string) (string, bool)) (*config, error
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
 	if err := dec.Decode(&fc); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidConfig, err)
+		return nil, &configfile.Error{Problems: []configfile.Problem{{Msg: err.Error()}}}
 	}
 	var p problems
 	cfg := &config{listen: fc.Listen, tlsCert: fc.TLS.Cert, tlsKey: fc.TLS.Key}
@@ -220,7 +202,7 @@ func parseConfig(raw []byte, getenv func(string) (string, bool)) (*config, error
 		Lang:            fc.Language,
 	}
 	if len(p) > 0 {
-		return nil, fmt.Errorf("%w:\n  %s", ErrInvalidConfig, strings.Join(p, "\n  "))
+		return nil, &configfile.Error{Problems: p}
 	}
 	return cfg, nil
 }

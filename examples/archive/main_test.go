@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callrec/callrec/internal/configfile"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -67,6 +68,9 @@ func TestConfigProblems(t *testing.T) {
 			_, err := parseConfig([]byte(tc.yaml), env(nil))
 			require.ErrorIs(t, err, ErrInvalidConfig)
 			assert.Contains(t, err.Error(), tc.key)
+			var ce *configfile.Error
+			require.ErrorAs(t, err, &ce, "the one configuration error type")
+			assert.NotEmpty(t, ce.Problems)
 		})
 	}
 	_, err := parseConfig([]byte("dir: /x\nlisten: 127.0.0.1:0\ninsecure_cookies: true\n"), env(nil))

@@ -15,6 +15,7 @@ import (
 	"github.com/callrec/callrec/delivery"
 	"github.com/callrec/callrec/dialplan"
 	"github.com/callrec/callrec/guidance"
+	"github.com/callrec/callrec/internal/configfile"
 	"github.com/callrec/callrec/recorder"
 	"github.com/callrec/callrec/sipadapter"
 	"go.yaml.in/yaml/v3"
@@ -237,7 +238,6 @@ const (
 	defaultShutdownGrace = 30 * time.Second
 	defaultSpoolShutdown = 10 * time.Second
 	defaultAnnouncement  = 1
-	maxConfigFileSize    = 1 << 20
 	maxAnnouncementID    = 5
 	channelsMono         = "mono"
 	channelsStereo       = "stereo"
@@ -275,23 +275,13 @@ type config struct {
 // loadConfig reads and validates the file at path. Every problem is
 // reported, each with its key and line, in a [*ConfigError].
 func loadConfig(path string, getenv func(string) (string, bool)) (*config, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	raw, err := io.ReadAll(io.LimitReader(f, maxConfigFileSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(raw) > maxConfigFileSize {
-		return nil, &ConfigError{File: path, Problems: []Problem{{Msg: fmt.Sprintf("file larger than %d bytes", maxConfigFileSize)}}}
-	}
-	cfg, problems := parseConfig(raw, getenv)
-	if len(problems) > 0 {
-		return nil, &ConfigError{File: path, Problems: problems}
-	}
-	return cfg, nil
+	return configfile.Load(path, func(raw []byte) (*config, error) {
+		cfg, problems := parseConfig(raw, getenv)
+		if len(problems) > 0 {
+			return nil, &ConfigError{Problems: problems}
+		}
+		return cfg, nil
+	})
 }
 
 // parseConfig decodes and checks a configuration file's contents.

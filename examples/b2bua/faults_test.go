@@ -92,20 +92,7 @@ func tailString(s string, n int) string {
 }
 
 // faultPort returns a port free for UDP and TCP on 127.0.0.1.
-func faultPort(t *testing.T) int {
-	t.Helper()
-	for {
-		u, err := net.ListenPacket("udp", "127.0.0.1:0")
-		require.NoError(t, err)
-		port := u.LocalAddr().(*net.UDPAddr).Port
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		_ = u.Close()
-		if err == nil {
-			_ = l.Close()
-			return port
-		}
-	}
-}
+func faultPort(t *testing.T) int { return testenv.FreePort(t) }
 
 // faultMediaBase returns an even port in [lo, lo+2000) whose next four
 // ports are free on loopback now, for a SIPp -mp: SIPp binds its audio

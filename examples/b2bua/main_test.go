@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 // it must drain and exit 0.
 func TestSIGTERM(t *testing.T) {
 	dir := t.TempDir()
-	path := writeTestConfig(t, dir, newPeer(t).addr, newPeer(t).addr)
+	path := writeTestConfig(t, dir, newPhone(t, "pbx").Addr(), newPhone(t, "network").Addr())
 	cmd := exec.Command(os.Args[0], "-config", path)
 	cmd.Env = append(os.Environ(), envRunMain+"=1")
 	stderr, err := cmd.StderrPipe()

@@ -20,9 +20,9 @@ import (
 	"time"
 
 	"github.com/callrec/callrec/delivery"
+	"github.com/callrec/callrec/internal/sipua"
 	"github.com/callrec/callrec/recorder"
 	"github.com/callrec/callrec/sipadapter"
-	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -211,20 +211,23 @@ func files(t *testing.T, dir, suffix string) []string {
 // whatever the first left in the spool.
 func TestRunDrainsAndResumes(t *testing.T) {
 	dir := t.TempDir()
-	pbx, network := newPeer(t), newPeer(t)
-	cfgPath := writeTestConfig(t, dir, pbx.addr, network.addr)
+	pbx, network := newPhone(t, "0312340000"), newPhone(t, "network")
+	cfgPath := writeTestConfig(t, dir, pbx.Addr(), network.Addr())
 	svc := startService(t, cfgPath)
 
 	code, body := svc.get(t, "/readyz")
 	require.Equal(t, http.StatusOK, code, body)
 
 	ctx := t.Context()
-	a := pbx.call(ctx, svc.inside, "0077270312345678", "0312340000")
-	b := pbx.call(ctx, svc.inside, "0077270398765432", "0312340000")
-	legs := network.waitAnswered(2)
-	for i, o := range []*outgoing{a, b} {
-		sendRTP(t, o.media, o.remote, uint32(0x1000+i), 25)
-		sendRTP(t, legs[i].media, legs[i].remote, uint32(0x2000+i), 25)
+	a, err := dial(ctx, pbx, svc.inside, "0077270312345678")
+	require.NoError(t, err)
+	b, err := dial(ctx, pbx, svc.inside, "0077270398765432")
+	require.NoError(t, err)
+	legs := acceptN(t, network, 2)
+	// Both parties of both calls hear each other through the B2BUA.
+	for _, c := range append([]*sipua.Call{a, b}, legs...) {
+		require.Eventually(t, func() bool { return c.Stats().Received >= 25 }, 10*time.Second, 10*time.Millisecond,
+			"%s leg of %s received no audio", c.Direction(), c.ID())
 	}
 	_, metrics := svc.get(t, "/metrics")
 	assert.Contains(t, metrics, "callrec_calls_active 2\n")
@@ -239,16 +242,16 @@ func TestRunDrainsAndResumes(t *testing.T) {
 	assert.Contains(t, metrics, "callrec_draining 1\n")
 
 	// A new recorded call is refused while draining.
-	_, err := pbx.dial(ctx, svc.inside, "0077270311112222", "0312340000")
-	var refused *sipgo.ErrDialogResponse
+	_, err = dial(ctx, pbx, svc.inside, "0077270311112222")
+	var refused *sipua.StatusError
 	require.ErrorAs(t, err, &refused)
-	assert.Equal(t, sip.StatusServiceUnavailable, refused.Res.StatusCode)
-	assert.NotNil(t, refused.Res.GetHeader("Retry-After"))
+	assert.Equal(t, sip.StatusServiceUnavailable, refused.Code)
+	assert.NotNil(t, refused.Response.GetHeader("Retry-After"))
 
-	require.NoError(t, a.sess.Bye(ctx)) // a ends by itself during the grace
-	network.waitBye(legs[0].callID)     // and its BYE is relayed
-	require.NoError(t, svc.wait(t))     // b is ended at the grace's end
-	network.waitBye(legs[1].callID)     // with a BYE to its callee
+	require.NoError(t, a.Hangup(ctx)) // a ends by itself during the grace
+	waitHungUp(t, legs[0])            // and its BYE is relayed
+	require.NoError(t, svc.wait(t))   // b is ended at the grace's end
+	waitHungUp(t, legs[1])            // with a BYE to its callee
 
 	cdrs := jsonLines(t, svc.stdout.String())
 	require.Len(t, cdrs, 3, "one CDR per call")
@@ -257,8 +260,8 @@ func TestRunDrainsAndResumes(t *testing.T) {
 		hungUp, _ := c["hung_up"].(string)
 		causes[c["cause"].(string)+"/"+hungUp] = c["call_id"].(string)
 	}
-	assert.Equal(t, a.callID(), causes[sipadapter.CauseBye+"/"+string(sipadapter.PartyCaller)])
-	assert.Equal(t, b.callID(), causes[sipadapter.CauseShutdown+"/"+string(sipadapter.PartyB2BUA)])
+	assert.Equal(t, a.ID(), causes[sipadapter.CauseBye+"/"+string(sipadapter.PartyCaller)])
+	assert.Equal(t, b.ID(), causes[sipadapter.CauseShutdown+"/"+string(sipadapter.PartyB2BUA)])
 	assert.Contains(t, causes, sipadapter.CauseDraining+"/"+string(sipadapter.PartyB2BUA), "refused while draining")
 	assert.Empty(t, files(t, filepath.Join(dir, "rec"), ".wav"), "every recording left the record directory")
 	delivered := len(files(t, filepath.Join(dir, "out"), ".wav"))
@@ -287,7 +290,7 @@ func TestRunDrainsAndResumes(t *testing.T) {
 		assert.Positive(t, rs.Caller.Decoded, "caller audio recorded")
 		assert.Positive(t, rs.Callee.Decoded, "callee audio recorded")
 	}
-	assert.Equal(t, map[string]string{a.callID(): "0312345678", b.callID(): "0398765432"}, dest)
+	assert.Equal(t, map[string]string{a.ID(): "0312345678", b.ID(): "0398765432"}, dest)
 	svc2.cancel()
 	require.NoError(t, svc2.wait(t))
 	assert.Empty(t, files(t, filepath.Join(dir, "spool", "queue"), ".wav"))

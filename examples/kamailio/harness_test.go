@@ -26,6 +26,7 @@ import (
 
 	"github.com/callrec/callrec/delivery"
 	"github.com/callrec/callrec/examples/kamailio"
+	"github.com/callrec/callrec/internal/testenv"
 	"github.com/stretchr/testify/require"
 	"github.com/zaf/g711"
 )
@@ -151,22 +152,6 @@ func tail(s string, n int) string {
 	return s
 }
 
-// freePort returns a port free for UDP and TCP on 127.0.0.1.
-func freePort(t *testing.T) int {
-	t.Helper()
-	for {
-		u, err := net.ListenPacket("udp", "127.0.0.1:0")
-		require.NoError(t, err)
-		port := u.LocalAddr().(*net.UDPAddr).Port
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		_ = u.Close()
-		if err == nil {
-			_ = l.Close()
-			return port
-		}
-	}
-}
-
 // buildB2BUA builds examples/b2bua once for the whole test.
 func buildB2BUA(t *testing.T) string {
 	t.Helper()
@@ -207,13 +192,13 @@ func newCluster(t *testing.T, b2bua, sippBin, kamailioBin string) *cluster {
 	t.Helper()
 	dir := t.TempDir()
 	c := &cluster{t: t, dir: dir, out: filepath.Join(dir, "out"), bin: b2bua, sipp: sippBin}
-	c.kamAddr = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(freePort(t)))
-	c.uasPort = freePort(t)
+	c.kamAddr = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(testenv.FreePort(t)))
+	c.uasPort = testenv.FreePort(t)
 	// Below the ephemeral range, one block per instance.
 	mediaBase := 10000 + 2*rand.IntN(4000)
 	for i, name := range []string{"a", "b"} {
 		in := &instance{name: name, dir: filepath.Join(dir, name)}
-		in.inside = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(freePort(t)))
+		in.inside = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(testenv.FreePort(t)))
 		require.NoError(t, os.MkdirAll(in.dir, 0o750))
 		in.cfg = filepath.Join(in.dir, "b2bua.yaml")
 		cfg := fmt.Sprintf(`sides:
@@ -252,7 +237,7 @@ log:
   level: info
 metrics:
   listen: 127.0.0.1:0
-`, in.inside, c.kamAddr, freePort(t), c.uasPort, mediaBase+i*1000, mediaBase+i*1000+998, in.dir, c.out)
+`, in.inside, c.kamAddr, testenv.FreePort(t), c.uasPort, mediaBase+i*1000, mediaBase+i*1000+998, in.dir, c.out)
 		require.NoError(t, os.WriteFile(in.cfg, []byte(cfg), 0o600))
 		c.instances = append(c.instances, in)
 	}
@@ -496,7 +481,7 @@ func (c *cluster) startLoad(rate, max int) *load {
 	dir := sippDir(c.t)
 	stats := filepath.Join(dir, "stats.csv")
 	cmd := c.sippCmd(dir, c.kamAddr.String(), "-sf", "uac.xml", "-s", "0077270312345678", "-key", "caller", "0312340000",
-		"-p", strconv.Itoa(freePort(c.t)), "-mp", strconv.Itoa(30000+2*rand.IntN(4000)),
+		"-p", strconv.Itoa(testenv.FreePort(c.t)), "-mp", strconv.Itoa(30000+2*rand.IntN(4000)),
 		"-r", strconv.Itoa(rate), "-m", strconv.Itoa(max), "-l", "400", "-d", strconv.Itoa(holdMS),
 		"-timeout", "120s", "-timeout_error", "-trace_stat", "-stf", stats, "-fd", "1")
 	return &load{proc: startProcess(c.t, "sipp uac", cmd), stats: stats, rate: rate}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 )
 
@@ -58,6 +59,9 @@ type End struct {
 	By Party
 	// Time is when the call ended.
 	Time time.Time
+	// Reason is the Reason header (RFC 3326) of the peer's BYE, empty when
+	// it had none or the call ended otherwise.
+	Reason string
 }
 
 // Call is one established call of a [UA]: its dialog and its media. It
@@ -165,22 +169,62 @@ func (c *Call) Received() []int16 { return c.media.received() }
 func (c *Call) Stats() MediaStats { return c.media.snapshot() }
 
 // Hangup ends the call with BYE and waits for its answer, bounded by ctx.
-// The call is over when Hangup returns, whatever the error; hanging up an
+// The BYE carries hdrs in addition to its own, for example a Reason. The
+// call is over when Hangup returns, whatever the error; hanging up an
 // ended call does nothing.
-func (c *Call) Hangup(ctx context.Context) error {
+func (c *Call) Hangup(ctx context.Context, hdrs ...sip.Header) error {
 	select {
 	case <-c.done:
 		return nil
 	default:
 	}
 	var err error
-	if c.client != nil {
+	switch {
+	case len(hdrs) > 0:
+		bye := sip.NewRequest(sip.BYE, c.RemoteTarget())
+		for _, h := range hdrs {
+			bye.AppendHeader(h)
+		}
+		if c.client != nil {
+			err = c.client.WriteBye(ctx, bye)
+		} else {
+			err = c.server.WriteBye(ctx, bye)
+		}
+	case c.client != nil:
 		err = c.client.Bye(ctx)
-	} else {
+	default:
 		err = c.server.Bye(ctx)
 	}
-	c.finish(Local)
+	c.finish(Local, "")
 	return err
+}
+
+// Mute stops the call's audio, or resumes it: a muted call sends no RTP
+// at all.
+func (c *Call) Mute(muted bool) { c.media.setMuted(muted) }
+
+// RemoteRTP returns where the call sends its RTP: the address of the
+// peer's last session description.
+func (c *Call) RemoteRTP() netip.AddrPort { return c.media.remoteAddr() }
+
+// RemoteTarget returns the peer's Contact: the Request-URI of the
+// requests the UA sends within the call.
+func (c *Call) RemoteTarget() sip.Uri {
+	if c.client != nil {
+		return *c.client.InviteResponse.Contact().Address.Clone()
+	}
+	return *c.server.InviteRequest.Contact().Address.Clone()
+}
+
+// SendRTP sends pkt from the call's RTP socket to [Call.RemoteRTP],
+// beside the paced audio: for a test that builds its own packets, such as
+// telephone events.
+func (c *Call) SendRTP(pkt *rtp.Packet) error {
+	raw, err := pkt.Marshal()
+	if err != nil {
+		return err
+	}
+	return c.media.write(raw)
 }
 
 // Hold puts the call on hold, or takes it off hold, with a re-INVITE: on
@@ -194,7 +238,7 @@ func (c *Call) Hold(ctx context.Context, hold bool) error {
 		dir = sdp.DirectionSendOnly
 	}
 	codec := c.Codec()
-	body, err := buildSDP(c.sessionID, c.nextVersion(), c.media.addr, []Codec{codec}, true, dir)
+	body, err := buildSDP(c.sessionID, c.nextVersion(), c.media.sdpAddr, []Codec{codec}, true, dir)
 	if err != nil {
 		return fmt.Errorf("sipua: offer: %w", err)
 	}
@@ -233,12 +277,12 @@ func (c *Call) Hold(ctx context.Context, hold bool) error {
 }
 
 // finish ends the call once: stops its media and forgets it.
-func (c *Call) finish(by Party) {
+func (c *Call) finish(by Party, reason string) {
 	c.endOnce.Do(func() {
 		c.media.close()
 		c.ua.unregister(c)
 		c.mu.Lock()
-		c.end = End{By: by, Time: c.ua.cfg.Clock.Now()}
+		c.end = End{By: by, Time: c.ua.cfg.Clock.Now(), Reason: reason}
 		c.mu.Unlock()
 		close(c.done)
 	})
@@ -260,7 +304,11 @@ func (c *Call) readBye(req *sip.Request, tx sip.ServerTransaction) {
 	if err != nil {
 		c.ua.log.Debug("answering BYE", "call_id", c.id, "error", err)
 	}
-	c.finish(Remote)
+	var reason string
+	if h := req.GetHeader("Reason"); h != nil {
+		reason = h.Value()
+	}
+	c.finish(Remote, reason)
 }
 
 // onProgress notes provisional responses of an outbound call; early media
@@ -280,6 +328,9 @@ func (c *Call) onProgress(res *sip.Response) error {
 // established completes an answered outbound call: reads the answer,
 // acknowledges and starts sending.
 func (c *Call) established(ctx context.Context, answer []byte) error {
+	c.mu.Lock()
+	c.answered = c.ua.cfg.Clock.Now() // the 200's arrival, before the ACK
+	c.mu.Unlock()
 	oa, err := parseSDP(answer)
 	if err == nil && len(oa.codecs) == 0 {
 		err = ErrSDP
@@ -293,16 +344,30 @@ func (c *Call) established(ctx context.Context, answer []byte) error {
 	}
 	c.mu.Lock()
 	c.codec = oa.codecs[0]
-	c.answered = c.ua.cfg.Clock.Now()
 	c.mu.Unlock()
 	c.media.start(oa.addr, oa.codecs[0], sends(answerDirection(oa.dir)))
 	return nil
 }
 
 // answer rings an inbound call, answers it with SDP and waits for the ACK.
+// With [Config.EarlyMedia] it rings with 183 and the answer's SDP, and its
+// audio starts then.
 func (c *Call) answer(oa offerAnswer, codec Codec) error {
 	u := c.ua
-	if err := c.server.Respond(sip.StatusRinging, "Ringing", nil); err != nil {
+	dir := answerDirection(oa.dir)
+	body, err := buildSDP(c.sessionID, c.nextVersion(), c.media.sdpAddr, []Codec{codec}, oa.events, dir)
+	if err != nil {
+		_ = c.server.Respond(sip.StatusInternalServerError, "Server Internal Error", nil)
+		return err
+	}
+	if u.cfg.EarlyMedia {
+		err = c.server.Respond(sip.StatusSessionInProgress, "Session Progress", body,
+			sip.NewHeader("Content-Type", "application/sdp"))
+		c.media.start(oa.addr, codec, sends(dir))
+	} else {
+		err = c.server.Respond(sip.StatusRinging, "Ringing", nil)
+	}
+	if err != nil {
 		return err
 	}
 	c.mu.Lock()
@@ -319,12 +384,6 @@ func (c *Call) answer(oa offerAnswer, codec Codec) error {
 			_ = c.server.Respond(sip.StatusTemporarilyUnavailable, "Temporarily Unavailable", nil)
 			return ErrClosed
 		}
-	}
-	dir := answerDirection(oa.dir)
-	body, err := buildSDP(c.sessionID, c.nextVersion(), c.media.addr, []Codec{codec}, oa.events, dir)
-	if err != nil {
-		_ = c.server.Respond(sip.StatusInternalServerError, "Server Internal Error", nil)
-		return err
 	}
 	c.mu.Lock()
 	c.codec = codec
@@ -344,7 +403,7 @@ func (c *Call) reinvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	codec := c.Codec()
 	dir := answerDirection(oa.dir)
-	body, err := buildSDP(c.sessionID, c.nextVersion(), c.media.addr, []Codec{codec}, oa.events, dir)
+	body, err := buildSDP(c.sessionID, c.nextVersion(), c.media.sdpAddr, []Codec{codec}, oa.events, dir)
 	if err != nil {
 		respond(tx, req, sip.StatusInternalServerError, "Server Internal Error")
 		return

@@ -27,6 +27,17 @@
 // channel of a recording. [Call.Received] returns what the call received,
 // decoded; [Find] locates a known signal, such as a guidance prompt, in it.
 //
+// # Phones for B2BUA tests
+//
+// A few [Config] settings make the UA behave as the phones and networks a
+// B2BUA meets: [Config.Mute] (a party that only listens, until
+// [Call.Mute]), [Config.EarlyMedia] (183 with SDP and audio before the
+// answer), [Config.SDPPort] (a phone behind NAT) and [Config.OnInvite]
+// (a carrier that challenges). [Config.OnRTP] shows a test every packet
+// received, with its arrival time; [Call.SendRTP] sends packets a test
+// built, such as telephone events; [Call.Hangup] may carry a Reason,
+// which the peer finds in [End].
+//
 // # Usage
 //
 //	callee, err := sipua.New(sipua.Config{Source: sipua.Voice{Pitch: 210}, HangUpAfter: 3 * time.Second})

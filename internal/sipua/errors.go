@@ -3,6 +3,8 @@ package sipua
 import (
 	"errors"
 	"fmt"
+
+	"github.com/emiago/sipgo/sip"
 )
 
 var (
@@ -20,6 +22,9 @@ var (
 	// ErrRejected is wrapped by the [*StatusError] of a call the far end
 	// answered with a final failure response.
 	ErrRejected = errors.New("sipua: call rejected")
+	// ErrNoRemote is returned by [Call.SendRTP] before the peer named its
+	// media address.
+	ErrNoRemote = errors.New("sipua: no remote media address")
 )
 
 // StatusError is the final failure response a dialled call got. It wraps
@@ -31,6 +36,9 @@ type StatusError struct {
 	// Warning and Reason are the values of the response's Warning (RFC 3261
 	// §20.43) and Reason (RFC 3326) headers, empty when absent.
 	Warning, Reason string
+	// Response is the whole response, for the headers not above (such as
+	// Retry-After).
+	Response *sip.Response
 }
 
 // Error returns the status line and any Warning or Reason.

@@ -26,6 +26,9 @@ type MediaStats struct {
 	// Other counts received RTP packets of other payload types, such as
 	// telephone events.
 	Other uint64
+	// Events counts the received telephone events (RFC 4733), a part of
+	// Other.
+	Events uint64
 	// Malformed counts received datagrams that are not RTP.
 	Malformed uint64
 	// Lost counts sequence numbers skipped by the received streams.
@@ -41,11 +44,13 @@ type MediaStats struct {
 // media is one call's RTP endpoint: a UDP socket, a sender paced every
 // 20 ms and a receiver decoding into a bounded buffer.
 type media struct {
-	conn   *net.UDPConn
-	addr   netip.AddrPort
-	clock  Clock
-	src    Source
-	maxBuf int
+	conn    *net.UDPConn
+	addr    netip.AddrPort
+	sdpAddr netip.AddrPort // what the session descriptions name: addr, or another port behind NAT
+	clock   Clock
+	src     Source
+	maxBuf  int
+	onRTP   func(*rtp.Packet, time.Time)
 
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -55,6 +60,7 @@ type media struct {
 	remote   netip.AddrPort
 	codec    Codec
 	sending  bool // false while held or before the answer
+	muted    bool // sends nothing at all, whatever the SDP says
 	started  bool
 	recv     []int16
 	stats    MediaStats
@@ -65,14 +71,19 @@ type media struct {
 	lastLen  uint32
 }
 
-func newMedia(ip netip.Addr, clock Clock, src Source, maxBuf int) (*media, error) {
+func newMedia(ip netip.Addr, cfg *Config) (*media, error) {
 	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, 0)))
 	if err != nil {
 		return nil, err
 	}
 	m := &media{
-		conn: conn, addr: conn.LocalAddr().(*net.UDPAddr).AddrPort(), clock: clock, src: src,
-		maxBuf: maxBuf, stop: make(chan struct{}),
+		conn: conn, addr: conn.LocalAddr().(*net.UDPAddr).AddrPort(), clock: cfg.Clock, src: cfg.Source,
+		maxBuf: int(cfg.MaxReceive * SampleRate / time.Second), onRTP: cfg.OnRTP, muted: cfg.Mute,
+		stop: make(chan struct{}),
+	}
+	m.sdpAddr = m.addr
+	if cfg.SDPPort != 0 {
+		m.sdpAddr = netip.AddrPortFrom(ip, uint16(cfg.SDPPort))
 	}
 	m.wg.Add(1)
 	go m.receive()
@@ -110,8 +121,12 @@ func (m *media) send() {
 	pcm := make([]int16, frameSamples)
 	pkt := rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SSRC: ssrc}}
 	buf := make([]byte, 0, 12+frameSamples)
-	start := m.clock.Now()
-	t := m.clock.NewTimer(0)
+	// The first packet leaves one frame after the start, as a phone's
+	// does: an answering call starts its media just before its 200 goes
+	// out, and a packet ahead of the 200 reaches a B2BUA that does not
+	// yet expect it.
+	start := m.clock.Now().Add(frameDuration)
+	t := m.clock.NewTimer(frameDuration)
 	defer t.Stop()
 	for n := int64(0); ; n++ {
 		select {
@@ -127,7 +142,7 @@ func (m *media) send() {
 			}
 		}
 		m.mu.Lock()
-		remote, codec, sending := m.remote, m.codec, m.sending
+		remote, codec, sending := m.remote, m.codec, m.sending && !m.muted
 		m.mu.Unlock()
 		pkt.PayloadType = codec.PayloadType()
 		pkt.SequenceNumber = seq
@@ -175,6 +190,9 @@ func (m *media) receive() {
 			m.mu.Unlock()
 			continue
 		}
+		if m.onRTP != nil {
+			m.onRTP(&pkt, now)
+		}
 		m.accept(&pkt, now)
 	}
 }
@@ -187,6 +205,9 @@ func (m *media) accept(p *rtp.Packet, now time.Time) {
 	codec, ok := codecOf(p.PayloadType)
 	if !ok {
 		m.stats.Other++
+		if p.PayloadType == TelephoneEventPT {
+			m.stats.Events++
+		}
 		return
 	}
 	if m.haveLast && p.SSRC == m.lastSSRC {
@@ -228,4 +249,28 @@ func (m *media) snapshot() MediaStats {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.stats
+}
+
+// setMuted stops or resumes sending.
+func (m *media) setMuted(muted bool) {
+	m.mu.Lock()
+	m.muted = muted
+	m.mu.Unlock()
+}
+
+// remoteAddr returns where the media is sent.
+func (m *media) remoteAddr() netip.AddrPort {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.remote
+}
+
+// write sends one datagram from the media socket to the remote address.
+func (m *media) write(raw []byte) error {
+	remote := m.remoteAddr()
+	if !remote.IsValid() {
+		return ErrNoRemote
+	}
+	_, err := m.conn.WriteToUDPAddrPort(raw, remote)
+	return err
 }

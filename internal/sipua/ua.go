@@ -15,6 +15,7 @@ import (
 	"github.com/callrec/callrec/guidance"
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 )
 
@@ -59,6 +60,29 @@ type Config struct {
 	Clock Clock
 	// Logger receives the UA's logs. Default: discard.
 	Logger *slog.Logger
+
+	// The settings below make the UA behave as particular phones and
+	// networks do, for the tests of a B2BUA.
+
+	// Mute, when set, makes calls send no RTP at all (a party that only
+	// listens) until [Call.Mute] turns their audio on.
+	Mute bool
+	// EarlyMedia, with RingTime, makes an incoming call ring with 183
+	// Session Progress carrying the answer's SDP, and send its audio
+	// during the ring time, instead of 180 Ringing.
+	EarlyMedia bool
+	// SDPPort, when set, is the RTP port the UA's session descriptions
+	// name instead of its socket's, as for a phone behind NAT; the RTP
+	// still leaves from the socket.
+	SDPPort int
+	// OnInvite, when set, sees every INVITE that starts a call before the
+	// UA handles it; a response it returns is sent instead of answering,
+	// for example a digest challenge. It is called concurrently.
+	OnInvite func(req *sip.Request) *sip.Response
+	// OnRTP, when set, sees every RTP packet the UA's calls receive, in
+	// arrival order per call, with its arrival time. pkt and its payload
+	// are valid only during the call.
+	OnRTP func(pkt *rtp.Packet, at time.Time)
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -79,12 +103,16 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: Listen %q is not a loopback address", ErrInvalidConfig, c.Listen)
 	case c.Reject != 0 && (c.Reject < 400 || c.Reject > 699):
 		return c, fmt.Errorf("%w: Reject %d is not a final failure status", ErrInvalidConfig, c.Reject)
-	case c.RingTime < 0:
-		return c, fmt.Errorf("%w: RingTime %v is negative", ErrInvalidConfig, c.RingTime)
-	case c.HangUpAfter < 0:
-		return c, fmt.Errorf("%w: HangUpAfter %v is negative", ErrInvalidConfig, c.HangUpAfter)
-	case c.MaxReceive < 0:
-		return c, fmt.Errorf("%w: MaxReceive %v is negative", ErrInvalidConfig, c.MaxReceive)
+	case c.SDPPort < 0 || c.SDPPort > 65535:
+		return c, fmt.Errorf("%w: SDPPort %d is not a port", ErrInvalidConfig, c.SDPPort)
+	case c.EarlyMedia && c.RingTime == 0:
+		return c, fmt.Errorf("%w: EarlyMedia needs a RingTime", ErrInvalidConfig)
+	}
+	durations := map[string]time.Duration{"RingTime": c.RingTime, "HangUpAfter": c.HangUpAfter, "MaxReceive": c.MaxReceive}
+	for name, d := range durations {
+		if d < 0 {
+			return c, fmt.Errorf("%w: %s %v is negative", ErrInvalidConfig, name, d)
+		}
 	}
 	for _, k := range c.Codecs {
 		if k != PCMU && k != PCMA {
@@ -290,7 +318,7 @@ func (u *UA) lookup(req *sip.Request) *Call {
 }
 
 func (u *UA) newMedia() (*media, error) {
-	return newMedia(u.addr.Addr(), u.cfg.Clock, u.cfg.Source, int(u.cfg.MaxReceive*SampleRate/time.Second))
+	return newMedia(u.addr.Addr(), &u.cfg)
 }
 
 // Dial places a call to target, a SIP URI such as
@@ -317,7 +345,7 @@ func (u *UA) Dial(ctx context.Context, target string, hdrs ...sip.Header) (*Call
 		return nil, fmt.Errorf("sipua: media: %w", err)
 	}
 	c := newCall(u, Outbound, m)
-	offer, err := buildSDP(c.sessionID, c.nextVersion(), m.addr, u.cfg.Codecs, true, sdp.DirectionSendRecv)
+	offer, err := buildSDP(c.sessionID, c.nextVersion(), m.sdpAddr, u.cfg.Codecs, true, sdp.DirectionSendRecv)
 	if err != nil {
 		m.close()
 		return nil, fmt.Errorf("sipua: offer: %w", err)
@@ -349,7 +377,7 @@ func (u *UA) Dial(ctx context.Context, target string, hdrs ...sip.Header) (*Call
 		err = c.established(ctx, sess.InviteResponse.Body())
 	}
 	if err != nil {
-		c.finish(Local)
+		c.finish(Local, "")
 		_ = sess.Close()
 		var de *sipgo.ErrDialogResponse
 		if errors.As(err, &de) {
@@ -361,7 +389,7 @@ func (u *UA) Dial(ctx context.Context, target string, hdrs ...sip.Header) (*Call
 }
 
 func statusError(res *sip.Response) *StatusError {
-	e := &StatusError{Code: res.StatusCode, Phrase: res.Reason}
+	e := &StatusError{Code: res.StatusCode, Phrase: res.Reason, Response: res}
 	if h := res.GetHeader("Warning"); h != nil {
 		e.Warning = h.Value()
 	}
@@ -383,6 +411,12 @@ func (u *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	defer u.wg.Done()
+	if u.cfg.OnInvite != nil {
+		if res := u.cfg.OnInvite(req); res != nil {
+			_ = tx.Respond(res)
+			return
+		}
+	}
 	if u.cfg.Reject != 0 {
 		respond(tx, req, u.cfg.Reject, rejectPhrase(u.cfg.Reject))
 		return
@@ -418,7 +452,7 @@ func (u *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		if errors.Is(err, ErrClosed) {
 			by = Local
 		}
-		c.finish(by)
+		c.finish(by, "")
 		_ = sess.Close()
 		return
 	}

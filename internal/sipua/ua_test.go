@@ -21,6 +21,16 @@ func newUA(t *testing.T, cfg Config) *UA {
 	return u
 }
 
+// connect has caller dial callee and returns both ends of the call.
+func connect(ctx context.Context, t *testing.T, caller, callee *UA) (out, in *Call) {
+	t.Helper()
+	out, err := caller.Dial(ctx, callee.URI("1"))
+	require.NoError(t, err)
+	in, err = callee.Accept(ctx)
+	require.NoError(t, err)
+	return out, in
+}
+
 func TestConfigErrors(t *testing.T) {
 	tests := map[string]struct {
 		cfg   Config
@@ -33,6 +43,8 @@ func TestConfigErrors(t *testing.T) {
 		"negative hang-up":      {Config{HangUpAfter: -time.Second}, "HangUpAfter"},
 		"negative max receive":  {Config{MaxReceive: -time.Second}, "MaxReceive"},
 		"unknown codec":         {Config{Codecs: []Codec{7}}, "Codecs"},
+		"sdp port not a port":   {Config{SDPPort: 70000}, "SDPPort"},
+		"early media, no ring":  {Config{EarlyMedia: true}, "EarlyMedia"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -155,6 +167,8 @@ func TestDialRejected(t *testing.T) {
 			require.ErrorAs(t, err, &se)
 			assert.Equal(t, tt.code, se.Code)
 			assert.Equal(t, tt.phrase, se.Phrase)
+			require.NotNil(t, se.Response)
+			assert.Equal(t, tt.code, se.Response.StatusCode, "the whole response")
 			assert.Contains(t, se.Error(), fmt.Sprint(tt.code))
 		})
 	}
@@ -283,12 +297,7 @@ func TestHold(t *testing.T) {
 		t.Run(holder.String(), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			callee := newUA(t, Config{})
-			caller := newUA(t, Config{})
-			out, err := caller.Dial(ctx, callee.URI("1"))
-			require.NoError(t, err)
-			in, err := callee.Accept(ctx)
-			require.NoError(t, err)
+			out, in := connect(ctx, t, newUA(t, Config{}), newUA(t, Config{}))
 			calls := []*Call{out, in}
 			h := out
 			if holder == Inbound {
