@@ -72,7 +72,7 @@ func TestHangUpDuringAnnouncementDelivered(t *testing.T) {
 		caller := newPeer(t, 0, callerHz)
 		d, err := caller.call(ctx, e.b.Addr(Inside), "0077270312345678")
 		require.NoError(t, err)
-		callIDs[d.InviteRequest.CallID().Value()] = who
+		callIDs[d.ID()] = who
 		e.events.wait(t, EventGuidanceStarted, i+1, 5*time.Second)
 		time.Sleep(200 * time.Millisecond)
 
@@ -94,9 +94,9 @@ func TestHangUpDuringAnnouncementDelivered(t *testing.T) {
 		assert.Equal(t, i, e.events.count(EventGuidanceEnded), "the hang-up must come during the announcement")
 
 		if who == PartyCaller {
-			require.NoError(t, d.Bye(ctx))
+			require.NoError(t, d.Hangup(ctx))
 		} else {
-			require.NoError(t, callee.dialog(t).Bye(ctx))
+			require.NoError(t, callee.answeredCall(t).Hangup(ctx))
 			caller.waitBye(t, 5*time.Second)
 		}
 		cdr := e.lastCDR(t, i+1)
@@ -112,10 +112,10 @@ func TestHangUpDuringAnnouncementDelivered(t *testing.T) {
 	caller := newPeer(t, 0, callerHz)
 	d, err := caller.call(ctx, e.b.Addr(Inside), "0077270312345678")
 	require.NoError(t, err)
-	talked := d.InviteRequest.CallID().Value()
+	talked := d.ID()
 	e.events.wait(t, EventRecordingStarted, 1, 10*time.Second)
 	time.Sleep(time.Second)
-	require.NoError(t, d.Bye(ctx))
+	require.NoError(t, d.Hangup(ctx))
 	cdr := e.lastCDR(t, 3)
 	assert.True(t, cdr.Recorded)
 	assert.False(t, cdr.EndedDuringAnnouncement)
