@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"bufio"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -98,7 +99,12 @@ func (a *Archive) ingest(req *http.Request) (bool, error) {
 			if _, err := os.Stat(staged); errors.Is(err, fs.ErrNotExist) {
 				return false, refuse(http.StatusConflict, "metadata for %s before its audio", id)
 			}
-			return true, a.commit(req.Context(), md, staged, nil)
+			f, err := a.newFiling(md)
+			if err != nil {
+				return false, err
+			}
+			f.staged = staged
+			return true, a.commit(req.Context(), f)
 		}
 		if !recname.ValidExt(ext) {
 			return false, refuse(http.StatusBadRequest, "cannot tell audio from metadata in %q", name)
@@ -124,12 +130,18 @@ func (a *Archive) ingest(req *http.Request) (bool, error) {
 		if err != nil || part.FormName() != "audio" {
 			return false, refuse(http.StatusBadRequest, "second part must be audio")
 		}
-		audio, err := a.stage(id, sum, md.AudioExt, part)
+		// The audio is written straight into its date directory (under a
+		// temporary name), so that filing it is a rename in one directory.
+		f, err := a.newFiling(md)
 		if err != nil {
 			return false, err
 		}
-		defer audio.Abort()
-		return true, a.commit(req.Context(), md, a.stagedPath(id, md.AudioExt), audio)
+		f.audio, err = a.stage(filepath.Join(f.dir, md.BaseName()+md.AudioExt), sum, part)
+		if err != nil {
+			return false, err
+		}
+		defer f.audio.Abort()
+		return true, a.commit(req.Context(), f)
 	}
 	return false, refuse(http.StatusMethodNotAllowed, "method %s not allowed", req.Method)
 }
@@ -138,22 +150,34 @@ func (a *Archive) stagedPath(id, ext string) string {
 	return filepath.Join(a.cfg.Dir, incomingDir, id+ext)
 }
 
-// stage writes the audio to the staging area while hashing it, and
-// returns it, not yet committed, only when the digest matches. The caller
-// commits or aborts it: a POST has its data fsynced together with the
-// sidecar's (see file), a PUT through stageDurable.
-func (a *Archive) stage(id, sum, ext string, body io.Reader) (*durable.Pending, error) {
-	p, err := durable.Create(a.stagedPath(id, ext), 0o600)
+// stage writes the audio to a temporary file for name while hashing it,
+// and returns it, not yet committed, only when the digest matches. The
+// caller commits or aborts it: a POST has its data fsynced with the rest
+// of its group (see fileGroup), a PUT through stageDurable.
+func (a *Archive) stage(name, sum string, body io.Reader) (*durable.Pending, error) {
+	p, err := durable.Create(name, 0o600)
 	if err != nil {
 		return nil, err
 	}
 	h := sha256.New()
-	w := &writeErrWriter{w: io.MultiWriter(p, h)}
+	// A multipart part is read a few kB at a time: the buffer makes that
+	// one write(2) per 64 kB instead of one per read.
+	bw, _ := a.writers.Get().(*bufio.Writer)
+	if bw == nil {
+		bw = bufio.NewWriterSize(p, 64<<10)
+	}
+	bw.Reset(p)
+	defer a.writers.Put(bw)
+	w := &writeErrWriter{w: io.MultiWriter(bw, h)}
 	if _, err := io.Copy(w, body); err != nil {
 		p.Abort()
 		if w.err == nil {
 			return nil, refuse(http.StatusBadRequest, "read audio: %v", err)
 		}
+		return nil, err
+	}
+	if err := bw.Flush(); err != nil {
+		p.Abort()
 		return nil, err
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
@@ -166,14 +190,11 @@ func (a *Archive) stage(id, sum, ext string, body io.Reader) (*durable.Pending, 
 // stageDurable stages the audio of a PUT, which is acknowledged before its
 // sidecar arrives, so the staged name is made durable too.
 func (a *Archive) stageDurable(id, sum, ext string, body io.Reader) error {
-	p, err := a.stage(id, sum, ext, body)
+	p, err := a.stage(a.stagedPath(id, ext), sum, body)
 	if err != nil {
 		return err
 	}
-	if err := p.CommitNoSyncDir(); err != nil {
-		return err
-	}
-	return a.dirSync.sync(filepath.Join(a.cfg.Dir, incomingDir))
+	return p.Commit()
 }
 
 // writeErrWriter remembers its writer's error, telling a failure of this
