@@ -53,9 +53,10 @@ type Archive struct {
 	log   *slog.Logger
 	store *Store
 	sink  *delivery.DirSink
-	// filer files the recordings delivered at the same time as one group
-	// (filing.go).
-	filer group[*filing]
+	// filer names the files of the recordings delivered at the same time
+	// and fsyncs their directory as one group, and indexer writes their
+	// rows as one transaction (filing.go).
+	filer, indexer group[*filing]
 	// writers buffers the writes of staged audio (stage).
 	writers sync.Pool
 	// dummyHash is compared against when a login names an unknown user,
@@ -137,9 +138,12 @@ func (a *Archive) newFiling(md delivery.Metadata) (*filing, error) {
 	return &filing{md: md, datePath: datePath, dir: dir}, nil
 }
 
-// commit writes f's sidecar, then files and indexes the recording with
-// the others delivered at the same time (fileGroup). f's audio is set:
-// staged in its date directory (a POST) or in the staging area (a PUT).
+// commit writes f's sidecar, then files and indexes the recording. The
+// steps that can serve many recordings at once, the directory fsync and
+// the index transaction, are shared with the recordings delivered at the
+// same time (fileGroup, indexGroup); the answer waits for all of them, so
+// a 2xx means that the audio and the sidecar, data and names, are on
+// stable storage and that the recording is indexed.
 func (a *Archive) commit(ctx context.Context, f *filing) error {
 	meta, err := delivery.NewItem(f.md, nil).MetadataJSON()
 	if err != nil {
@@ -154,15 +158,22 @@ func (a *Archive) commit(ctx context.Context, f *filing) error {
 		return fmt.Errorf("archive: file %s: %w", f.md.ID, err)
 	}
 	f.side = side
-	// The group serves other requests too: it must not fail because this
-	// one's client went away.
-	ctx = context.WithoutCancel(ctx)
-	a.filer.do(f, func(group []*filing) { a.fileGroup(ctx, group) })
-	if f.err != nil && f.staged != "" {
-		if _, serr := os.Stat(f.staged); serr == nil {
-			os.Remove(f.staged)
-		}
+	if err := f.syncData(); err != nil {
+		return fmt.Errorf("archive: file %s: %w", f.md.ID, err)
 	}
+	a.filer.do(f, a.fileGroup)
+	if f.err != nil {
+		if f.staged != "" {
+			if _, serr := os.Stat(f.staged); serr == nil {
+				os.Remove(f.staged)
+			}
+		}
+		return f.err
+	}
+	// The transaction serves other requests too: it must not fail because
+	// this one's client went away.
+	ctx = context.WithoutCancel(ctx)
+	a.indexer.do(f, func(group []*filing) { a.indexGroup(ctx, group) })
 	return f.err
 }
 

@@ -23,51 +23,46 @@ type filing struct {
 	datePath string // md's date folder, slash-separated
 	dir      string // Dir/datePath
 	// audio is the audio of a POST: written and verified in dir under a
-	// temporary name, not yet fsynced. Nil for a PUT, whose audio was
-	// committed in the staging area (staged) when it was acknowledged.
+	// temporary name. Nil for a PUT, whose audio was committed in the
+	// staging area (staged) when it was acknowledged.
 	audio  *durable.Pending
 	staged string
 	// side is the sidecar, written in dir under a temporary name.
 	side *durable.Pending
 
-	rel      string // the audio's path relative to Dir, once filed
-	err      error
-	audioErr error // of the audio's fsync
+	rel string // the audio's path relative to Dir, once filed
+	err error
 }
 
-// fileGroup files and indexes a group of recordings delivered at the same
-// time with as few waits for the disk as the guarantee allows: the data of
-// every file of the group is fsynced at once; then the files get their
-// names, each audio before its sidecar, so that a crash never leaves a
-// sidecar (which Rebuild indexes) without its audio; then each date
-// directory is fsynced once for the whole group; then the group's rows
-// are written in one transaction. A row is thus never written before its
-// files are durable, and a recording is acknowledged only after both, so
-// a 2xx means that both files, data and names, survive a power cut.
-//
-// Groups run one at a time (see group), which also serialises the choice
-// of names: two recordings of one Call-ID on one day never race for one
-// name.
-func (a *Archive) fileGroup(ctx context.Context, group []*filing) {
-	var wg sync.WaitGroup
-	for _, f := range group {
-		if f.audio != nil {
-			wg.Go(func() { f.audioErr = f.audio.Sync() })
-		}
-		wg.Go(func() { f.err = f.side.Sync() })
+// syncData fsyncs the data of f's files, both at the same time, so that
+// they wait for the disk once. Each request does this on its own, as soon
+// as its files are written: there is nothing to share in it.
+func (f *filing) syncData() error {
+	if f.audio == nil {
+		return f.side.Sync()
 	}
-	wg.Wait()
+	errc := make(chan error, 1)
+	go func() { errc <- f.audio.Sync() }()
+	serr := f.side.Sync()
+	return errors.Join(<-errc, serr)
+}
+
+// fileGroup gives the fsynced files of a group of recordings their names,
+// each audio before its sidecar, so that a crash never leaves a sidecar
+// (which Rebuild indexes) without its audio; then it fsyncs each date
+// directory once for the whole group. Groups run one at a time (see
+// group), which also serialises the choice of names: two recordings of
+// one Call-ID on one day never race for one name.
+func (a *Archive) fileGroup(group []*filing) {
 	dirs := map[string][]*filing{}
 	for _, f := range group {
-		if f.err = errors.Join(f.audioErr, f.err); f.err == nil {
-			f.err = a.rename(f)
-		}
-		if f.err != nil {
-			f.err = fmt.Errorf("archive: file %s: %w", f.md.ID, f.err)
+		if err := a.rename(f); err != nil {
+			f.err = fmt.Errorf("archive: file %s: %w", f.md.ID, err)
 			continue
 		}
 		dirs[f.dir] = append(dirs[f.dir], f)
 	}
+	var wg sync.WaitGroup
 	for dir, fs := range dirs {
 		wg.Go(func() {
 			if err := durable.SyncDir(dir); err != nil {
@@ -78,26 +73,20 @@ func (a *Archive) fileGroup(ctx context.Context, group []*filing) {
 		})
 	}
 	wg.Wait()
-	a.index(ctx, group)
 }
 
-// index writes the rows of the filed recordings of a group in one
-// transaction.
-func (a *Archive) index(ctx context.Context, group []*filing) {
-	var filed []*filing
-	var rs []Recording
+// indexGroup writes the rows of a group of filed recordings in one
+// transaction. It runs after fileGroup, so a row is never written before
+// its files are durable; groups of rows run one at a time, at the same
+// time as the next fileGroup.
+func (a *Archive) indexGroup(ctx context.Context, group []*filing) {
+	rs := make([]Recording, len(group))
 	now := a.cfg.Now()
-	for _, f := range group {
-		if f.err == nil {
-			filed = append(filed, f)
-			rs = append(rs, Recording{Metadata: f.md, AudioPath: f.rel, Verified: now})
-		}
-	}
-	if len(rs) == 0 {
-		return
+	for i, f := range group {
+		rs[i] = Recording{Metadata: f.md, AudioPath: f.rel, Verified: now}
 	}
 	err := a.store.PutBatch(ctx, rs)
-	for i, f := range filed {
+	for i, f := range group {
 		if err != nil && len(rs) > 1 {
 			// One bad row must not fail the others: retry one by one.
 			f.err = a.store.Put(ctx, rs[i])
