@@ -59,6 +59,7 @@ type Archive struct {
 	filer, indexer group[*filing]
 	// writers buffers the writes of staged audio (stage).
 	writers sync.Pool
+	waves   waveforms
 	// dummyHash is compared against when a login names an unknown user,
 	// so that such a login costs as much as a wrong password.
 	dummyHash []byte
