@@ -57,6 +57,9 @@ type Archive struct {
 	// and fsyncs their directory as one group, and indexer writes their
 	// rows as one transaction (filing.go).
 	filer, indexer group[*filing]
+	// stager names the audio of PUTs staged at the same time and fsyncs
+	// the staging directory as one group (ingest.go).
+	stager group[*staging]
 	// writers buffers the writes of staged audio (stage).
 	writers sync.Pool
 	waves   waveforms

@@ -127,11 +127,47 @@ func (a *Archive) stage(name, sum string, body io.Reader) (*durable.Pending, err
 }
 
 // stageDurable stages the audio of a PUT, which is acknowledged before its
-// sidecar arrives, so the staged name is made durable too.
+// sidecar arrives, so the staged name is made durable too: the data is
+// fsynced by each request, the staging directory once for the PUTs
+// staged at the same time (stageGroup).
 func (a *Archive) stageDurable(id, sum, ext string, body io.Reader) error {
 	p, err := a.stage(a.stagedPath(id, ext), sum, body)
 	if err != nil {
 		return err
 	}
-	return p.Commit()
+	defer p.Abort()
+	if err := p.Sync(); err != nil {
+		return err
+	}
+	st := &staging{p: p, name: a.stagedPath(id, ext)}
+	a.stager.do(st, a.stageGroup)
+	return st.err
+}
+
+// staging is the audio of a PUT, fsynced, waiting for its name.
+type staging struct {
+	p    *durable.Pending
+	name string
+	err  error
+}
+
+// stageGroup names the staged audio of a group of PUTs and fsyncs the
+// staging directory once for all of them.
+func (a *Archive) stageGroup(group []*staging) {
+	named := 0
+	for _, st := range group {
+		if st.err = st.p.CommitTo(st.name); st.err == nil {
+			named++
+		}
+	}
+	if named == 0 {
+		return
+	}
+	if err := durable.SyncDir(filepath.Join(a.cfg.Dir, incomingDir)); err != nil {
+		for _, st := range group {
+			if st.err == nil {
+				st.err = err
+			}
+		}
+	}
 }
