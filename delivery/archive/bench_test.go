@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"slices"
 	"sync/atomic"
 	"syscall"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/callrec/callrec/delivery"
 	"github.com/callrec/callrec/delivery/archive"
+	"github.com/callrec/callrec/internal/durable"
 	"github.com/stretchr/testify/require"
 )
 
@@ -137,4 +139,32 @@ func cpuTime(b *testing.B) time.Duration {
 		b.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkDiskFiles is the yardstick for BenchmarkIngest: what the disk
+// under the benchmark's directory allows without HTTP, hashing or SQLite.
+// 8 goroutines each write 32 kB files durably (temporary file, fsync,
+// rename, directory fsync: internal/durable's Commit); it reports files
+// per second and the CPU per file. A recording costs two such files (its
+// directory fsync shared).
+func BenchmarkDiskFiles(b *testing.B) {
+	dir := b.TempDir()
+	data := stereoWAV(time.Second, 440, 660)
+	var seq atomic.Int64
+	cpu0 := cpuTime(b)
+	start := time.Now()
+	b.SetParallelism(4)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			name := filepath.Join(dir, fmt.Sprintf("f%07d.wav", seq.Add(1)))
+			if err := durable.WriteFile(name, data, 0o600); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	n := float64(seq.Load())
+	b.ReportMetric(n/time.Since(start).Seconds(), "files/s")
+	b.ReportMetric(float64((cpuTime(b)-cpu0).Microseconds())/n, "cpu-us/file")
 }
