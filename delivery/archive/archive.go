@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/callrec/callrec/delivery"
@@ -48,12 +49,20 @@ type Config struct {
 // Archive stores delivered recordings as files in the DirSink layout and
 // indexes them in SQLite for the web UI. It is safe for concurrent use.
 type Archive struct {
-	cfg     Config
-	log     *slog.Logger
-	store   *Store
-	sink    *delivery.DirSink
-	names   nameLocks
-	dirSync dirSyncer
+	cfg   Config
+	log   *slog.Logger
+	store *Store
+	sink  *delivery.DirSink
+	// filer names the files of the recordings delivered at the same time
+	// and fsyncs their directory as one group, and indexer writes their
+	// rows as one transaction (filing.go).
+	filer, indexer group[*filing]
+	// stager names the audio of PUTs staged at the same time and fsyncs
+	// the staging directory as one group (ingest.go).
+	stager group[*staging]
+	// writers buffers the writes of staged audio (stage).
+	writers sync.Pool
+	waves   waveforms
 	// dummyHash is compared against when a login names an unknown user,
 	// so that such a login costs as much as a wrong password.
 	dummyHash []byte
@@ -122,18 +131,54 @@ func (a *Archive) Location() *time.Location { return a.cfg.Location }
 // incomingDir holds audio received by PUT until its sidecar completes it.
 const incomingDir = ".incoming"
 
-// commit files the verified audio at staged under the DirSink layout and
-// indexes it. audio, when not nil, is the staged file still to be
-// committed (see file).
-func (a *Archive) commit(ctx context.Context, md delivery.Metadata, staged string, audio *durable.Pending) error {
-	rel, err := a.file(ctx, md, staged, audio)
+// newFiling starts the filing of md: its date directory exists (durably)
+// on return.
+func (a *Archive) newFiling(md delivery.Metadata) (*filing, error) {
+	datePath := md.DatePath(a.cfg.Location)
+	dir, err := durable.MkdirAll(a.cfg.Dir, datePath)
 	if err != nil {
-		if _, serr := os.Stat(staged); serr == nil {
-			os.Remove(staged)
-		}
-		return err
+		return nil, fmt.Errorf("archive: file %s: %w", md.ID, err)
 	}
-	return a.store.putGrouped(ctx, Recording{Metadata: md, AudioPath: rel, Verified: a.cfg.Now()})
+	return &filing{md: md, datePath: datePath, dir: dir}, nil
+}
+
+// commit writes f's sidecar, then files and indexes the recording. The
+// steps that can serve many recordings at once, the directory fsync and
+// the index transaction, are shared with the recordings delivered at the
+// same time (fileGroup, indexGroup); the answer waits for all of them, so
+// a 2xx means that the audio and the sidecar, data and names, are on
+// stable storage and that the recording is indexed.
+func (a *Archive) commit(ctx context.Context, f *filing) error {
+	meta, err := delivery.NewItem(f.md, nil).MetadataJSON()
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidRecording, err)
+	}
+	side, err := durable.Create(filepath.Join(f.dir, f.md.BaseName()+".json"), 0o600)
+	if err != nil {
+		return fmt.Errorf("archive: file %s: %w", f.md.ID, err)
+	}
+	defer side.Abort()
+	if _, err := side.Write(meta); err != nil {
+		return fmt.Errorf("archive: file %s: %w", f.md.ID, err)
+	}
+	f.side = side
+	if err := f.syncData(); err != nil {
+		return fmt.Errorf("archive: file %s: %w", f.md.ID, err)
+	}
+	a.filer.do(f, a.fileGroup)
+	if f.err != nil {
+		if f.staged != "" {
+			if _, serr := os.Stat(f.staged); serr == nil {
+				os.Remove(f.staged)
+			}
+		}
+		return f.err
+	}
+	// The transaction serves other requests too: it must not fail because
+	// this one's client went away.
+	ctx = context.WithoutCancel(ctx)
+	a.indexer.do(f, func(group []*filing) { a.indexGroup(ctx, group) })
+	return f.err
 }
 
 // locate returns where DirSink stored md's audio, relative to Dir: the

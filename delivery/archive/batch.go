@@ -1,69 +1,67 @@
 package archive
 
-import "context"
+import "sync"
 
-// putReq is one recording waiting to be indexed by a group commit.
-type putReq struct {
-	r    Recording
-	done chan error
-	// lead tells a waiting request that it is to commit the next group.
+// group runs a function on batches of the items that concurrent callers
+// submit, so that one fsync or one SQLite transaction serves many
+// recordings. It needs no goroutine of its own: the first caller to find
+// no batch in progress runs one on everything pending; when more items
+// arrived meanwhile, it hands the next batch to the oldest of their
+// callers. Its zero value is ready to use.
+type group[T any] struct {
+	mu      sync.Mutex
+	pending []*groupItem[T]
+	running bool
+}
+
+type groupItem[T any] struct {
+	v    T
+	done chan struct{}
+	// lead tells a waiting caller that it is to run the next batch.
 	lead chan struct{}
 }
 
-// putGrouped indexes r, committing it together with the recordings other
-// goroutines index at the same time: one SQLite transaction for the
-// group instead of one per recording. The first caller to find no commit
-// in progress commits everything pending; when more arrived meanwhile it
-// hands the next group to the oldest of them.
-func (s *Store) putGrouped(ctx context.Context, r Recording) error {
-	req := &putReq{r: r, done: make(chan error, 1), lead: make(chan struct{}, 1)}
-	s.bmu.Lock()
-	s.pending = append(s.pending, req)
-	if !s.flushing {
-		s.flushing = true
-		s.bmu.Unlock()
-		s.flush(ctx)
-		return <-req.done
+// do adds v to the next batch and returns once fn has run on that batch.
+// fn reports each item's outcome through the item itself.
+func (g *group[T]) do(v T, fn func([]T)) {
+	it := &groupItem[T]{v: v, done: make(chan struct{}), lead: make(chan struct{}, 1)}
+	g.mu.Lock()
+	g.pending = append(g.pending, it)
+	if g.running {
+		g.mu.Unlock()
+		select {
+		case <-it.done:
+			return
+		case <-it.lead:
+		}
+	} else {
+		g.running = true
+		g.mu.Unlock()
 	}
-	s.bmu.Unlock()
-	select {
-	case err := <-req.done:
-		return err
-	case <-req.lead:
-		s.flush(ctx)
-		return <-req.done
-	}
+	g.run(fn)
+	<-it.done
 }
 
-// flush commits the pending group; the caller holds the flushing role.
-func (s *Store) flush(ctx context.Context) {
-	s.bmu.Lock()
-	group := s.pending
-	s.pending = nil
-	s.bmu.Unlock()
-	rs := make([]Recording, len(group))
-	for i, q := range group {
-		rs[i] = q.r
+// run runs fn on the pending batch; the caller holds the running role,
+// which it passes on or gives up.
+func (g *group[T]) run(fn func([]T)) {
+	g.mu.Lock()
+	batch := g.pending
+	g.pending = nil
+	g.mu.Unlock()
+	vs := make([]T, len(batch))
+	for i, it := range batch {
+		vs[i] = it.v
 	}
-	// The commit serves other requests too: it must not fail because
-	// this one's client went away.
-	ctx = context.WithoutCancel(ctx)
-	err := s.PutBatch(ctx, rs)
-	if err != nil && len(group) > 1 {
-		// One bad row must not fail the others: retry one by one.
-		for _, q := range group {
-			q.done <- s.Put(ctx, q.r)
-		}
+	fn(vs)
+	for _, it := range batch {
+		close(it.done)
+	}
+	g.mu.Lock()
+	if len(g.pending) > 0 {
+		g.pending[0].lead <- struct{}{}
 	} else {
-		for _, q := range group {
-			q.done <- err
-		}
+		g.running = false
 	}
-	s.bmu.Lock()
-	if len(s.pending) > 0 {
-		s.pending[0].lead <- struct{}{}
-	} else {
-		s.flushing = false
-	}
-	s.bmu.Unlock()
+	g.mu.Unlock()
 }

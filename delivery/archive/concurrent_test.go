@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -19,10 +21,16 @@ import (
 // commits, shared directory fsyncs), some sharing a Call-ID on the same
 // day, are all filed under distinct names, indexed and verifiable.
 func TestConcurrentIngest(t *testing.T) {
+	for _, method := range []string{http.MethodPost, http.MethodPut} {
+		t.Run(method, func(t *testing.T) { testConcurrentIngest(t, method) })
+	}
+}
+
+func testConcurrentIngest(t *testing.T, method string) {
 	a := newArchive(t)
 	srv := httptest.NewServer(a.Ingest())
 	defer srv.Close()
-	sink, err := delivery.NewHTTPSink(delivery.HTTPSinkConfig{URL: srv.URL, Method: http.MethodPost})
+	sink, err := delivery.NewHTTPSink(delivery.HTTPSinkConfig{URL: srv.URL, Method: method})
 	require.NoError(t, err)
 	defer sink.Close()
 	const n = 48
@@ -55,4 +63,8 @@ func TestConcurrentIngest(t *testing.T) {
 		paths[r.AudioPath] = true
 		require.NoError(t, a.Verify(ctx, r), r.ID)
 	}
+	dir := a.AudioFile(archive.Recording{}) // the archive's directory
+	staged, err := os.ReadDir(filepath.Join(dir, ".incoming"))
+	require.NoError(t, err)
+	assert.Empty(t, staged, "nothing left in the staging area")
 }

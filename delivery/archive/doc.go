@@ -18,13 +18,18 @@
 // audio then its sidecar, or one multipart POST. The audio is hashed while
 // it is staged and acknowledged only when it matches the
 // Callrec-Audio-Sha256 header; a redelivery of an indexed recording is
-// acknowledged without a second copy.
+// acknowledged without a second copy. A 2xx is sent only once the audio
+// and the sidecar, data and names, are on stable storage and the
+// recording is indexed. Recordings delivered at the same time share the
+// waits that can be shared: one directory fsync and one index transaction
+// serve a whole group. The protocol itself is parsed by the same code as
+// delivery/receiver's.
 //
 // # Search
 //
 // [Store.Search] takes a [Query]: any number in any format the dial plan
 // normalises (a part of a number matches), a start range, direction, line,
-// duration and tag; newest first, paged.
+// duration and tag; newest first, paged, each recording with its tags.
 //
 // # Users, audit and retention
 //
@@ -48,7 +53,9 @@
 // carry CSRF tokens, cookies are HttpOnly, Secure (unless
 // [WebConfig.InsecureCookies]) and SameSite=Lax, failed logins are limited
 // per user and source address, and a recording on a line the user may not
-// see answers 404 exactly like a missing one.
+// see answers 404 exactly like a missing one. A waveform is drawn once per
+// recording ([Archive.WaveformPNG]) and kept in Dir/.waveforms until the
+// recording is deleted.
 //
 // Usage:
 //

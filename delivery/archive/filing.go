@@ -15,80 +15,107 @@ import (
 	"github.com/callrec/callrec/internal/durable"
 )
 
-// file moves the verified audio at staged into the DirSink layout
-// (Dir/<date>/<call-id><ext>, or <call-id>~<id> when another recording
-// holds that name, as DirSink names them) and writes its sidecar beside
-// it, durably: both files' data fsynced, then one fsync of the directory
-// for both names, shared with the recordings filed there at the same
-// time. Moving the staged file instead of copying it saves a second write
-// and a second SHA-256 of the audio. It returns the audio's path relative
-// to Dir.
-//
-// When audio is not nil it is the staged file, written but not yet
-// committed: its fsync then runs at the same time as the sidecar's, which
-// costs one wait for the disk instead of two. The audio is still renamed
-// first, so that a crash never leaves a sidecar (which Rebuild indexes)
-// without its audio.
-func (a *Archive) file(ctx context.Context, md delivery.Metadata, staged string, audio *durable.Pending) (string, error) {
-	datePath := md.DatePath(a.cfg.Location)
-	dir, err := durable.MkdirAll(a.cfg.Dir, datePath)
-	if err != nil {
-		return "", fmt.Errorf("archive: file %s: %w", md.ID, err)
-	}
-	unlockName, err := a.names.lock(ctx, filepath.Join(dir, md.BaseName()))
-	if err != nil {
-		return "", err
-	}
-	var once sync.Once
-	unlock := func() { once.Do(unlockName) }
-	defer unlock()
-	base, err := a.baseName(dir, md)
-	if err != nil {
-		return "", fmt.Errorf("archive: file %s: %w", md.ID, err)
-	}
-	meta, err := delivery.NewItem(md, nil).MetadataJSON()
-	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrInvalidRecording, err)
-	}
-	side, err := durable.Create(filepath.Join(dir, base+".json"), 0o600)
-	if err != nil {
-		return "", fmt.Errorf("archive: file %s: %w", md.ID, err)
-	}
-	defer side.Abort()
-	if _, err := side.Write(meta); err != nil {
-		return "", fmt.Errorf("archive: file %s: %w", md.ID, err)
-	}
-	if err := syncBoth(audio, side); err != nil {
-		return "", fmt.Errorf("archive: file %s: %w", md.ID, err)
-	}
-	if err := os.Rename(staged, filepath.Join(dir, base+md.AudioExt)); err != nil {
-		return "", fmt.Errorf("archive: file %s: %w", md.ID, err)
-	}
-	// The sidecar's data is already on disk: this fsync finds nothing to write.
-	if err := side.CommitNoSyncDir(); err != nil {
-		return "", fmt.Errorf("archive: file %s: %w", md.ID, err)
-	}
-	unlock()
-	if err := a.dirSync.sync(dir); err != nil {
-		return "", fmt.Errorf("archive: file %s: %w", md.ID, err)
-	}
-	return path.Join(datePath, base+md.AudioExt), nil
+// filing is one verified recording on its way into the DirSink layout
+// (Dir/<date>/<call-id><ext> and .json, or <call-id>~<id> when another
+// recording holds that name, as DirSink names them).
+type filing struct {
+	md       delivery.Metadata
+	datePath string // md's date folder, slash-separated
+	dir      string // Dir/datePath
+	// audio is the audio of a POST: written and verified in dir under a
+	// temporary name. Nil for a PUT, whose audio was committed in the
+	// staging area (staged) when it was acknowledged.
+	audio  *durable.Pending
+	staged string
+	// side is the sidecar, written in dir under a temporary name.
+	side *durable.Pending
+
+	rel string // the audio's path relative to Dir, once filed
+	err error
 }
 
-// syncBoth commits the staged audio (fsync and rename within the staging
-// directory; nil when it was committed before) while fsyncing the
-// sidecar's data, so that both fsyncs wait for the disk together.
-func syncBoth(audio, side *durable.Pending) error {
-	if audio == nil {
-		return side.Sync()
+// syncData fsyncs the data of f's files, both at the same time, so that
+// they wait for the disk once. Each request does this on its own, as soon
+// as its files are written: there is nothing to share in it.
+func (f *filing) syncData() error {
+	if f.audio == nil {
+		return f.side.Sync()
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- audio.CommitNoSyncDir() }()
-	serr := side.Sync()
-	if err := <-errc; err != nil {
+	go func() { errc <- f.audio.Sync() }()
+	serr := f.side.Sync()
+	return errors.Join(<-errc, serr)
+}
+
+// fileGroup gives the fsynced files of a group of recordings their names,
+// each audio before its sidecar, so that a crash never leaves a sidecar
+// (which Rebuild indexes) without its audio; then it fsyncs each date
+// directory once for the whole group. Groups run one at a time (see
+// group), which also serialises the choice of names: two recordings of
+// one Call-ID on one day never race for one name.
+func (a *Archive) fileGroup(group []*filing) {
+	dirs := map[string][]*filing{}
+	for _, f := range group {
+		if err := a.rename(f); err != nil {
+			f.err = fmt.Errorf("archive: file %s: %w", f.md.ID, err)
+			continue
+		}
+		dirs[f.dir] = append(dirs[f.dir], f)
+	}
+	var wg sync.WaitGroup
+	for dir, fs := range dirs {
+		wg.Go(func() {
+			if err := durable.SyncDir(dir); err != nil {
+				for _, f := range fs {
+					f.err = fmt.Errorf("archive: file %s: %w", f.md.ID, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// indexGroup writes the rows of a group of filed recordings in one
+// transaction. It runs after fileGroup, so a row is never written before
+// its files are durable; groups of rows run one at a time, at the same
+// time as the next fileGroup.
+func (a *Archive) indexGroup(ctx context.Context, group []*filing) {
+	rs := make([]Recording, len(group))
+	now := a.cfg.Now()
+	for i, f := range group {
+		rs[i] = Recording{Metadata: f.md, AudioPath: f.rel, Verified: now}
+	}
+	err := a.store.PutBatch(ctx, rs)
+	for i, f := range group {
+		if err != nil && len(rs) > 1 {
+			// One bad row must not fail the others: retry one by one.
+			f.err = a.store.Put(ctx, rs[i])
+		} else {
+			f.err = err
+		}
+	}
+}
+
+// rename gives f's fsynced files their names.
+func (a *Archive) rename(f *filing) error {
+	base, err := a.baseName(f.dir, f.md)
+	if err != nil {
 		return err
 	}
-	return serr
+	name := filepath.Join(f.dir, base+f.md.AudioExt)
+	if f.audio != nil {
+		err = f.audio.CommitTo(name)
+	} else {
+		err = os.Rename(f.staged, name)
+	}
+	if err != nil {
+		return err
+	}
+	if err := f.side.CommitTo(filepath.Join(f.dir, base+".json")); err != nil {
+		return err
+	}
+	f.rel = path.Join(f.datePath, base+f.md.AudioExt)
+	return nil
 }
 
 // baseName is DirSink's choice of name: the Call-ID's, unless a sidecar of
@@ -109,90 +136,4 @@ func (a *Archive) baseName(dir string, md delivery.Metadata) (string, error) {
 		return base, nil
 	}
 	return base + "~" + md.ID, nil
-}
-
-// nameLocks serialises the filing of recordings that want the same name
-// (the same Call-ID on the same day), so that the collision check and the
-// renames of one are not interleaved with another's.
-type nameLocks struct {
-	mu   sync.Mutex
-	held map[string]chan struct{}
-}
-
-func (l *nameLocks) lock(ctx context.Context, name string) (func(), error) {
-	for {
-		l.mu.Lock()
-		if l.held == nil {
-			l.held = map[string]chan struct{}{}
-		}
-		ch, busy := l.held[name]
-		if !busy {
-			ch = make(chan struct{})
-			l.held[name] = ch
-			l.mu.Unlock()
-			return func() {
-				l.mu.Lock()
-				delete(l.held, name)
-				l.mu.Unlock()
-				close(ch)
-			}, nil
-		}
-		l.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-}
-
-// dirSyncer coalesces the directory fsyncs of recordings filed at the
-// same time into the same directory: a caller waits for one fsync that
-// started after its renames, and one fsync serves every caller waiting
-// when it starts.
-type dirSyncer struct {
-	mu   sync.Mutex
-	dirs map[string]*dirSync
-}
-
-type dirSync struct {
-	cond    *sync.Cond
-	started uint64 // number of fsyncs started
-	done    uint64 // number of fsyncs finished
-	running bool
-	err     error // of the last finished fsync
-}
-
-// sync returns once an fsync of dir begun after the call has finished.
-// It keeps one small entry per directory ever synced: one per day.
-func (s *dirSyncer) sync(dir string) error {
-	s.mu.Lock()
-	if s.dirs == nil {
-		s.dirs = map[string]*dirSync{}
-	}
-	d := s.dirs[dir]
-	if d == nil {
-		d = &dirSync{cond: sync.NewCond(&s.mu)}
-		s.dirs[dir] = d
-	}
-	// The fsync running now may have begun before our renames: wait for
-	// the next one to start.
-	want := d.started + 1
-	for d.done < want {
-		if d.running {
-			d.cond.Wait()
-			continue
-		}
-		d.running = true
-		d.started++
-		n := d.started
-		s.mu.Unlock()
-		err := durable.SyncDir(dir)
-		s.mu.Lock()
-		d.running, d.done, d.err = false, n, err
-		d.cond.Broadcast()
-	}
-	err := d.err
-	s.mu.Unlock()
-	return err
 }

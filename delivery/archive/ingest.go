@@ -1,208 +1,173 @@
 package archive
 
 import (
-	"crypto/sha256"
+	"bufio"
+	"context"
 	"crypto/subtle"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
-	"mime"
 	"net/http"
 	"os"
-	"path"
 	"path/filepath"
-	"strings"
 
 	"github.com/callrec/callrec/delivery"
+	"github.com/callrec/callrec/delivery/internal/ingest"
 	"github.com/callrec/callrec/internal/durable"
-	"github.com/callrec/callrec/internal/recname"
 )
 
 // Ingest returns the handler that receives [delivery.HTTPSink] uploads: a
 // PUT of the audio and then a PUT of its sidecar (the path's extension
 // tells which), or one multipart POST with the parts "metadata" and
 // "audio". Every request carries the recording ID and the audio's
-// SHA-256 in headers. The audio is hashed while it is written to a staging
+// SHA-256 in headers. It parses them as delivery/receiver does (one
+// implementation of the protocol, delivery/internal/ingest). The audio is hashed while it is written to a staging
 // file and acknowledged only when it matches; a redelivery of a recording
 // already indexed with the same digest is acknowledged with 200 and not
 // stored again. A new recording completes with 201.
 func (a *Archive) Ingest() http.Handler { return http.HandlerFunc(a.serveIngest) }
 
-type ingestError struct {
-	code int
-	msg  string
-}
-
-func (e *ingestError) Error() string { return e.msg }
-
-func refuse(code int, format string, args ...any) error {
-	return &ingestError{code: code, msg: fmt.Sprintf(format, args...)}
-}
-
 func (a *Archive) serveIngest(w http.ResponseWriter, req *http.Request) {
 	created, err := a.ingest(req)
-	var ie *ingestError
-	switch {
-	case err == nil && created:
-		w.WriteHeader(http.StatusCreated)
-	case err == nil:
-		w.WriteHeader(http.StatusOK)
-	case errors.As(err, &ie):
-		if ie.code == http.StatusUnauthorized {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="callrec"`)
-		}
-		http.Error(w, ie.msg, ie.code)
-	default:
-		// Our own failure (disk, database): 500 keeps the recording
-		// spooled at the sender, which retries.
-		http.Error(w, "archive: internal error", http.StatusInternalServerError)
-	}
+	// Our own failures (disk, database) get 500, which keeps the
+	// recording spooled at the sender, which retries.
+	ingest.Respond(w, created, err, `Bearer realm="callrec"`)
 	a.log.Info("ingest", "method", req.Method, "path", req.URL.Path, "id", req.Header.Get(delivery.HeaderRecordingID), "created", created, "error", err)
 }
 
 func (a *Archive) ingest(req *http.Request) (bool, error) {
 	if a.cfg.BearerToken != "" &&
 		subtle.ConstantTimeCompare([]byte(req.Header.Get("Authorization")), []byte("Bearer "+a.cfg.BearerToken)) != 1 {
-		return false, refuse(http.StatusUnauthorized, "unauthorized")
+		return false, ingest.Refuse(http.StatusUnauthorized, "unauthorized")
 	}
-	id := req.Header.Get(delivery.HeaderRecordingID)
-	if !recname.ValidID(id) {
-		return false, refuse(http.StatusBadRequest, "missing or invalid %s", delivery.HeaderRecordingID)
-	}
-	sum := strings.ToLower(req.Header.Get(delivery.HeaderAudioSHA256))
-	if b, err := hex.DecodeString(sum); err != nil || len(b) != sha256.Size {
-		return false, refuse(http.StatusBadRequest, "missing or invalid %s", delivery.HeaderAudioSHA256)
+	id, sum, err := ingest.Headers(req)
+	if err != nil {
+		return false, err
 	}
 	if have, ok, err := a.store.Has(req.Context(), id); err != nil {
 		return false, err
 	} else if ok {
 		if have != sum {
-			return false, refuse(http.StatusConflict, "recording %s is held with another digest", id)
+			return false, ingest.Refuse(http.StatusConflict, "recording %s is held with another digest", id)
 		}
 		return false, nil // a redelivery: acknowledged, not stored twice
 	}
-	body := http.MaxBytesReader(nil, req.Body, a.cfg.MaxBytes)
-	switch req.Method {
-	case http.MethodPut:
-		name := path.Base(req.URL.Path)
-		ext := path.Ext(name)
-		if ext == ".json" {
-			md, err := readMetadata(body, id, sum)
-			if err != nil {
-				return false, err
-			}
-			staged := a.stagedPath(id, md.AudioExt)
-			if _, err := os.Stat(staged); errors.Is(err, fs.ErrNotExist) {
-				return false, refuse(http.StatusConflict, "metadata for %s before its audio", id)
-			}
-			return true, a.commit(req.Context(), md, staged, nil)
-		}
-		if !recname.ValidExt(ext) {
-			return false, refuse(http.StatusBadRequest, "cannot tell audio from metadata in %q", name)
-		}
-		return false, a.stageDurable(id, sum, ext, body)
-	case http.MethodPost:
-		if mt, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type")); mt != "multipart/form-data" {
-			return false, refuse(http.StatusUnsupportedMediaType, "want multipart/form-data, got %q", mt)
-		}
-		mr, err := req.MultipartReader()
-		if err != nil {
-			return false, refuse(http.StatusBadRequest, "%v", err)
-		}
-		part, err := mr.NextPart()
-		if err != nil || part.FormName() != "metadata" {
-			return false, refuse(http.StatusBadRequest, "first part must be metadata")
-		}
-		md, err := readMetadata(part, id, sum)
-		if err != nil {
-			return false, err
-		}
-		part, err = mr.NextPart()
-		if err != nil || part.FormName() != "audio" {
-			return false, refuse(http.StatusBadRequest, "second part must be audio")
-		}
-		audio, err := a.stage(id, sum, md.AudioExt, part)
-		if err != nil {
-			return false, err
-		}
-		defer audio.Abort()
-		return true, a.commit(req.Context(), md, a.stagedPath(id, md.AudioExt), audio)
+	return ingest.Dispatch(req, id, sum, a.cfg.MaxBytes, ingestStore{a})
+}
+
+// ingestStore is the archive's side of an upload: the DirSink layout
+// and the index.
+type ingestStore struct{ a *Archive }
+
+// Audio stages the audio of a PUT until its sidecar arrives.
+func (s ingestStore) Audio(_ context.Context, id, sum, ext string, body io.Reader) error {
+	return s.a.stageDurable(id, sum, ext, body)
+}
+
+// Metadata completes a PUT: the staged audio is filed with its sidecar.
+func (s ingestStore) Metadata(ctx context.Context, md delivery.Metadata, _ []byte) (bool, error) {
+	staged := s.a.stagedPath(md.ID, md.AudioExt)
+	if _, err := os.Stat(staged); errors.Is(err, fs.ErrNotExist) {
+		return false, ingest.Refuse(http.StatusConflict, "metadata for %s before its audio", md.ID)
 	}
-	return false, refuse(http.StatusMethodNotAllowed, "method %s not allowed", req.Method)
+	f, err := s.a.newFiling(md)
+	if err != nil {
+		return false, err
+	}
+	f.staged = staged
+	return true, s.a.commit(ctx, f)
+}
+
+// Multipart files a POST. Its audio is written straight into its date
+// directory (under a temporary name), so that filing it is a rename
+// within one directory.
+func (s ingestStore) Multipart(ctx context.Context, md delivery.Metadata, _ []byte, audio io.Reader) (bool, error) {
+	f, err := s.a.newFiling(md)
+	if err != nil {
+		return false, err
+	}
+	f.audio, err = s.a.stage(filepath.Join(f.dir, md.BaseName()+md.AudioExt), md.SHA256, audio)
+	if err != nil {
+		return false, err
+	}
+	defer f.audio.Abort()
+	return true, s.a.commit(ctx, f)
 }
 
 func (a *Archive) stagedPath(id, ext string) string {
 	return filepath.Join(a.cfg.Dir, incomingDir, id+ext)
 }
 
-// stage writes the audio to the staging area while hashing it, and
-// returns it, not yet committed, only when the digest matches. The caller
-// commits or aborts it: a POST has its data fsynced together with the
-// sidecar's (see file), a PUT through stageDurable.
-func (a *Archive) stage(id, sum, ext string, body io.Reader) (*durable.Pending, error) {
-	p, err := durable.Create(a.stagedPath(id, ext), 0o600)
+// stage writes the audio to a temporary file for name while hashing it,
+// and returns it, not yet committed, only when the digest matches. The
+// caller commits or aborts it: a POST has its data fsynced together with
+// its sidecar's (see filing.syncData), a PUT through stageDurable.
+func (a *Archive) stage(name, sum string, body io.Reader) (*durable.Pending, error) {
+	p, err := durable.Create(name, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	h := sha256.New()
-	w := &writeErrWriter{w: io.MultiWriter(p, h)}
-	if _, err := io.Copy(w, body); err != nil {
+	// A multipart part is read a few kB at a time: the buffer makes that
+	// one write(2) per 64 kB instead of one per read.
+	bw, _ := a.writers.Get().(*bufio.Writer)
+	if bw == nil {
+		bw = bufio.NewWriterSize(p, 64<<10)
+	}
+	bw.Reset(p)
+	defer a.writers.Put(bw)
+	if err := ingest.Copy(bw, body, sum); err != nil {
 		p.Abort()
-		if w.err == nil {
-			return nil, refuse(http.StatusBadRequest, "read audio: %v", err)
-		}
 		return nil, err
 	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
+	if err := bw.Flush(); err != nil {
 		p.Abort()
-		return nil, refuse(http.StatusUnprocessableEntity, "%v: got %s, header says %s", ErrChecksumMismatch, got, sum)
+		return nil, err
 	}
 	return p, nil
 }
 
 // stageDurable stages the audio of a PUT, which is acknowledged before its
-// sidecar arrives, so the staged name is made durable too.
+// sidecar arrives, so the staged name is made durable too: the data is
+// fsynced by each request, the staging directory once for the PUTs
+// staged at the same time (stageGroup).
 func (a *Archive) stageDurable(id, sum, ext string, body io.Reader) error {
-	p, err := a.stage(id, sum, ext, body)
+	p, err := a.stage(a.stagedPath(id, ext), sum, body)
 	if err != nil {
 		return err
 	}
-	if err := p.CommitNoSyncDir(); err != nil {
+	defer p.Abort()
+	if err := p.Sync(); err != nil {
 		return err
 	}
-	return a.dirSync.sync(filepath.Join(a.cfg.Dir, incomingDir))
+	st := &staging{p: p, name: a.stagedPath(id, ext)}
+	a.stager.do(st, a.stageGroup)
+	return st.err
 }
 
-// writeErrWriter remembers its writer's error, telling a failure of this
-// server's disk apart from one reading the client's body.
-type writeErrWriter struct {
-	w   io.Writer
-	err error
+// staging is the audio of a PUT, fsynced, waiting for its name.
+type staging struct {
+	p    *durable.Pending
+	name string
+	err  error
 }
 
-func (e *writeErrWriter) Write(p []byte) (int, error) {
-	n, err := e.w.Write(p)
-	if err != nil {
-		e.err = err
+// stageGroup names the staged audio of a group of PUTs and fsyncs the
+// staging directory once for all of them.
+func (a *Archive) stageGroup(group []*staging) {
+	named := 0
+	for _, st := range group {
+		if st.err = st.p.CommitTo(st.name); st.err == nil {
+			named++
+		}
 	}
-	return n, err
-}
-
-func readMetadata(body io.Reader, id, sum string) (delivery.Metadata, error) {
-	var md delivery.Metadata
-	raw, err := io.ReadAll(io.LimitReader(body, 1<<20))
-	if err != nil {
-		return md, refuse(http.StatusBadRequest, "read metadata: %v", err)
+	if named == 0 {
+		return
 	}
-	if err := json.Unmarshal(raw, &md); err != nil {
-		return md, refuse(http.StatusBadRequest, "decode metadata: %v", err)
+	if err := durable.SyncDir(filepath.Join(a.cfg.Dir, incomingDir)); err != nil {
+		for _, st := range group {
+			if st.err == nil {
+				st.err = err
+			}
+		}
 	}
-	if md.ID != id || !strings.EqualFold(md.SHA256, sum) || !recname.ValidExt(md.AudioExt) {
-		return md, refuse(http.StatusUnprocessableEntity, "metadata does not match the headers")
-	}
-	md.SHA256 = strings.ToLower(md.SHA256)
-	return md, nil
 }

@@ -120,6 +120,8 @@ func (a *Archive) Delete(ctx context.Context, id, who, remote, reason string) er
 			ferr = errors.Join(ferr, err)
 		}
 	}
+	// The waveform is drawn from the audio: it goes with it.
+	ferr = errors.Join(ferr, a.dropWaveform(r))
 	detail := reason
 	if ferr != nil {
 		detail += "; files not removed: " + ferr.Error()

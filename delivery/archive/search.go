@@ -45,7 +45,8 @@ type Page struct {
 	More bool
 }
 
-// Search returns the page of recordings q selects, newest first.
+// Search returns the page of recordings q selects, newest first, each
+// with its tags.
 func (s *Store) Search(ctx context.Context, q Query) (Page, error) {
 	var where []string
 	var args []any
@@ -124,8 +125,39 @@ func (s *Store) Search(ctx context.Context, q Query) (Page, error) {
 		}
 		p.Recordings = append(p.Recordings, r)
 	}
+	if err := rows.Err(); err != nil {
+		return Page{}, fmt.Errorf("archive: search: %w", err)
+	}
 	if len(p.Recordings) > size {
 		p.Recordings, p.More = p.Recordings[:size], true
 	}
-	return p, rows.Err()
+	return p, s.loadTags(ctx, p.Recordings)
+}
+
+// loadTags fills in the tags of rs with one query for the whole page.
+func (s *Store) loadTags(ctx context.Context, rs []Recording) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	byID := make(map[string]*Recording, len(rs))
+	args := make([]any, len(rs))
+	for i := range rs {
+		byID[rs[i].ID] = &rs[i]
+		args[i] = rs[i].ID
+	}
+	rows, err := s.db.QueryContext(ctx, "SELECT recording_id, tag FROM tags WHERE recording_id IN (?"+
+		strings.Repeat(",?", len(rs)-1)+") ORDER BY recording_id, tag", args...)
+	if err != nil {
+		return fmt.Errorf("archive: search tags: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, tag string
+		if err := rows.Scan(&id, &tag); err != nil {
+			return fmt.Errorf("archive: search tags: %w", err)
+		}
+		r := byID[id]
+		r.Tags = append(r.Tags, tag)
+	}
+	return rows.Err()
 }

@@ -64,3 +64,27 @@ func TestSearch(t *testing.T) {
 	_, err = s.Get(ctx, "r1", []string{"0612340000"})
 	require.ErrorIs(t, err, archive.ErrNotFound, "another line's recording is not found")
 }
+
+// TestSearchLoadsTags: every recording of a page comes with its tags,
+// sorted, and one without tags with none.
+func TestSearchLoadsTags(t *testing.T) {
+	a := newArchive(t)
+	deliver(t, a, http.MethodPost, fixtures...)
+	ctx := context.Background()
+	s := a.Store()
+	require.NoError(t, s.AddTag(ctx, "r1", "training example"))
+	require.NoError(t, s.AddTag(ctx, "r1", "dispute"))
+	require.NoError(t, s.AddTag(ctx, "r3", "dispute"))
+	p, err := s.Search(ctx, archive.Query{})
+	require.NoError(t, err)
+	tags := map[string][]string{}
+	for _, r := range p.Recordings {
+		tags[r.ID] = r.Tags
+	}
+	assert.Equal(t, map[string][]string{"r1": {"dispute", "training example"}, "r2": nil, "r3": {"dispute"}}, tags)
+
+	p, err = s.Search(ctx, archive.Query{PageSize: 1, Page: 2})
+	require.NoError(t, err)
+	require.Equal(t, []string{"r1"}, ids(p))
+	assert.Equal(t, []string{"dispute", "training example"}, p.Recordings[0].Tags, "tags on a later page too")
+}

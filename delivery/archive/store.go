@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/callrec/callrec/delivery"
@@ -21,11 +20,9 @@ import (
 // safe for concurrent use.
 type Store struct {
 	db *sql.DB
-
-	// Group commit of ingested recordings (batch.go).
-	bmu      sync.Mutex
-	pending  []*putReq
-	flushing bool
+	// The statements of ingest, prepared once: parsing them again for
+	// every recording cost more CPU than running them.
+	putStmt, hasStmt *sql.Stmt
 }
 
 // OpenStore opens (creating if needed) the SQLite database at path and
@@ -49,11 +46,18 @@ func OpenStore(ctx context.Context, path string) (*Store, error) {
 	if err := migrate(ctx, db); err != nil {
 		return nil, errors.Join(err, db.Close())
 	}
-	return &Store{db: db}, nil
+	s := &Store{db: db}
+	if s.putStmt, err = db.PrepareContext(ctx, putSQL); err != nil {
+		return nil, errors.Join(fmt.Errorf("archive: prepare: %w", err), db.Close())
+	}
+	if s.hasStmt, err = db.PrepareContext(ctx, "SELECT sha256 FROM recordings WHERE id = ?"); err != nil {
+		return nil, errors.Join(fmt.Errorf("archive: prepare: %w", err), s.putStmt.Close(), db.Close())
+	}
+	return s, nil
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error { return errors.Join(s.putStmt.Close(), s.hasStmt.Close(), s.db.Close()) }
 
 // Recording is one indexed recording: its delivered metadata and what the
 // archive adds.
@@ -124,11 +128,6 @@ func fromMS(ms int64) time.Time {
 	return time.UnixMilli(ms).UTC()
 }
 
-// execer is what Put needs from a *sql.DB or a *sql.Tx.
-type execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-}
-
 const putSQL = `INSERT INTO recordings (id, audio_path, call_id, direction, caller, callee, dialled,
 	destination, line, line_number, numbers, start_ms, guidance_ms, duration_ms, channels,
 	announcement_id, sha256, size, verified_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
@@ -140,9 +139,9 @@ const putSQL = `INSERT INTO recordings (id, audio_path, call_id, direction, call
 	announcement_id=excluded.announcement_id, sha256=excluded.sha256, size=excluded.size,
 	verified_ms=excluded.verified_ms`
 
-func put(ctx context.Context, e execer, r Recording) error {
+func put(ctx context.Context, stmt *sql.Stmt, r Recording) error {
 	md := r.Metadata
-	_, err := e.ExecContext(ctx, putSQL, md.ID, r.AudioPath, md.CallID, string(md.Direction), md.Caller,
+	_, err := stmt.ExecContext(ctx, md.ID, r.AudioPath, md.CallID, string(md.Direction), md.Caller,
 		md.Callee, md.Dialled, md.Destination, md.Line, md.LineNumber, numbersOf(md), unixMS(md.Start),
 		unixMS(md.GuidanceStart), md.Duration.Milliseconds(), md.Channels, md.AnnouncementID,
 		strings.ToLower(md.SHA256), md.Size, unixMS(r.Verified))
@@ -154,7 +153,7 @@ func put(ctx context.Context, e execer, r Recording) error {
 
 // Put indexes r, replacing the row of the same ID but keeping its notes,
 // tags and hold.
-func (s *Store) Put(ctx context.Context, r Recording) error { return put(ctx, s.db, r) }
+func (s *Store) Put(ctx context.Context, r Recording) error { return put(ctx, s.putStmt, r) }
 
 // PutBatch indexes many recordings in one transaction.
 func (s *Store) PutBatch(ctx context.Context, rs []Recording) error {
@@ -162,8 +161,9 @@ func (s *Store) PutBatch(ctx context.Context, rs []Recording) error {
 	if err != nil {
 		return err
 	}
+	stmt := tx.StmtContext(ctx, s.putStmt)
 	for _, r := range rs {
-		if err := put(ctx, tx, r); err != nil {
+		if err := put(ctx, stmt, r); err != nil {
 			return errors.Join(err, tx.Rollback())
 		}
 	}
@@ -225,7 +225,7 @@ func contains(list []string, s string) bool {
 
 // Has reports whether id is indexed and the SHA-256 it was indexed with.
 func (s *Store) Has(ctx context.Context, id string) (sum string, ok bool, err error) {
-	err = s.db.QueryRowContext(ctx, "SELECT sha256 FROM recordings WHERE id = ?", id).Scan(&sum)
+	err = s.hasStmt.QueryRowContext(ctx, id).Scan(&sum)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", false, nil
 	}

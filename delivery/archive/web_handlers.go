@@ -1,7 +1,6 @@
 package archive
 
 import (
-	"bytes"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -13,8 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/callrec/callrec/internal/waveform"
 )
 
 type loginData struct {
@@ -289,25 +286,14 @@ func (w *Web) waveform(rw http.ResponseWriter, r *request) {
 	if !ok {
 		return
 	}
-	f, err := os.Open(w.a.AudioFile(rec))
+	png, err := w.a.WaveformPNG(rec)
 	if err != nil {
 		w.failErr(rw, r, err)
 		return
 	}
-	defer f.Close()
-	opts := waveform.Options{Width: 1000, Height: 120 * max(rec.Channels, 1), Title: rec.CallID}
-	if !rec.GuidanceStart.IsZero() && rec.Answer.After(rec.GuidanceStart) && !rec.GuidanceStart.Before(rec.Start) {
-		opts.Spans = []waveform.Span{{Start: rec.GuidanceStart.Sub(rec.Start), End: rec.Answer.Sub(rec.Start),
-			Label: "announcement", Kind: waveform.Guidance}}
-	}
-	var buf bytes.Buffer
-	if err := waveform.RenderWAV(&buf, f, opts); err != nil {
-		w.failErr(rw, r, fmt.Errorf("archive: waveform %s: %w", rec.ID, err))
-		return
-	}
 	w.audit(r, ActionWaveform, rec.ID, "")
 	rw.Header().Set("Content-Type", "image/png")
-	rw.Write(buf.Bytes())
+	rw.Write(png)
 }
 
 func (w *Web) backToCall(rw http.ResponseWriter, r *request, id string) {

@@ -313,3 +313,24 @@ func TestWebHoldAndRetention(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, code, "an admin cannot delete themself")
 	assert.True(t, auditHas(t, e.a, archive.AuditEntry{User: "admin", Action: archive.ActionUserDelete, Target: "kobe"}))
 }
+
+// TestWebSearchListsTags: the result list shows each recording's tags,
+// escaped, each a link to the search by that tag.
+func TestWebSearchListsTags(t *testing.T) {
+	e := newWebEnv(t, archive.WebConfig{})
+	ctx := context.Background()
+	require.NoError(t, e.a.Store().AddTag(ctx, "r1", "dispute"))
+	require.NoError(t, e.a.Store().AddTag(ctx, "r1", `<b>&"x"`))
+	c := e.client(t, "")
+	require.Equal(t, http.StatusSeeOther, c.login("tokyo", testPassword))
+	code, body := c.get("/")
+	require.Equal(t, http.StatusOK, code)
+	main := mainOf(body)
+	assert.Contains(t, main, `<a class="tag" href="/?tag=dispute">dispute</a>`)
+	assert.Contains(t, main, `<a class="tag" href="/?tag=%3cb%3e%26%22x%22">&lt;b&gt;&amp;&#34;x&#34;</a>`)
+	assert.NotContains(t, main, `<b>&`)
+	code, body = c.get("/?tag=dispute")
+	require.Equal(t, http.StatusOK, code)
+	assert.Contains(t, mainOf(body), "/calls/r1")
+	assert.NotContains(t, mainOf(body), "/calls/r2")
+}

@@ -13,6 +13,8 @@
 // Callrec-Audio-Sha256. Files are stored as Dir/<id><ext> and Dir/<id>.json,
 // each written to a temporary name and renamed, so a redelivery replaces
 // rather than duplicates; [Receiver.IDs] and [Receiver.Load] read them back.
+// The protocol is parsed by the same code as delivery/archive's ingest
+// (delivery/internal/ingest); the receiver only decides where files go.
 //
 // # Answers
 //

@@ -1,9 +1,8 @@
 package receiver
 
 import (
-	"crypto/sha256"
+	"context"
 	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,10 +10,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"math/rand/v2"
-	"mime"
 	"net/http"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -23,6 +20,7 @@ import (
 	"time"
 
 	"github.com/callrec/callrec/delivery"
+	"github.com/callrec/callrec/delivery/internal/ingest"
 	"github.com/callrec/callrec/internal/durable"
 	"github.com/callrec/callrec/internal/recname"
 )
@@ -166,18 +164,6 @@ func (r *Receiver) Stats() Stats {
 	return r.stats
 }
 
-// httpError is a refusal with its status.
-type httpError struct {
-	code int
-	msg  string
-}
-
-func (e *httpError) Error() string { return e.msg }
-
-func refuse(code int, format string, args ...any) error {
-	return &httpError{code: code, msg: fmt.Sprintf(format, args...)}
-}
-
 // ServeHTTP handles one upload.
 func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if r.injectFailure() {
@@ -189,21 +175,10 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	created, err := r.serve(req)
-	var he *httpError
-	switch {
-	case err == nil && created:
-		w.WriteHeader(http.StatusCreated)
-	case err == nil:
-		w.WriteHeader(http.StatusOK)
-	case errors.As(err, &he):
+	if ie := (*ingest.Error)(nil); errors.As(err, &ie) {
 		r.count(func(s *Stats) { s.Rejected++ })
-		if he.code == http.StatusUnauthorized {
-			w.Header().Set("WWW-Authenticate", `Basic realm="callrec"`)
-		}
-		http.Error(w, he.msg, he.code)
-	default:
-		http.Error(w, err.Error(), http.StatusInternalServerError)
 	}
+	ingest.Respond(w, created, err, `Basic realm="callrec"`)
 	r.log.Info("upload", "method", req.Method, "path", req.URL.Path, "id", req.Header.Get(delivery.HeaderRecordingID), "error", err)
 }
 
@@ -238,142 +213,61 @@ func (r *Receiver) authorized(req *http.Request) bool {
 // serve stores the upload and reports whether it completed a new recording.
 func (r *Receiver) serve(req *http.Request) (bool, error) {
 	if code := r.rejecting(); code != 0 {
-		return false, refuse(code, "rejecting every request")
+		return false, ingest.Refuse(code, "rejecting every request")
 	}
 	if !r.authorized(req) {
-		return false, refuse(http.StatusUnauthorized, "unauthorized")
+		return false, ingest.Refuse(http.StatusUnauthorized, "unauthorized")
 	}
 	if req.Method == http.MethodOptions || req.Method == http.MethodHead {
 		// A health check: up, and the credentials are good.
 		return false, nil
 	}
-	id := req.Header.Get(delivery.HeaderRecordingID)
-	if !recname.ValidID(id) {
-		return false, refuse(http.StatusBadRequest, "missing or invalid %s", delivery.HeaderRecordingID)
-	}
-	sum := strings.ToLower(req.Header.Get(delivery.HeaderAudioSHA256))
-	if len(sum) != sha256.Size*2 {
-		return false, refuse(http.StatusBadRequest, "missing or invalid %s", delivery.HeaderAudioSHA256)
-	}
-	body := http.MaxBytesReader(nil, req.Body, r.cfg.MaxBytes)
-	switch req.Method {
-	case http.MethodPut:
-		name := path.Base(req.URL.Path)
-		if ext := path.Ext(name); ext == ".json" {
-			return r.putMetadata(id, sum, body)
-		} else if recname.ValidExt(ext) {
-			return false, r.storeAudio(id, sum, ext, body)
-		}
-		return false, refuse(http.StatusBadRequest, "cannot tell audio from metadata in %q", name)
-	case http.MethodPost:
-		return r.post(req, id, sum)
-	}
-	return false, refuse(http.StatusMethodNotAllowed, "method %s not allowed", req.Method)
-}
-
-// putMetadata stores the sidecar of a PUT, which must follow its audio.
-func (r *Receiver) putMetadata(id, sum string, body io.Reader) (bool, error) {
-	md, raw, err := readMetadata(body, id, sum)
+	id, sum, err := ingest.Headers(req)
 	if err != nil {
 		return false, err
 	}
-	if _, err := os.Stat(r.audioPath(id, md.AudioExt)); err != nil {
-		return false, refuse(http.StatusConflict, "metadata for %s before its audio", id)
-	}
-	return r.storeMetadata(id, raw)
+	return ingest.Dispatch(req, id, sum, r.cfg.MaxBytes, store{r})
 }
 
-// post stores a multipart upload: the metadata part, then the audio part.
-func (r *Receiver) post(req *http.Request, id, sum string) (bool, error) {
-	if mt, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type")); mt != "multipart/form-data" {
-		return false, refuse(http.StatusUnsupportedMediaType, "want multipart/form-data, got %q", mt)
-	}
-	mr, err := req.MultipartReader()
-	if err != nil {
-		return false, refuse(http.StatusBadRequest, "%v", err)
-	}
-	part, err := mr.NextPart()
-	if err != nil || part.FormName() != "metadata" {
-		return false, refuse(http.StatusBadRequest, "first part must be metadata")
-	}
-	md, raw, err := readMetadata(part, id, sum)
-	if err != nil {
-		return false, err
-	}
-	part, err = mr.NextPart()
-	if err != nil || part.FormName() != "audio" {
-		return false, refuse(http.StatusBadRequest, "second part must be audio")
-	}
-	if err := r.storeAudio(id, sum, md.AudioExt, part); err != nil {
-		return false, err
-	}
-	return r.storeMetadata(id, raw)
+// store is the receiver's side of an upload: Dir/<id><ext> and
+// Dir/<id>.json.
+type store struct{ r *Receiver }
+
+// Audio stores the audio of a PUT.
+func (s store) Audio(_ context.Context, id, sum, ext string, body io.Reader) error {
+	return s.r.storeAudio(id, sum, ext, body)
 }
 
-// readMetadata decodes a sidecar and checks it against the headers.
-func readMetadata(body io.Reader, id, sum string) (delivery.Metadata, []byte, error) {
-	var md delivery.Metadata
-	raw, err := io.ReadAll(io.LimitReader(body, 1<<20))
-	if err != nil {
-		return md, nil, refuse(http.StatusBadRequest, "read metadata: %v", err)
+// Metadata stores the sidecar of a PUT, which must follow its audio.
+func (s store) Metadata(_ context.Context, md delivery.Metadata, raw []byte) (bool, error) {
+	if _, err := os.Stat(s.r.audioPath(md.ID, md.AudioExt)); err != nil {
+		return false, ingest.Refuse(http.StatusConflict, "metadata for %s before its audio", md.ID)
 	}
-	if err := json.Unmarshal(raw, &md); err != nil {
-		return md, nil, refuse(http.StatusBadRequest, "decode metadata: %v", err)
+	return s.r.storeMetadata(md.ID, raw)
+}
+
+// Multipart stores a POST: the audio, then the sidecar completing it.
+func (s store) Multipart(_ context.Context, md delivery.Metadata, raw []byte, audio io.Reader) (bool, error) {
+	if err := s.r.storeAudio(md.ID, md.SHA256, md.AudioExt, audio); err != nil {
+		return false, err
 	}
-	if md.ID != id || !strings.EqualFold(md.SHA256, sum) || !recname.ValidExt(md.AudioExt) {
-		return md, nil, refuse(http.StatusUnprocessableEntity, "metadata does not match the headers")
-	}
-	return md, raw, nil
+	return s.r.storeMetadata(md.ID, raw)
 }
 
 func (r *Receiver) audioPath(id, ext string) string { return filepath.Join(r.cfg.Dir, id+ext) }
 
-// storeAudio writes the audio to a temporary file while hashing it and
-// renames it into place only when the digest matches.
+// storeAudio writes the audio to a temporary file while checking its
+// digest and renames it into place only when it matches.
 func (r *Receiver) storeAudio(id, sum, ext string, body io.Reader) error {
 	f, err := durable.Create(r.audioPath(id, ext), 0o600)
 	if err != nil {
 		return err
 	}
 	defer f.Abort()
-	h := sha256.New()
-	if err := copyBody(io.MultiWriter(f, h), body); err != nil {
+	if err := ingest.Copy(f, body, sum); err != nil {
 		return err
 	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
-		return refuse(http.StatusUnprocessableEntity, "audio sha256 %s does not match header %s", got, sum)
-	}
 	return f.Commit()
-}
-
-// copyBody copies an upload's body to dst. A failure to read the body is
-// the client's (400); a failure to write is this server's own (a full
-// disk: 500, so that the sender keeps the recording and retries rather
-// than taking it as refused for good).
-func copyBody(dst io.Writer, body io.Reader) error {
-	w := &writeErrWriter{w: dst}
-	if _, err := io.Copy(w, body); err != nil {
-		if w.err != nil {
-			return fmt.Errorf("store audio: %w", w.err)
-		}
-		return refuse(http.StatusBadRequest, "read audio: %v", err)
-	}
-	return nil
-}
-
-// writeErrWriter remembers the error of its writer, telling it apart from
-// an error of the reader io.Copy reads.
-type writeErrWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *writeErrWriter) Write(p []byte) (int, error) {
-	n, err := e.w.Write(p)
-	if err != nil {
-		e.err = err
-	}
-	return n, err
 }
 
 // storeMetadata writes the sidecar, completing the recording.

@@ -148,6 +148,51 @@ func TestCommitNoSyncDirLeavesTheDirectoryToTheCaller(t *testing.T) {
 	assertOnly(t, dir, "a.json")
 }
 
+// TestCommitToAfterSync: a file fsynced by Sync is renamed to the name
+// given to CommitTo without a second fsync; a Write after the Sync, or no
+// Sync at all, brings the fsync back before the rename.
+func TestCommitToAfterSync(t *testing.T) {
+	dir := t.TempDir()
+	rec := &recordingFS{}
+	p, err := durable.Writer{FS: rec}.Create(filepath.Join(dir, "a.json"), 0o640)
+	require.NoError(t, err)
+	_, err = p.Write([]byte("x"))
+	require.NoError(t, err)
+	require.NoError(t, p.Sync())
+	require.NoError(t, p.CommitTo(filepath.Join(dir, "b.json")))
+	assert.Equal(t, []string{
+		"create .a.json.part-*",
+		"write x",
+		"sync file",
+		"close file",
+		"rename .a.json.part-* -> b.json",
+	}, rec.ops)
+	require.Error(t, p.CommitTo(filepath.Join(dir, "c.json")), "a second commit is refused")
+	assertOnly(t, dir, "b.json")
+
+	for _, syncFirst := range []bool{false, true} {
+		rec.ops = nil
+		p, err = durable.Writer{FS: rec}.Create(filepath.Join(dir, "d.json"), 0o640)
+		require.NoError(t, err)
+		if syncFirst {
+			require.NoError(t, p.Sync())
+		}
+		_, err = p.Write([]byte("y"))
+		require.NoError(t, err)
+		require.NoError(t, p.CommitTo(filepath.Join(dir, "e.json")))
+		assert.Equal(t, []string{"sync file", "close file", "rename .d.json.part-* -> e.json"}, rec.ops[len(rec.ops)-3:],
+			"data written after the last Sync (sync first: %v) is fsynced before the rename", syncFirst)
+	}
+	assertOnly(t, dir, "b.json", "e.json")
+
+	rec.fail = map[string]error{"rename": syscall.EXDEV}
+	p, err = durable.Writer{FS: rec}.Create(filepath.Join(dir, "f.json"), 0o640)
+	require.NoError(t, err)
+	require.NoError(t, p.Sync())
+	require.ErrorIs(t, p.CommitTo(filepath.Join(dir, "g.json")), syscall.EXDEV)
+	assertOnly(t, dir, "b.json", "e.json")
+}
+
 func TestWriteFileFailuresKeepTheOldFile(t *testing.T) {
 	enospc := &os.PathError{Op: "write", Path: "x", Err: syscall.ENOSPC}
 	for _, tc := range []struct {
