@@ -249,7 +249,7 @@ func (c *call) startRecording(billingStart, recStart time.Time, held *heldRecord
 		_ = os.Remove(filepath.Join(b.cfg.RecordDir, c.id+partialExt))
 		return err
 	}
-	q := newRecordQueue(rec, b.recBufs)
+	q := newRecordQueue(rec, b.recBufs, b.recWriters)
 	c.mu.Lock()
 	c.rec, c.recPath, c.recQ = rec, path, q
 	c.mu.Unlock()
