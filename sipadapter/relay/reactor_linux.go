@@ -120,16 +120,15 @@ func (r *reactor) poll(uintptr) bool {
 	}
 }
 
-// serve reads one datagram from sk and relays it. The session's read lock
+// serve reads one datagram from sk and relays it. The session's fdGuard
 // keeps Close from closing the descriptor (which the kernel could hand to
 // another socket) while it is used.
 func (r *reactor) serve(sk *sock) {
 	s := sk.l.s
-	s.fdMu.RLock()
-	defer s.fdMu.RUnlock()
-	if s.closed.Load() {
-		return
+	if !s.fds.acquire() {
+		return // closing
 	}
+	defer s.fds.release()
 	n, src, ok := r.recv(sk.fd)
 	if !ok {
 		return

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/rtp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -85,4 +86,50 @@ func openFDs(t *testing.T) int {
 	ents, err := os.ReadDir("/proc/self/fd")
 	require.NoError(t, err)
 	return len(ents)
+}
+
+// injectingFilter writes through a Writer of its own session from inside
+// Relay, as the on-demand DTMF gate does when it flushes withheld digits,
+// after waiting long enough for a Close to be pending.
+type injectingFilter struct {
+	w       *relay.Writer
+	entered chan struct{}
+	wait    time.Duration
+	err     chan error
+}
+
+func (f *injectingFilter) Relay(p *rtp.Packet) bool {
+	close(f.entered)
+	time.Sleep(f.wait)
+	f.err <- f.w.WriteRTP(p)
+	return true
+}
+
+// TestCloseWhileFilterInjects: a Close arriving while the reactor runs a
+// filter that injects through the same session's Writer completes; the
+// injection gets ErrClosed instead of deadlocking against the Close.
+func TestCloseWhileFilterInjects(t *testing.T) {
+	a := newTestAnchor(t, 4, nil)
+	s, err := a.Open()
+	require.NoError(t, err)
+	caller, callee := newPeer(t), newPeer(t)
+	s.SetRemote(relay.Caller, caller.addr())
+	s.SetRemote(relay.Callee, callee.addr())
+	f := &injectingFilter{w: s.Writer(relay.Caller), entered: make(chan struct{}), wait: 200 * time.Millisecond, err: make(chan error, 1)}
+	s.SetFilter(relay.Callee, f)
+	caller.send(s.Local(relay.Caller), packet(1, "x"))
+	select {
+	case <-f.entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the filter never ran")
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	select {
+	case err := <-closed:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close deadlocked with a filter injecting into the closing session")
+	}
+	assert.ErrorIs(t, <-f.err, relay.ErrClosed)
 }

@@ -88,7 +88,7 @@ type Session struct {
 	clock   Clock
 	legs    [2]*leg
 	r       *reactor
-	fdMu    sync.RWMutex // read-held while a socket is used; Close takes it to close them
+	fds     fdGuard // held while a socket is used; Close waits for it to close them
 	closed  atomic.Bool
 	once    sync.Once
 	lastRTP atomic.Int64 // clock unix nanos of the last RTP packet from either party
@@ -323,7 +323,7 @@ func (s *Session) Close() error {
 		}
 		s.timerMu.Unlock()
 		var errs []error
-		s.fdMu.Lock()
+		s.fds.closeAndWait()
 		for _, l := range s.legs {
 			for _, sk := range [2]*sock{l.pair.rtp, l.pair.rtcp} {
 				s.r.remove(sk)
@@ -333,7 +333,6 @@ func (s *Session) Close() error {
 				}
 			}
 		}
-		s.fdMu.Unlock()
 		for _, l := range s.legs {
 			s.anchor.ports.release(l.pair.port)
 		}
@@ -473,11 +472,10 @@ type Writer struct {
 // address is not known yet.
 func (w *Writer) WriteRTP(p *rtp.Packet) error {
 	l := w.l
-	l.s.fdMu.RLock()
-	defer l.s.fdMu.RUnlock()
-	if l.s.closed.Load() {
+	if !l.s.fds.acquire() {
 		return ErrClosed
 	}
+	defer l.s.fds.release()
 	target := l.rtpEnd.target.Load()
 	if target == nil {
 		return ErrNoTarget
