@@ -25,7 +25,7 @@ type B2BUA struct {
 	anchor *relay.Anchor
 	sides  [2]*side
 	// recBufs holds the packet copies of every call's recording queue.
-	recBufs *sync.Pool
+	recBufs *recordBufs
 	// recWriters writes every call's recording queue to its recording.
 	recWriters *recordWriters
 	// wavBufs lends every call's recording its output buffers, so that a

@@ -21,6 +21,12 @@ const recordQueueLen = 256
 // recordBufSize is the largest packet the queue copies: an Ethernet MTU.
 const recordBufSize = 1500
 
+// recordSmallBufSize fits a voice packet (172 bytes for 20 ms of G.711,
+// with room for CSRCs and extensions): packets that fit are copied into
+// buffers of this size, so that the packets queued while the writers lag
+// hold a few hundred bytes each, not an MTU.
+const recordSmallBufSize = 256
+
 // errRecordQueueFull is counted in the relay's TapErrors for a packet the
 // recording queue had no room for: it is lost to the recording (and
 // counted in its metadata), never to the call.
@@ -35,7 +41,7 @@ var errRecordQueueFull = errors.New("sipadapter: recording queue full: packet lo
 // entries, not a full buffer.
 type recordQueue struct {
 	rec     *recorder.Recording
-	bufs    *sync.Pool // of *[]byte, recordBufSize long
+	bufs    *recordBufs
 	writers *recordWriters
 	dropped [2]atomic.Uint64
 	errs    atomic.Uint64 // packets the recorder refused
@@ -59,24 +65,24 @@ type queuedPacket struct {
 	party   relay.Party
 }
 
-func newRecordQueue(rec *recorder.Recording, bufs *sync.Pool, writers *recordWriters) *recordQueue {
+func newRecordQueue(rec *recorder.Recording, bufs *recordBufs, writers *recordWriters) *recordQueue {
 	return &recordQueue{rec: rec, bufs: bufs, writers: writers}
 }
 
 // push copies p into the queue; it never blocks on the disk (the lock only
 // guards the slice, never a write).
 func (q *recordQueue) push(party relay.Party, p *rtp.Packet, arrival time.Time) error {
-	bp := q.bufs.Get().(*[]byte)
+	bp := q.bufs.get(p.MarshalSize())
 	n, err := p.MarshalTo(*bp)
 	if err != nil {
-		q.bufs.Put(bp)
+		q.bufs.put(bp)
 		q.dropped[party].Add(1)
 		return err
 	}
 	q.mu.Lock()
 	if q.closed || len(q.items)-q.head >= recordQueueLen {
 		q.mu.Unlock()
-		q.bufs.Put(bp)
+		q.bufs.put(bp)
 		q.dropped[party].Add(1)
 		return errRecordQueueFull
 	}
@@ -133,7 +139,7 @@ func (q *recordQueue) write() (more bool) {
 		if err := recLeg(q.rec, pk.party).Write((*pk.buf)[:pk.n], time.Unix(0, pk.arrival)); err != nil {
 			q.errs.Add(1)
 		}
-		q.bufs.Put(pk.buf)
+		q.bufs.put(pk.buf)
 	}
 	return true
 }
@@ -226,6 +232,32 @@ func (q *recordQueue) lost() [2]uint64 {
 	return [2]uint64{q.dropped[relay.Caller].Load(), q.dropped[relay.Callee].Load()}
 }
 
-func newRecordBufs() *sync.Pool {
-	return &sync.Pool{New: func() any { b := make([]byte, recordBufSize); return &b }}
+// recordBufs lends the buffers recording queues copy packets into, shared
+// by all calls: small ones for voice packets, MTU-sized ones for the rest.
+type recordBufs struct {
+	small, large sync.Pool // of *[]byte
+}
+
+func newRecordBufs() *recordBufs {
+	b := &recordBufs{}
+	b.small.New = func() any { s := make([]byte, recordSmallBufSize); return &s }
+	b.large.New = func() any { s := make([]byte, recordBufSize); return &s }
+	return b
+}
+
+// get returns a buffer for a packet of n bytes; a packet larger than
+// recordBufSize does not fit (MarshalTo fails and the packet is counted).
+func (b *recordBufs) get(n int) *[]byte {
+	if n <= recordSmallBufSize {
+		return b.small.Get().(*[]byte)
+	}
+	return b.large.Get().(*[]byte)
+}
+
+func (b *recordBufs) put(p *[]byte) {
+	if cap(*p) == recordSmallBufSize {
+		b.small.Put(p)
+		return
+	}
+	b.large.Put(p)
 }

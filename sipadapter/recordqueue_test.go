@@ -154,3 +154,38 @@ func TestRecordWritersShareGoroutinesAndIsolateAStall(t *testing.T) {
 	}
 	assert.Zero(t, running(), "writers left with no queue ready")
 }
+
+// TestRecordQueueCopiesPacketsOfAnySize: voice packets are copied into
+// small buffers and larger ones into MTU-sized ones, and both reach the
+// recording whole; a packet over an MTU is refused and counted.
+func TestRecordQueueCopiesPacketsOfAnySize(t *testing.T) {
+	bufs := newRecordBufs()
+	assert.Equal(t, recordSmallBufSize, cap(*bufs.get(172)), "a 20 ms G.711 packet")
+	assert.Equal(t, recordBufSize, cap(*bufs.get(recordSmallBufSize + 1)))
+
+	start := time.Unix(1_800_000_000, 0)
+	rec, err := recorder.New(recorder.Config{Path: filepath.Join(t.TempDir(), "r.wav"), Start: start,
+		Clock: func() time.Time { return start.Add(20 * time.Second) }})
+	require.NoError(t, err)
+	q := newRecordQueue(rec, bufs, newRecordWriters())
+	q.start()
+	const packets = 20
+	ts := uint32(0)
+	for i := range packets {
+		size := 160
+		if i%2 == 1 {
+			size = 1200 // 150 ms of G.711 in one packet: over the small buffers
+		}
+		pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SSRC: 1, SequenceNumber: uint16(i), Timestamp: ts}, Payload: make([]byte, size)}
+		require.NoError(t, q.push(relay.Caller, pkt, start.Add(time.Duration(ts/8)*time.Millisecond)))
+		ts += uint32(size)
+	}
+	huge := &rtp.Packet{Header: rtp.Header{Version: 2, SSRC: 1, SequenceNumber: packets, Timestamp: ts}, Payload: make([]byte, recordBufSize)}
+	require.Error(t, q.push(relay.Caller, huge, start.Add(time.Duration(ts/8)*time.Millisecond)))
+	q.close()
+	assert.Equal(t, [2]uint64{1, 0}, q.lost(), "the packet over an MTU")
+	res, err := rec.Close(context.Background())
+	require.NoError(t, err)
+	assert.EqualValues(t, packets, res.Caller.Received)
+	assert.EqualValues(t, packets, res.Caller.Decoded)
+}
