@@ -25,7 +25,9 @@ type B2BUA struct {
 	anchor *relay.Anchor
 	sides  [2]*side
 	// recBufs holds the packet copies of every call's recording queue.
-	recBufs *sync.Pool
+	recBufs *recordBufs
+	// recWriters writes every call's recording queue to its recording.
+	recWriters *recordWriters
 	// wavBufs lends every call's recording its output buffers, so that a
 	// recording keeps one 8 KiB buffer instead of two while it is active.
 	wavBufs recorder.BufferPool
@@ -93,7 +95,7 @@ func New(cfg Config) (*B2BUA, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &B2BUA{
 		cfg: cfg, log: cfg.Logger.With("component", "sipadapter"), anchor: anchor,
-		ctx: ctx, cancel: cancel, calls: make(map[string]*call), served: make(chan struct{}), recBufs: newRecordBufs(),
+		ctx: ctx, cancel: cancel, calls: make(map[string]*call), served: make(chan struct{}), recBufs: newRecordBufs(), recWriters: newRecordWriters(),
 		ready: make(chan struct{}), mediaCap: mediaCapacity(cfg),
 	}
 	// Never the whole range: ordinary calls keep at least one session.

@@ -116,7 +116,7 @@ func (h *heldRecording) attach(rec *recorder.Recording, q *recordQueue) (replaye
 			dropped, h.done = h.dropped, true
 			h.q.Store(q)
 			h.mu.Unlock()
-			go q.run()
+			q.start()
 			return replayed, dropped, errors.Join(errs...)
 		}
 		h.mu.Unlock()
