@@ -72,6 +72,7 @@ func NewPlayer(p *Prompt, cfg PlayerConfig) (*Player, error) {
 	if p == nil || p.Len() == 0 {
 		return nil, fmt.Errorf("%w: nil or empty prompt", ErrPromptLength)
 	}
+	cfg.Codec = cfg.Codec.orPCMU()
 	pt, err := cfg.Codec.payloadType(cfg.PayloadType, "PlayerConfig.PayloadType")
 	if err != nil {
 		return nil, err

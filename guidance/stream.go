@@ -96,6 +96,7 @@ func NewStream(cfg StreamConfig) (*Stream, error) {
 	if cfg.Writer == nil {
 		return nil, fmt.Errorf("%w: StreamConfig.Writer: nil", ErrInvalidConfig)
 	}
+	cfg.Codec = cfg.Codec.orPCMU()
 	pt, err := cfg.Codec.payloadType(cfg.PayloadType, "StreamConfig.PayloadType")
 	if err != nil {
 		return nil, fmt.Errorf("StreamConfig.%w", err)

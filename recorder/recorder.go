@@ -327,6 +327,17 @@ func (r *Recording) Caller() *Leg { return &r.legs[SideCaller] }
 // Callee returns the leg of the packets the callee sends.
 func (r *Recording) Callee() *Leg { return &r.legs[SideCallee] }
 
+// Leg returns the leg of side s: [Recording.Caller] for [SideCaller],
+// [Recording.Callee] for [SideCallee]. It lets a media plane that numbers
+// the parties as [Side] does (sipadapter/relay.Party) pick a leg without a
+// mapping.
+func (r *Recording) Leg(s Side) *Leg {
+	if s == SideCallee {
+		return r.Callee()
+	}
+	return r.Caller()
+}
+
 // Start returns the instant of the file's first frame.
 func (r *Recording) Start() time.Time { return r.start }
 
