@@ -126,7 +126,11 @@ type Config struct {
 	Start time.Time
 
 	// Clock tells the time for Start, Pause, Resume, Close and packets
-	// written with a zero arrival; default time.Now.
+	// written with a zero arrival; default time.Now. It must be the clock
+	// of the arrival times given to Write: the caller's, such as the
+	// relay's (sipadapter passes its one Config.Clock's Now) or a packet
+	// capture's timeline (examples/pcap2wav). It is the only time the
+	// recorder reads; it sets no timers.
 	Clock func() time.Time
 
 	// Logger receives debug records of re-anchors and SSRC changes and

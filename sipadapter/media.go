@@ -117,7 +117,7 @@ func (c *call) guidanceGates() (*[2]guidanceGate, error) {
 	var gates [2]guidanceGate
 	for _, p := range []relay.Party{relay.Caller, relay.Callee} {
 		s, err := guidance.NewStream(guidance.StreamConfig{
-			Codec: codec, PayloadType: pt, Writer: c.media.Writer(p), Clock: b.cfg.GuidanceClock,
+			Codec: codec, PayloadType: pt, Writer: c.media.Writer(p),
 			Logger: b.log, Name: "to-" + p.String(),
 		})
 		if err != nil {
