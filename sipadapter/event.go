@@ -131,8 +131,9 @@ type Event struct {
 // thing they use the same field name, JSON key and type (CallID, Direction,
 // Caller, Destination, LineNumber, DivertedFrom, DiversionReason, Start,
 // Answer, End, TruncatedReason); CDR.RecordingID is the Metadata's ID.
-// Called is the number as signalled, which Metadata does not keep, and
-// BillingStart is Metadata.GuidanceStart for a recorded call.
+// Called is the number as signalled (Metadata keeps the normalised Dialled
+// and Destination instead), and BillingStart is Metadata.GuidanceStart for
+// a recorded call.
 type CDR struct {
 	CallID      string             `json:"call_id"`
 	Direction   delivery.Direction `json:"direction"`
