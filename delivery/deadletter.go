@@ -76,7 +76,7 @@ func (q *Queue) Requeue(ctx context.Context, name string) error {
 	if closed {
 		return ErrClosed
 	}
-	md, st, err := q.spool.requeue(name, q.cfg.Clock.Now())
+	md, st, err := q.spool.requeue(name, time.Now())
 	if err != nil {
 		return err
 	}

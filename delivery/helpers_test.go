@@ -52,69 +52,11 @@ func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool)
 	}
 }
 
-// fakeClock is a Clock that moves only when told.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*fakeTimer
-}
+// maxSource is a rand.Source whose every draw is the largest, so that
+// each backoff delay is its ceiling (less a nanosecond).
+type maxSource struct{}
 
-type fakeTimer struct {
-	clock *fakeClock
-	c     chan time.Time
-	at    time.Time
-	done  bool
-}
-
-func (t *fakeTimer) C() <-chan time.Time { return t.c }
-func (t *fakeTimer) Stop() bool {
-	t.clock.mu.Lock()
-	defer t.clock.mu.Unlock()
-	was := !t.done
-	t.done = true
-	return was
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) NewTimer(d time.Duration) delivery.Timer {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &fakeTimer{clock: c, c: make(chan time.Time, 1), at: c.now.Add(d)}
-	if d <= 0 {
-		t.c <- c.now
-		t.done = true
-	} else {
-		c.timers = append(c.timers, t)
-	}
-	return t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	kept := c.timers[:0]
-	for _, t := range c.timers {
-		switch {
-		case t.done:
-		case !t.at.After(c.now):
-			t.done = true
-			t.c <- c.now
-		default:
-			kept = append(kept, t)
-		}
-	}
-	c.timers = kept
-}
+func (maxSource) Uint64() uint64 { return ^uint64(0) }
 
 // testCA issues certificates for TLS tests.
 type testCA struct {

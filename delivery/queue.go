@@ -34,8 +34,6 @@ type Config struct {
 	// put there by another process, such as a requeue by an operator tool.
 	// Default 1m; negative disables.
 	RescanInterval time.Duration
-	// Clock paces retries and stamps recordings. Default: the system clock.
-	Clock Clock
 	// Rand draws the jitter of retries and cool-downs. Default: a PCG
 	// seeded from crypto/rand. The queue serialises its use.
 	Rand rand.Source
@@ -76,9 +74,6 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Circuit, err = c.Circuit.withDefaults(); err != nil {
 		return c, err
-	}
-	if c.Clock == nil {
-		c.Clock = systemClock{}
 	}
 	if c.Rand == nil {
 		var seed [16]byte
@@ -193,7 +188,7 @@ func (q *Queue) enqueue(ctx context.Context, rec Recording) (Metadata, error) {
 	if err := ctx.Err(); err != nil {
 		return Metadata{}, err
 	}
-	now := q.cfg.Clock.Now()
+	now := time.Now()
 	if rec.Metadata.ID == "" {
 		// Chosen here rather than by the spool so that the rescan knows
 		// which entry this call is about to commit.
@@ -311,7 +306,7 @@ func (q *Queue) statsLocked() Stats {
 	s.Queued = len(q.entries)
 	s.Circuit = q.breaker.state
 	if e := q.byAge.peek(); e != nil {
-		s.OldestAge = max(0, q.cfg.Clock.Now().Sub(e.md.Enqueued))
+		s.OldestAge = max(0, time.Now().Sub(e.md.Enqueued))
 	}
 	return s
 }
@@ -389,7 +384,7 @@ func (q *Queue) rescan() error {
 			}
 			st := f.state
 			st.LastError = "unreadable spool entry: " + f.err.Error()
-			st.DeadLettered = q.cfg.Clock.Now().UTC()
+			st.DeadLettered = time.Now().UTC()
 			if _, err := q.spool.bury(f.id, st); err != nil {
 				q.log.Error("cannot dead-letter unreadable entry", "id", f.id, "error", err)
 				continue
@@ -417,9 +412,9 @@ func (q *Queue) rescan() error {
 // finish.
 func (q *Queue) dispatch() {
 	defer q.workers.Done()
-	nextRescan := q.cfg.Clock.Now().Add(q.cfg.RescanInterval)
+	nextRescan := time.Now().Add(q.cfg.RescanInterval)
 	for {
-		now := q.cfg.Clock.Now()
+		now := time.Now()
 		if q.cfg.RescanInterval > 0 && !now.Before(nextRescan) {
 			if err := q.rescan(); err != nil {
 				q.log.Error("spool rescan failed", "error", err)
@@ -439,11 +434,11 @@ func (q *Queue) dispatch() {
 		if q.cfg.RescanInterval > 0 && (wakeAt.IsZero() || nextRescan.Before(wakeAt)) {
 			wakeAt = nextRescan
 		}
-		var timer Timer
+		var timer *time.Timer
 		var fire <-chan time.Time
 		if !wakeAt.IsZero() {
-			timer = q.cfg.Clock.NewTimer(max(0, wakeAt.Sub(now)))
-			fire = timer.C()
+			timer = time.NewTimer(max(0, wakeAt.Sub(now)))
+			fire = timer.C
 		}
 		select {
 		case <-q.wake:
@@ -522,7 +517,7 @@ func (q *Queue) attempt(e *entry) {
 	ctx, cancel := context.WithTimeout(q.attemptCtx, q.cfg.AttemptTimeout)
 	err := q.cfg.Sink.Deliver(ctx, item)
 	cancel()
-	now := q.cfg.Clock.Now()
+	now := time.Now()
 	log := q.log.With("id", md.ID, "call_id", md.CallID, "attempt", item.Attempt)
 
 	switch {

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -234,22 +235,31 @@ func TestRequeueOfflinePickedUpByRescan(t *testing.T) {
 	waitFor(t, "redelivery", 10*time.Second, func() bool { return q.Stats().Delivered == 2 })
 }
 
+// TestQueueMaxAge runs in a synctest bubble: time moves only when every
+// goroutine of the queue waits. maxSource makes every delay its ceiling less
+// a nanosecond, so the attempts fall at 0, 40 and 80 minutes, and the third
+// one, past MaxAge, dead-letters the recording.
 func TestQueueMaxAge(t *testing.T) {
-	clock := newFakeClock()
-	sink := newFlakySink(errors.New("down"))
-	q := newQueue(t, delivery.Config{Sink: sink, Clock: clock,
-		Backoff: delivery.Backoff{Base: time.Minute, Cap: time.Minute, MaxAge: time.Hour},
-		Circuit: delivery.Circuit{Threshold: 1000}})
-	enqueue(t, q, t.TempDir(), 1, 10)
-	require.NoError(t, q.Start())
-	waitFor(t, "first attempt", 10*time.Second, func() bool { return q.Stats().Retried == 1 })
-	clock.Advance(30 * time.Minute)
-	waitFor(t, "second attempt", 10*time.Second, func() bool { return q.Stats().Retried == 2 })
-	assert.Equal(t, 30*time.Minute, q.Stats().OldestAge)
-	clock.Advance(31 * time.Minute)
-	waitFor(t, "dead letter by age", 10*time.Second, func() bool { return q.Stats().DeadLettered == 1 })
-	calls, _, _ := sink.snapshot()
-	assert.Equal(t, 3, calls)
+	synctest.Test(t, func(t *testing.T) {
+		sink := newFlakySink(errors.New("down"))
+		q := newQueue(t, delivery.Config{Sink: sink, Rand: maxSource{},
+			Backoff: delivery.Backoff{Base: 40 * time.Minute, Cap: 40 * time.Minute, MaxAge: time.Hour},
+			Circuit: delivery.Circuit{Threshold: 1000}})
+		enqueue(t, q, t.TempDir(), 1, 10)
+		require.NoError(t, q.Start())
+		synctest.Wait()
+		require.Equal(t, uint64(1), q.Stats().Retried, "first attempt")
+		time.Sleep(40 * time.Minute)
+		synctest.Wait()
+		require.Equal(t, uint64(2), q.Stats().Retried, "second attempt")
+		assert.Equal(t, 40*time.Minute, q.Stats().OldestAge)
+		assert.Zero(t, q.Stats().DeadLettered)
+		time.Sleep(40 * time.Minute)
+		synctest.Wait()
+		require.Equal(t, uint64(1), q.Stats().DeadLettered, "dead letter by age")
+		calls, _, _ := sink.snapshot()
+		assert.Equal(t, 3, calls)
+	})
 }
 
 func TestQueueCircuitProbesOneAtATime(t *testing.T) {
@@ -455,27 +465,30 @@ func TestQueueEnqueuedCountedOnceDespiteRescans(t *testing.T) {
 // postpones the next attempt beyond the (much shorter) backoff, and no
 // further.
 func TestQueueHonoursRetryAfter(t *testing.T) {
-	clock := newFakeClock()
-	var calls atomic.Int32
-	sink := delivery.SinkFunc(func(context.Context, delivery.Item) error {
-		if calls.Add(1) == 1 {
-			return delivery.Retryable(errors.New("503 busy"), 10*time.Minute)
-		}
-		return nil
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int32
+		sink := delivery.SinkFunc(func(context.Context, delivery.Item) error {
+			if calls.Add(1) == 1 {
+				return delivery.Retryable(errors.New("503 busy"), 10*time.Minute)
+			}
+			return nil
+		})
+		q := newQueue(t, delivery.Config{Sink: sink, RescanInterval: -1,
+			Backoff: delivery.Backoff{Base: time.Millisecond, Cap: time.Millisecond},
+			Circuit: delivery.Circuit{Threshold: 1000}})
+		enqueue(t, q, t.TempDir(), 1, 10)
+		require.NoError(t, q.Start())
+		synctest.Wait()
+		require.Equal(t, uint64(1), q.Stats().Retried, "first attempt")
+
+		time.Sleep(10*time.Minute - time.Second)
+		synctest.Wait() // every goroutine waits: no early attempt is pending
+		assert.Equal(t, int32(1), calls.Load(), "retried before Retry-After")
+		assert.Zero(t, q.Stats().Delivered)
+
+		time.Sleep(time.Second)
+		synctest.Wait()
+		assert.Equal(t, uint64(1), q.Stats().Delivered, "retry after Retry-After")
+		assert.Equal(t, int32(2), calls.Load())
 	})
-	q := newQueue(t, delivery.Config{Sink: sink, Clock: clock, RescanInterval: -1,
-		Backoff: delivery.Backoff{Base: time.Millisecond, Cap: time.Millisecond},
-		Circuit: delivery.Circuit{Threshold: 1000}})
-	enqueue(t, q, t.TempDir(), 1, 10)
-	require.NoError(t, q.Start())
-	waitFor(t, "first attempt", 10*time.Second, func() bool { return q.Stats().Retried == 1 })
-
-	clock.Advance(10*time.Minute - time.Second)
-	time.Sleep(50 * time.Millisecond) // room for a wrongly early attempt
-	assert.Equal(t, int32(1), calls.Load(), "retried before Retry-After")
-	assert.Zero(t, q.Stats().Delivered)
-
-	clock.Advance(time.Second)
-	waitFor(t, "retry after Retry-After", 10*time.Second, func() bool { return q.Stats().Delivered == 1 })
-	assert.Equal(t, int32(2), calls.Load())
 }

@@ -8,7 +8,9 @@ import (
 	"time"
 )
 
-// Direction says which party placed a recorded call.
+// Direction says which way a recorded call went relative to the company
+// (its contract line): the text of dialplan.Direction, the SDK's one word
+// for it, kept as text so that this package stands alone.
 type Direction string
 
 // Directions of a recorded call as seen from the contract line.

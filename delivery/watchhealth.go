@@ -19,15 +19,15 @@ func (q *Queue) watchHealth(hc HealthChecker) {
 	defer q.workers.Done()
 	every := q.cfg.Circuit.HealthInterval
 	for {
-		timer := q.cfg.Clock.NewTimer(every)
+		timer := time.NewTimer(every)
 		select {
-		case <-timer.C():
+		case <-timer.C:
 		case <-q.stop:
 			timer.Stop()
 			return
 		}
 		q.mu.Lock()
-		open := q.breaker.state == CircuitOpen && q.cfg.Clock.Now().Before(q.breaker.openUntil)
+		open := q.breaker.state == CircuitOpen && time.Now().Before(q.breaker.openUntil)
 		q.mu.Unlock()
 		if !open {
 			continue
@@ -43,7 +43,7 @@ func (q *Queue) watchHealth(hc HealthChecker) {
 		woke := false
 		if err == nil {
 			q.counters.HealthyChecks++
-			woke = q.breaker.healthy(q.cfg.Clock.Now())
+			woke = q.breaker.healthy(time.Now())
 		}
 		q.mu.Unlock()
 		if woke {

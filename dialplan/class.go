@@ -132,7 +132,10 @@ func (k *LineKind) UnmarshalText(b []byte) error {
 	return enumParse(lineKindNames[:], b, "line kind", (*uint8)(k))
 }
 
-// Direction says which way a call goes relative to the company.
+// Direction says which way a call goes relative to the company. Its text
+// ("outgoing", "incoming") is the SDK's one word for it: delivery.Direction
+// holds that text, so a decision's direction goes into a recording's
+// metadata as delivery.Direction(d.Direction.String()).
 type Direction uint8
 
 // The directions.

@@ -69,7 +69,7 @@ func (t EventType) String() string {
 // Event is a guidance milestone, reported through [Config].OnEvent.
 type Event struct {
 	Type EventType
-	// Time is when it happened, by the Announcer's clock.
+	// Time is when it happened, by package time's clock.
 	Time time.Time
 	// Announcement is the announcement ID, or 0 for [Announcer.PlayPrompt].
 	Announcement int
@@ -102,7 +102,7 @@ type Result struct {
 }
 
 // Config configures an [Announcer]. The zero value plays the embedded
-// prompts to both parties with no beep, on the system clock.
+// prompts to both parties with no beep.
 type Config struct {
 	// Mode selects who hears the announcement.
 	Mode Mode
@@ -116,8 +116,6 @@ type Config struct {
 	Prompts map[int]*Prompt
 	// Beep mixes a periodic tone into the relayed audio after guidance.
 	Beep Beep
-	// Clock paces the packets and stamps the events; nil means SystemClock.
-	Clock Clock
 	// Logger receives guidance records; nil discards.
 	Logger *slog.Logger
 	// OnEvent, if set, is called synchronously from Play with each Event.
@@ -133,7 +131,6 @@ type Announcer struct {
 	mode    Mode
 	prompts [NumAnnouncements]*Prompt
 	beep    *beepTone
-	clock   Clock
 	log     *slog.Logger
 	onEvent func(Event)
 }
@@ -158,7 +155,6 @@ func NewAnnouncer(cfg Config) (*Announcer, error) {
 	a := &Announcer{
 		mode:    cfg.Mode,
 		beep:    beep,
-		clock:   clockOrSystem(cfg.Clock),
 		log:     log.With("component", "guidance"),
 		onEvent: cfg.OnEvent,
 	}
@@ -249,7 +245,7 @@ func (a *Announcer) play(ctx context.Context, id int, p *Prompt, toCaller, toCal
 			a.onEvent(Event{Type: t, Time: at, Announcement: id, Mode: a.mode, Interrupted: res.Interrupted, ToCaller: toCaller, ToCallee: toCallee})
 		}
 	}
-	res.Started = a.clock.Now()
+	res.Started = time.Now()
 	if a.mode == ModeOff {
 		for _, s := range []*Stream{toCaller, toCallee} {
 			if s != nil {
@@ -269,7 +265,7 @@ func (a *Announcer) play(ctx context.Context, id int, p *Prompt, toCaller, toCal
 	emit(GuidanceStarted, res.Started)
 	log.Info("guidance started", "duration", p.Duration())
 
-	sent, perr := pace(ctx, a.clock, res.Started, p.Packets(), func(int) bool {
+	sent, perr := pace(ctx, res.Started, p.Packets(), func(int) bool {
 		for i := range legs {
 			l := &legs[i]
 			if l.pl == nil {
@@ -286,7 +282,7 @@ func (a *Announcer) play(ctx context.Context, id int, p *Prompt, toCaller, toCal
 		return true
 	})
 
-	res.Ended = a.clock.Now()
+	res.Ended = time.Now()
 	res.Packets = sent
 	res.Interrupted = perr != nil
 	last := res.Started.Add(time.Duration(sent-1) * PacketDuration)

@@ -6,6 +6,7 @@ import (
 	"math"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/pion/rtp"
@@ -23,96 +24,97 @@ import (
 func TestRecorderGetsNoGuidanceAudio(t *testing.T) {
 	for _, mode := range []Mode{ModeBoth, ModeCallerOnly, ModeCalleeOnly} {
 		t.Run(mode.String(), func(t *testing.T) {
-			clock := newFakeClock()
-			toCaller := newDirection(t, clock, PCMU, 0)
-			toCallee := newDirection(t, clock, PCMA, 0)
-			callee := &party{ssrc: 1, pt: 0, seq: 10, ts: 10, code: 0x5A}
-			caller := &party{ssrc: 2, pt: 8, seq: 20, ts: 20, code: 0x3C}
+			synctest.Test(t, func(t *testing.T) {
+				toCaller := newDirection(t, PCMU, 0)
+				toCallee := newDirection(t, PCMA, 0)
+				callee := &party{ssrc: 1, pt: 0, seq: 10, ts: 10, code: 0x5A}
+				caller := &party{ssrc: 2, pt: 8, seq: 20, ts: 20, code: 0x3C}
 
-			var events []Event
-			var ended bool
-			a, err := NewAnnouncer(Config{Mode: mode, Clock: clock, OnEvent: func(e Event) {
-				events = append(events, e)
-				ended = ended || e.Type == GuidanceEnded
-			}})
-			require.NoError(t, err)
+				var events []Event
+				var ended bool
+				a, err := NewAnnouncer(Config{Mode: mode, OnEvent: func(e Event) {
+					events = append(events, e)
+					ended = ended || e.Type == GuidanceEnded
+				}})
+				require.NoError(t, err)
 
-			// Early media is relayed but not recorded.
-			for range 3 {
-				require.True(t, toCaller.forward(callee.next()))
-				clock.Advance(PacketDuration)
-			}
-			require.Empty(t, toCaller.recorded)
-			tick := 0
-			talk := func(*rtp.Packet) {
-				tick++
-				assert.False(t, toCaller.forward(callee.next()))
-				assert.False(t, toCallee.forward(caller.next()))
-			}
-			listener := toCaller
-			if mode == ModeCalleeOnly {
-				listener = toCallee
-			}
-			listener.out.hook = talk
-			res, err := a.Play(context.Background(), 4, toCaller.s, toCallee.s)
-			require.NoError(t, err)
-			listener.out.hook = nil
-			require.True(t, ended, "GuidanceEnded reported before Play returns")
-			require.Positive(t, tick)
-			assert.Empty(t, toCaller.recorded, "recorded during guidance")
-			assert.Empty(t, toCallee.recorded, "recorded during guidance")
+				// Early media is relayed but not recorded.
+				for range 3 {
+					require.True(t, toCaller.forward(callee.next()))
+					time.Sleep(PacketDuration)
+				}
+				require.Empty(t, toCaller.recorded)
+				tick := 0
+				talk := func(*rtp.Packet) {
+					tick++
+					assert.False(t, toCaller.forward(callee.next()))
+					assert.False(t, toCallee.forward(caller.next()))
+				}
+				listener := toCaller
+				if mode == ModeCalleeOnly {
+					listener = toCallee
+				}
+				listener.out.hook = talk
+				res, err := a.Play(context.Background(), 4, toCaller.s, toCallee.s)
+				require.NoError(t, err)
+				listener.out.hook = nil
+				require.True(t, ended, "GuidanceEnded reported before Play returns")
+				require.Positive(t, tick)
+				assert.Empty(t, toCaller.recorded, "recorded during guidance")
+				assert.Empty(t, toCallee.recorded, "recorded during guidance")
 
-			for range 10 {
-				require.True(t, toCaller.forward(callee.next()))
-				require.True(t, toCallee.forward(caller.next()))
-				clock.Advance(PacketDuration)
-			}
-			for _, d := range []*direction{toCaller, toCallee} {
-				require.Len(t, d.recorded, 10)
-				pkts := d.out.packets()
-				assert.Equal(t, pkts[len(pkts)-10].pkt.SequenceNumber, d.recorded[0].SequenceNumber,
-					"recording starts with the first packet after the guidance")
-				for _, p := range d.recorded {
-					code := p.Payload[0]
-					assert.True(t, code == 0x5A || code == 0x3C, "recorded non-party audio")
-					for _, b := range p.Payload {
-						require.Equal(t, code, b)
+				for range 10 {
+					require.True(t, toCaller.forward(callee.next()))
+					require.True(t, toCallee.forward(caller.next()))
+					time.Sleep(PacketDuration)
+				}
+				for _, d := range []*direction{toCaller, toCallee} {
+					require.Len(t, d.recorded, 10)
+					pkts := d.out.packets()
+					assert.Equal(t, pkts[len(pkts)-10].pkt.SequenceNumber, d.recorded[0].SequenceNumber,
+						"recording starts with the first packet after the guidance")
+					for _, p := range d.recorded {
+						code := p.Payload[0]
+						assert.True(t, code == 0x5A || code == 0x3C, "recorded non-party audio")
+						for _, b := range p.Payload {
+							require.Equal(t, code, b)
+						}
+					}
+					assert.Equal(t, uint64(tick), d.s.Stats().Dropped)
+				}
+				require.Len(t, events, 2)
+				assert.Equal(t, Event{Type: GuidanceStarted, Time: res.Started, Announcement: 4, Mode: mode, ToCaller: toCaller.s, ToCallee: toCallee.s}, events[0])
+				assert.Equal(t, Event{Type: GuidanceEnded, Time: res.Ended, Announcement: 4, Mode: mode, ToCaller: toCaller.s, ToCallee: toCallee.s}, events[1])
+
+				// Only the parties the mode selects heard the prompt.
+				p, err := a.Prompt(4)
+				require.NoError(t, err)
+				for _, c := range []struct {
+					d     *direction
+					hears bool
+				}{{toCaller, mode != ModeCalleeOnly}, {toCallee, mode != ModeCallerOnly}} {
+					want := 0
+					if c.hears {
+						want = p.Packets()
+					}
+					assert.Equal(t, uint64(want), c.d.s.Stats().Injected)
+					pkts := c.d.out.packets()
+					if c.hears {
+						checkContinuity(t, pkts, 0)
+						continue
+					}
+					// A muted direction sends nothing during the guidance: the
+					// sequence continues and the timestamp advances by the time
+					// elapsed, with the marker on the first packet after.
+					for i := 1; i < len(pkts); i++ {
+						prev, cur := pkts[i-1], pkts[i]
+						require.Equal(t, prev.pkt.SequenceNumber+1, cur.pkt.SequenceNumber)
+						elapsed := uint32(cur.at.Sub(prev.at) * SampleRate / time.Second)
+						require.Equal(t, prev.pkt.Timestamp+elapsed, cur.pkt.Timestamp, "packet %d", i)
+						require.Equal(t, elapsed > SamplesPerPacket, cur.pkt.Marker, "packet %d", i)
 					}
 				}
-				assert.Equal(t, uint64(tick), d.s.Stats().Dropped)
-			}
-			require.Len(t, events, 2)
-			assert.Equal(t, Event{Type: GuidanceStarted, Time: res.Started, Announcement: 4, Mode: mode, ToCaller: toCaller.s, ToCallee: toCallee.s}, events[0])
-			assert.Equal(t, Event{Type: GuidanceEnded, Time: res.Ended, Announcement: 4, Mode: mode, ToCaller: toCaller.s, ToCallee: toCallee.s}, events[1])
-
-			// Only the parties the mode selects heard the prompt.
-			p, err := a.Prompt(4)
-			require.NoError(t, err)
-			for _, c := range []struct {
-				d     *direction
-				hears bool
-			}{{toCaller, mode != ModeCalleeOnly}, {toCallee, mode != ModeCallerOnly}} {
-				want := 0
-				if c.hears {
-					want = p.Packets()
-				}
-				assert.Equal(t, uint64(want), c.d.s.Stats().Injected)
-				pkts := c.d.out.packets()
-				if c.hears {
-					checkContinuity(t, pkts, 0)
-					continue
-				}
-				// A muted direction sends nothing during the guidance: the
-				// sequence continues and the timestamp advances by the time
-				// elapsed, with the marker on the first packet after.
-				for i := 1; i < len(pkts); i++ {
-					prev, cur := pkts[i-1], pkts[i]
-					require.Equal(t, prev.pkt.SequenceNumber+1, cur.pkt.SequenceNumber)
-					elapsed := uint32(cur.at.Sub(prev.at) * SampleRate / time.Second)
-					require.Equal(t, prev.pkt.Timestamp+elapsed, cur.pkt.Timestamp, "packet %d", i)
-					require.Equal(t, elapsed > SamplesPerPacket, cur.pkt.Marker, "packet %d", i)
-				}
-			}
+			})
 		})
 	}
 }
@@ -121,105 +123,112 @@ func TestRecorderGetsNoGuidanceAudio(t *testing.T) {
 // prompt packet at the same instant, packet n at Started + n×20 ms, and
 // that the events carry the billing and recording start times.
 func TestPlayBothLegsSimultaneously(t *testing.T) {
-	clock := newFakeClock()
-	clock.late = func(n int) time.Duration { return time.Duration(n%7) * time.Millisecond }
-	toCaller := newDirection(t, clock, PCMA, 0)
-	toCallee := newDirection(t, clock, PCMU, 0)
-	var events []Event
-	a, err := NewAnnouncer(Config{Clock: clock, OnEvent: func(e Event) { events = append(events, e) }})
-	require.NoError(t, err)
-	start := clock.Now()
-	res, err := a.Play(context.Background(), 1, toCaller.s, toCallee.s)
-	require.NoError(t, err)
-	p, err := EmbeddedPrompt(1)
-	require.NoError(t, err)
+	synctest.Test(t, func(t *testing.T) {
+		toCaller := newDirection(t, PCMA, 0)
+		// The first leg's writes are late by up to 6 ms, the wake-ups of a
+		// loaded machine; the second leg is written at the same instant.
+		toCaller.out.late = func(n int) time.Duration { return time.Duration(n%7) * time.Millisecond }
+		toCallee := newDirection(t, PCMU, 0)
+		var events []Event
+		a, err := NewAnnouncer(Config{OnEvent: func(e Event) { events = append(events, e) }})
+		require.NoError(t, err)
+		start := time.Now()
+		res, err := a.Play(context.Background(), 1, toCaller.s, toCallee.s)
+		require.NoError(t, err)
+		p, err := EmbeddedPrompt(1)
+		require.NoError(t, err)
 
-	assert.Equal(t, Result{Announcement: 1, Started: start, Ended: res.Ended, Packets: p.Packets()}, res)
-	assert.GreaterOrEqual(t, res.Ended.Sub(res.Started), p.Duration())
-	assert.Less(t, res.Ended.Sub(res.Started), p.Duration()+PacketDuration+7*time.Millisecond)
-	a1, a2 := toCaller.out.packets(), toCallee.out.packets()
-	require.Len(t, a1, p.Packets())
-	require.Len(t, a2, p.Packets())
-	for n := range a1 {
-		require.Equal(t, a1[n].at, a2[n].at, "packet %d", n)
-		late := a1[n].at.Sub(start.Add(time.Duration(n) * PacketDuration))
-		require.True(t, late >= 0 && late < 7*time.Millisecond, "packet %d late %v", n, late)
-	}
-	require.Len(t, events, 2)
-	assert.Equal(t, GuidanceStarted, events[0].Type)
-	assert.Equal(t, start, events[0].Time)
-	assert.Equal(t, GuidanceEnded, events[1].Type)
-	assert.Equal(t, res.Ended, events[1].Time)
-	assert.False(t, events[1].Interrupted)
+		assert.Equal(t, Result{Announcement: 1, Started: start, Ended: res.Ended, Packets: p.Packets()}, res)
+		assert.GreaterOrEqual(t, res.Ended.Sub(res.Started), p.Duration())
+		assert.Less(t, res.Ended.Sub(res.Started), p.Duration()+PacketDuration+7*time.Millisecond)
+		a1, a2 := toCaller.out.packets(), toCallee.out.packets()
+		require.Len(t, a1, p.Packets())
+		require.Len(t, a2, p.Packets())
+		for n := range a1 {
+			require.Equal(t, a1[n].at, a2[n].at, "packet %d", n)
+			late := a1[n].at.Sub(start.Add(time.Duration(n) * PacketDuration))
+			require.True(t, late >= 0 && late < 7*time.Millisecond, "packet %d late %v", n, late)
+		}
+		require.Len(t, events, 2)
+		assert.Equal(t, GuidanceStarted, events[0].Type)
+		assert.Equal(t, start, events[0].Time)
+		assert.Equal(t, GuidanceEnded, events[1].Type)
+		assert.Equal(t, res.Ended, events[1].Time)
+		assert.False(t, events[1].Interrupted)
+	})
 }
 
 func TestPlayModeOff(t *testing.T) {
-	clock := newFakeClock()
-	toCaller := newDirection(t, clock, PCMU, 0)
-	var events []Event
-	a, err := NewAnnouncer(Config{Mode: ModeOff, Clock: clock, OnEvent: func(e Event) { events = append(events, e) }})
-	require.NoError(t, err)
-	res, err := a.Play(context.Background(), 5, toCaller.s, nil)
-	require.NoError(t, err)
-	assert.Equal(t, res.Started, res.Ended)
-	assert.Zero(t, res.Packets)
-	require.Len(t, events, 2)
-	assert.Equal(t, events[0].Time, events[1].Time)
-	assert.Empty(t, toCaller.out.packets())
-	relay, record := toCaller.s.RelayRecord((&party{ssrc: 1}).next())
-	assert.True(t, relay, "relaying is never interrupted")
-	assert.True(t, record, "recording starts at once")
+	synctest.Test(t, func(t *testing.T) {
+		toCaller := newDirection(t, PCMU, 0)
+		var events []Event
+		a, err := NewAnnouncer(Config{Mode: ModeOff, OnEvent: func(e Event) { events = append(events, e) }})
+		require.NoError(t, err)
+		res, err := a.Play(context.Background(), 5, toCaller.s, nil)
+		require.NoError(t, err)
+		assert.Equal(t, res.Started, res.Ended)
+		assert.Zero(t, res.Packets)
+		require.Len(t, events, 2)
+		assert.Equal(t, events[0].Time, events[1].Time)
+		assert.Empty(t, toCaller.out.packets())
+		relay, record := toCaller.s.RelayRecord((&party{ssrc: 1}).next())
+		assert.True(t, relay, "relaying is never interrupted")
+		assert.True(t, record, "recording starts at once")
+	})
 }
 
 // TestPlayInterrupted hangs up mid-guidance: Play reports ErrInterrupted
 // and context.Canceled, GuidanceEnded says so, and the streams relay again
 // with continuity (the context may have ended for another reason).
 func TestPlayInterrupted(t *testing.T) {
-	clock := newFakeClock()
-	clock.stallAfter = 30
-	toCaller := newDirection(t, clock, PCMU, 0)
-	toCallee := newDirection(t, clock, PCMU, 0)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	sent := 0
-	toCaller.out.hook = func(*rtp.Packet) {
-		if sent++; sent == 31 {
-			cancel()
+	synctest.Test(t, func(t *testing.T) {
+		toCaller := newDirection(t, PCMU, 0)
+		toCallee := newDirection(t, PCMU, 0)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		sent := 0
+		toCaller.out.hook = func(*rtp.Packet) {
+			if sent++; sent == 31 {
+				cancel()
+			}
 		}
-	}
-	var last Event
-	a, err := NewAnnouncer(Config{Clock: clock, OnEvent: func(e Event) { last = e }})
-	require.NoError(t, err)
-	res, err := a.Play(ctx, 3, toCaller.s, toCallee.s)
-	require.ErrorIs(t, err, ErrInterrupted)
-	require.ErrorIs(t, err, context.Canceled)
-	assert.True(t, res.Interrupted)
-	assert.Equal(t, 31, res.Packets)
-	assert.Equal(t, GuidanceEnded, last.Type)
-	assert.True(t, last.Interrupted)
-	assert.Equal(t, res.Ended, last.Time)
+		var last Event
+		a, err := NewAnnouncer(Config{OnEvent: func(e Event) { last = e }})
+		require.NoError(t, err)
+		res, err := a.Play(ctx, 3, toCaller.s, toCallee.s)
+		require.ErrorIs(t, err, ErrInterrupted)
+		require.ErrorIs(t, err, context.Canceled)
+		assert.True(t, res.Interrupted)
+		assert.Equal(t, 31, res.Packets)
+		assert.Equal(t, GuidanceEnded, last.Type)
+		assert.True(t, last.Interrupted)
+		assert.Equal(t, res.Ended, last.Time)
 
-	clock.Advance(PacketDuration)
-	src := &party{ssrc: 9, seq: 4, ts: 4, code: 1}
-	for range 3 {
-		require.True(t, toCaller.forward(src.next()))
-		clock.Advance(PacketDuration)
-	}
-	checkContinuity(t, toCaller.out.packets(), 0)
+		time.Sleep(PacketDuration)
+		src := &party{ssrc: 9, seq: 4, ts: 4, code: 1}
+		for range 3 {
+			require.True(t, toCaller.forward(src.next()))
+			time.Sleep(PacketDuration)
+		}
+		checkContinuity(t, toCaller.out.packets(), 0)
 
-	_, err = a.Play(ctx, 3, toCaller.s, toCallee.s)
-	assert.ErrorIs(t, err, ErrInterrupted, "already-ended context")
+		_, err = a.Play(ctx, 3, toCaller.s, toCallee.s)
+		assert.ErrorIs(t, err, ErrInterrupted, "already-ended context")
+	})
 }
 
 func TestPlayBusyAndStreamErrors(t *testing.T) {
-	clock := newFakeClock()
-	toCaller := newDirection(t, clock, PCMU, 0)
-	toCallee := newDirection(t, clock, PCMU, 0)
-	a, err := NewAnnouncer(Config{Clock: clock})
+	synctest.Test(t, testPlayBusyAndStreamErrors)
+}
+
+func testPlayBusyAndStreamErrors(t *testing.T) {
+	toCaller := newDirection(t, PCMU, 0)
+	toCallee := newDirection(t, PCMU, 0)
+	a, err := NewAnnouncer(Config{})
 	require.NoError(t, err)
 
 	var nested error
-	other := newDirection(t, clock, PCMU, 0)
+	other := newDirection(t, PCMU, 0)
 	toCaller.out.hook = func(p *rtp.Packet) {
 		if p.Marker {
 			_, nested = a.Play(context.Background(), 1, other.s, toCallee.s)
@@ -240,13 +249,11 @@ func TestPlayBusyAndStreamErrors(t *testing.T) {
 		"callee-only, nil callee": {ModeCalleeOnly, toCaller.s, nil},
 		"same stream twice":       {ModeBoth, toCaller.s, toCaller.s},
 	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			a, err := NewAnnouncer(Config{Mode: tc.mode, Clock: clock})
-			require.NoError(t, err)
-			_, err = a.Play(context.Background(), 1, tc.toCaller, tc.callee)
-			assert.ErrorIs(t, err, ErrNoStream)
-		})
+	for name, tc := range tests { // no t.Run in a synctest bubble
+		a, err := NewAnnouncer(Config{Mode: tc.mode})
+		require.NoError(t, err, name)
+		_, err = a.Play(context.Background(), 1, tc.toCaller, tc.callee)
+		assert.ErrorIs(t, err, ErrNoStream, name)
 	}
 	_, err = a.Play(context.Background(), 0, toCaller.s, toCallee.s)
 	assert.ErrorIs(t, err, ErrUnknownAnnouncement)
@@ -256,17 +263,18 @@ func TestPlayBusyAndStreamErrors(t *testing.T) {
 
 // TestPlayWriteErrors: a failing leg does not stop the other leg's guidance.
 func TestPlayWriteErrors(t *testing.T) {
-	clock := newFakeClock()
-	bad, err := NewStream(StreamConfig{Clock: clock, Writer: WriterFunc(func(*rtp.Packet) error { return errors.New("icmp unreachable") })})
-	require.NoError(t, err)
-	good := newDirection(t, clock, PCMU, 0)
-	a, err := NewAnnouncer(Config{Clock: clock})
-	require.NoError(t, err)
-	res, err := a.PlayPrompt(context.Background(), tonePrompt(t, 440, 1000, 200*time.Millisecond), bad, good.s)
-	require.NoError(t, err)
-	assert.Equal(t, 10, res.WriteErrors)
-	assert.Len(t, good.out.packets(), 10)
-	assert.Zero(t, res.Announcement)
+	synctest.Test(t, func(t *testing.T) {
+		bad, err := NewStream(StreamConfig{Writer: WriterFunc(func(*rtp.Packet) error { return errors.New("icmp unreachable") })})
+		require.NoError(t, err)
+		good := newDirection(t, PCMU, 0)
+		a, err := NewAnnouncer(Config{})
+		require.NoError(t, err)
+		res, err := a.PlayPrompt(context.Background(), tonePrompt(t, 440, 1000, 200*time.Millisecond), bad, good.s)
+		require.NoError(t, err)
+		assert.Equal(t, 10, res.WriteErrors)
+		assert.Len(t, good.out.packets(), 10)
+		assert.Zero(t, res.Announcement)
+	})
 }
 
 func TestNewAnnouncerConfig(t *testing.T) {
@@ -311,8 +319,7 @@ func TestAnnouncerCustomCarrierAndPrompts(t *testing.T) {
 	assert.Same(t, custom, p)
 	_, err = a.Prompt(1)
 	assert.ErrorIs(t, err, ErrNoPrompt, "embedded prompts say KDDI")
-	clock := newFakeClock()
-	_, err = a.Play(context.Background(), 1, newDirection(t, clock, PCMU, 0).s, newDirection(t, clock, PCMU, 0).s)
+	_, err = a.Play(context.Background(), 1, newDirection(t, PCMU, 0).s, newDirection(t, PCMU, 0).s)
 	assert.ErrorIs(t, err, ErrNoPrompt)
 
 	// With the default carrier, a custom prompt replaces only its own ID.
@@ -334,42 +341,43 @@ func TestAnnouncerCustomCarrierAndPrompts(t *testing.T) {
 func TestBeep(t *testing.T) {
 	for _, codec := range []Codec{PCMU, PCMA} {
 		t.Run(codec.String(), func(t *testing.T) {
-			clock := newFakeClock()
-			d := newDirection(t, clock, codec, 0)
-			a, err := NewAnnouncer(Config{Mode: ModeOff, Clock: clock, Beep: Beep{Interval: time.Second, Length: 200 * time.Millisecond, Level: -20}})
-			require.NoError(t, err)
-			_, err = a.Play(context.Background(), 1, d.s, nil)
-			require.NoError(t, err)
-			silence := codec.Encode(0)
-			src := &party{ssrc: 3, pt: codec.PayloadType(), code: silence}
-			dtmf := &party{ssrc: 3, pt: 101, code: 0x0A}
-			var audio []int16
-			for i := range 125 { // 2.5 s
-				require.True(t, d.forward(src.next()))
-				if i == 3 {
-					p := dtmf.next()
-					p.SequenceNumber, p.Timestamp = src.seq, src.ts // interleaved event packet
-					src.seq++
-					require.True(t, d.forward(p))
-					assert.Equal(t, byte(0x0A), p.Payload[0], "non-audio payload untouched")
+			synctest.Test(t, func(t *testing.T) {
+				d := newDirection(t, codec, 0)
+				a, err := NewAnnouncer(Config{Mode: ModeOff, Beep: Beep{Interval: time.Second, Length: 200 * time.Millisecond, Level: -20}})
+				require.NoError(t, err)
+				_, err = a.Play(context.Background(), 1, d.s, nil)
+				require.NoError(t, err)
+				silence := codec.Encode(0)
+				src := &party{ssrc: 3, pt: codec.PayloadType(), code: silence}
+				dtmf := &party{ssrc: 3, pt: 101, code: 0x0A}
+				var audio []int16
+				for i := range 125 { // 2.5 s
+					require.True(t, d.forward(src.next()))
+					if i == 3 {
+						p := dtmf.next()
+						p.SequenceNumber, p.Timestamp = src.seq, src.ts // interleaved event packet
+						src.seq++
+						require.True(t, d.forward(p))
+						assert.Equal(t, byte(0x0A), p.Payload[0], "non-audio payload untouched")
+					}
+					time.Sleep(PacketDuration)
 				}
-				clock.Advance(PacketDuration)
-			}
-			for _, sp := range d.out.packets() {
-				if sp.pkt.PayloadType == codec.PayloadType() {
-					for _, b := range sp.pkt.Payload {
-						audio = append(audio, codec.Decode(b))
+				for _, sp := range d.out.packets() {
+					if sp.pkt.PayloadType == codec.PayloadType() {
+						for _, b := range sp.pkt.Payload {
+							audio = append(audio, codec.Decode(b))
+						}
 					}
 				}
-			}
-			require.Len(t, audio, 125*SamplesPerPacket)
-			want := 32767 * math.Pow(10, -20.0/20)
-			for _, start := range []int{0, 8000, 16000} {
-				beep := toFloat(audio[start+80 : start+1520]) // inside the ramps
-				assert.InDelta(t, want, goertzel(beep, 1400, 8000), want*0.05, "beep at sample %d", start)
-				gap := audio[start+1600 : start+8000]
-				assert.LessOrEqual(t, rms(gap), 8.0, "silence between beeps at %d", start)
-			}
+				require.Len(t, audio, 125*SamplesPerPacket)
+				want := 32767 * math.Pow(10, -20.0/20)
+				for _, start := range []int{0, 8000, 16000} {
+					beep := toFloat(audio[start+80 : start+1520]) // inside the ramps
+					assert.InDelta(t, want, goertzel(beep, 1400, 8000), want*0.05, "beep at sample %d", start)
+					gap := audio[start+1600 : start+8000]
+					assert.LessOrEqual(t, rms(gap), 8.0, "silence between beeps at %d", start)
+				}
+			})
 		})
 	}
 }
@@ -377,8 +385,8 @@ func TestBeep(t *testing.T) {
 // TestPlayConcurrentRelaySystemClock runs a short guidance on the real
 // clock while two goroutines relay both directions, for the race detector.
 func TestPlayConcurrentRelaySystemClock(t *testing.T) {
-	toCaller := newDirection(t, SystemClock{}, PCMU, 0)
-	toCallee := newDirection(t, SystemClock{}, PCMA, 0)
+	toCaller := newDirection(t, PCMU, 0)
+	toCallee := newDirection(t, PCMA, 0)
 	a, err := NewAnnouncer(Config{})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())

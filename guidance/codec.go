@@ -6,15 +6,19 @@ import (
 	"github.com/zaf/g711"
 )
 
-// Codec is the G.711 variant negotiated on a leg.
+// Codec is the G.711 variant negotiated on a leg. Its values are
+// recorder.Codec's (1 PCMU, 2 PCMA), so that a codec the recorder reads from
+// an SDP converts as guidance.Codec(c) and means the same here; the RTP
+// payload type, the field's own vocabulary, travels beside it (see
+// [StreamConfig.PayloadType]). A zero Codec in a config means PCMU.
 type Codec uint8
 
-// The codecs a prompt can be played in. The zero value is PCMU.
+// The codecs a prompt can be played in, numbered as in recorder.Codec.
 const (
 	// PCMU is G.711 μ-law, static RTP payload type 0.
-	PCMU Codec = iota
+	PCMU Codec = 1
 	// PCMA is G.711 A-law, static RTP payload type 8.
-	PCMA
+	PCMA Codec = 2
 )
 
 // String returns the codec's SDP encoding name, "PCMU" or "PCMA".
@@ -56,6 +60,14 @@ func (c Codec) Decode(code byte) int16 {
 
 // valid reports whether c is one of the defined codecs.
 func (c Codec) valid() bool { return c == PCMU || c == PCMA }
+
+// orPCMU returns c, or PCMU for the zero value, the default of a config.
+func (c Codec) orPCMU() Codec {
+	if c == 0 {
+		return PCMU
+	}
+	return c
+}
 
 // payloadType resolves a configured payload type: zero means the codec's
 // static type. It fails for values outside the 7-bit RTP field.

@@ -87,9 +87,9 @@
 // start, and [GuidanceEnded], whose time is when relaying resumed and the
 // recording may start, with Interrupted set if the call ended first. The
 // same times are in the [Result] that Play returns. All times come from
-// [Config].Clock, which tests replace with a fake [Clock]; pacing is
-// drift-free because every deadline is computed from the start, never
-// from the previous wake-up.
+// package time, so the package's tests run in a testing/synctest bubble
+// instead of injecting a clock; pacing is drift-free because every
+// deadline is computed from the start, never from the previous wake-up.
 //
 // # Options
 //

@@ -9,74 +9,9 @@ import (
 	"github.com/pion/rtp"
 )
 
-// fakeClock is a Clock whose timers fire as soon as they are armed: arming
-// a timer for d advances the clock by d plus late(n), the simulated
-// wake-up lateness of the n-th firing. Timers armed after stallAfter
-// firings (when positive) never fire, so that a test can end a context
-// deterministically.
-type fakeClock struct {
-	mu         sync.Mutex
-	now        time.Time
-	fires      int
-	late       func(n int) time.Duration
-	stallAfter int
-}
-
-var epoch = time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
-
-func newFakeClock() *fakeClock { return &fakeClock{now: epoch} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-func (c *fakeClock) NewTimer(d time.Duration) Timer {
-	t := &fakeTimer{c: c, ch: make(chan time.Time, 1)}
-	t.Reset(d)
-	return t
-}
-
-type fakeTimer struct {
-	c  *fakeClock
-	ch chan time.Time
-}
-
-func (t *fakeTimer) C() <-chan time.Time { return t.ch }
-
-func (t *fakeTimer) Reset(d time.Duration) {
-	t.Stop()
-	c := t.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.stallAfter > 0 && c.fires >= c.stallAfter {
-		return
-	}
-	var late time.Duration
-	if c.late != nil {
-		late = c.late(c.fires)
-	}
-	c.fires++
-	c.now = c.now.Add(d + late)
-	t.ch <- c.now
-}
-
-func (t *fakeTimer) Stop() {
-	select {
-	case <-t.ch:
-	default:
-	}
-}
-
-// sentPacket is a packet captured by a capture writer, with the clock time
-// of the write.
+// sentPacket is a packet captured by a capture writer, with the time of the
+// write. The tests that look at times run in a testing/synctest bubble, where
+// time moves only when every goroutine of the test waits.
 type sentPacket struct {
 	pkt  *rtp.Packet
 	at   time.Time
@@ -85,13 +20,23 @@ type sentPacket struct {
 
 // capture is a Writer that records clones of what it is given.
 type capture struct {
-	mu    sync.Mutex
-	clock Clock
-	pkts  []sentPacket
-	hook  func(p *rtp.Packet) // called after recording, outside the lock
+	mu   sync.Mutex
+	pkts []sentPacket
+	hook func(p *rtp.Packet) // called after recording, outside the lock
+	// late, when set, delays the n-th write (from 0) by late(n) before it
+	// is recorded: in a bubble, the sender's wake-up was that late.
+	late   func(n int) time.Duration
+	writes int
 }
 
 func (c *capture) WriteRTP(p *rtp.Packet) error {
+	if c.late != nil {
+		c.mu.Lock()
+		n := c.writes
+		c.writes++
+		c.mu.Unlock()
+		time.Sleep(c.late(n))
+	}
 	c.add(p, "injected")
 	if c.hook != nil {
 		c.hook(p)
@@ -102,7 +47,7 @@ func (c *capture) WriteRTP(p *rtp.Packet) error {
 func (c *capture) add(p *rtp.Packet, kind string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.pkts = append(c.pkts, sentPacket{pkt: p.Clone(), at: c.clock.Now(), kind: kind})
+	c.pkts = append(c.pkts, sentPacket{pkt: p.Clone(), at: time.Now(), kind: kind})
 }
 
 func (c *capture) packets() []sentPacket {

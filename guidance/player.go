@@ -72,6 +72,7 @@ func NewPlayer(p *Prompt, cfg PlayerConfig) (*Player, error) {
 	if p == nil || p.Len() == 0 {
 		return nil, fmt.Errorf("%w: nil or empty prompt", ErrPromptLength)
 	}
+	cfg.Codec = cfg.Codec.orPCMU()
 	pt, err := cfg.Codec.payloadType(cfg.PayloadType, "PlayerConfig.PayloadType")
 	if err != nil {
 		return nil, err
@@ -122,14 +123,18 @@ func (pl *Player) Next() (*rtp.Packet, bool) {
 }
 
 // Play sends the remaining packets to w, packet n at start + n×20 ms where
-// start is the clock's time when Play is called, so that late wake-ups never
+// start is the time when Play is called, so that late wake-ups never
 // accumulate into drift. It returns after the last packet's 20 ms have
 // elapsed, at the first write error, or when ctx ends (with an error
-// wrapping [ErrInterrupted]). A nil clock means [SystemClock].
-func (pl *Player) Play(ctx context.Context, w Writer, clock Clock) error {
-	clock = clockOrSystem(clock)
+// wrapping [ErrInterrupted]).
+func (pl *Player) Play(ctx context.Context, w Writer) error {
+	return pl.playFrom(ctx, w, time.Now())
+}
+
+// playFrom is Play with packet n due at start + n×20 ms.
+func (pl *Player) playFrom(ctx context.Context, w Writer, start time.Time) error {
 	var werr error
-	_, err := pace(ctx, clock, clock.Now(), pl.count-pl.next, func(int) bool {
+	_, err := pace(ctx, start, pl.count-pl.next, func(int) bool {
 		pkt, _ := pl.Next()
 		if err := w.WriteRTP(pkt); err != nil {
 			werr = fmt.Errorf("guidance: write packet %d: %w", pkt.SequenceNumber, err)
@@ -152,8 +157,8 @@ func (pl *Player) Play(ctx context.Context, w Writer, clock Clock) error {
 // but never the ones after it; packets already due are sent at once. It
 // stops early when send returns false (returning a nil error) or when ctx
 // ends, and returns the number of packets sent.
-func pace(ctx context.Context, clock Clock, start time.Time, count int, send func(n int) bool) (int, error) {
-	var timer Timer
+func pace(ctx context.Context, start time.Time, count int, send func(n int) bool) (int, error) {
+	var timer *time.Timer
 	defer func() {
 		if timer != nil {
 			timer.Stop()
@@ -161,16 +166,16 @@ func pace(ctx context.Context, clock Clock, start time.Time, count int, send fun
 	}()
 	for n := 0; n <= count; n++ {
 		due := start.Add(time.Duration(n) * PacketDuration)
-		if d := due.Sub(clock.Now()); d > 0 {
+		if d := time.Until(due); d > 0 {
 			if timer == nil {
-				timer = clock.NewTimer(d)
+				timer = time.NewTimer(d)
 			} else {
 				timer.Reset(d)
 			}
 			select {
 			case <-ctx.Done():
 				return n, ctx.Err()
-			case <-timer.C():
+			case <-timer.C:
 			}
 		} else if err := ctx.Err(); err != nil {
 			return n, err

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/pion/rtp"
@@ -104,85 +105,87 @@ func TestNewPlayerErrors(t *testing.T) {
 	assert.Equal(t, uint8(98), pkt.PayloadType, "dynamic payload type kept")
 }
 
-// TestPlayerPacingNoDrift plays a ten-minute prompt on a fake clock whose
-// every wake-up is late by up to 15 ms, with occasional 70 ms stalls. Packet
+// TestPlayerPacingNoDrift plays a ten-minute prompt in a synctest bubble
+// where every write is late by up to 15 ms, with occasional 70 ms stalls
+// (the writer sleeps before the packet counts as sent). Packet
 // n must still leave at start + n×20 ms plus at most that wake-up's
 // lateness: lateness never accumulates into drift.
 func TestPlayerPacingNoDrift(t *testing.T) {
 	const maxLate = 15 * time.Millisecond
 	const stall = 70 * time.Millisecond
 	rng := rand.New(rand.NewPCG(1, 2))
-	clock := newFakeClock()
-	clock.late = func(n int) time.Duration {
-		if n%997 == 500 {
-			return stall
-		}
-		return time.Duration(rng.Int64N(int64(maxLate)))
-	}
-	prompt := &Prompt{samples: make([]int16, 10*60*SampleRate)}
-	pl, err := NewPlayer(prompt, PlayerConfig{Codec: PCMU})
-	require.NoError(t, err)
-	w := &capture{clock: clock}
-	start := clock.Now()
-	require.NoError(t, pl.Play(context.Background(), w, clock))
+	synctest.Test(t, func(t *testing.T) {
+		prompt := &Prompt{samples: make([]int16, 10*60*SampleRate)}
+		pl, err := NewPlayer(prompt, PlayerConfig{Codec: PCMU})
+		require.NoError(t, err)
+		w := &capture{late: func(n int) time.Duration {
+			if n%997 == 500 {
+				return stall
+			}
+			return time.Duration(rng.Int64N(int64(maxLate)))
+		}}
+		start := time.Now()
+		require.NoError(t, pl.Play(context.Background(), w))
 
-	pkts := w.packets()
-	require.Len(t, pkts, 30000)
-	var worst time.Duration
-	for n, sp := range pkts {
-		due := start.Add(time.Duration(n) * PacketDuration)
-		late := sp.at.Sub(due)
-		require.GreaterOrEqual(t, late, time.Duration(0), "packet %d early", n)
-		require.LessOrEqual(t, late, stall+maxLate, "packet %d late by %v", n, late)
-		worst = max(worst, late)
-		assert.Equal(t, uint32(n)*160, sp.pkt.Timestamp-pkts[0].pkt.Timestamp)
-	}
-	lastLate := pkts[len(pkts)-1].at.Sub(start.Add(29999 * PacketDuration))
-	assert.Less(t, lastLate, maxLate, "drift at the end of ten minutes")
-	end := clock.Now().Sub(start)
-	assert.GreaterOrEqual(t, end, 30000*PacketDuration, "Play returns once the last packet has played out")
-	assert.Less(t, end, 30000*PacketDuration+maxLate)
-	t.Logf("worst lateness %v, final %v", worst, lastLate)
+		pkts := w.packets()
+		require.Len(t, pkts, 30000)
+		var worst time.Duration
+		for n, sp := range pkts {
+			due := start.Add(time.Duration(n) * PacketDuration)
+			late := sp.at.Sub(due)
+			require.GreaterOrEqual(t, late, time.Duration(0), "packet %d early", n)
+			require.LessOrEqual(t, late, stall+maxLate, "packet %d late by %v", n, late)
+			worst = max(worst, late)
+			assert.Equal(t, uint32(n)*160, sp.pkt.Timestamp-pkts[0].pkt.Timestamp)
+		}
+		lastLate := pkts[len(pkts)-1].at.Sub(start.Add(29999 * PacketDuration))
+		assert.Less(t, lastLate, maxLate, "drift at the end of ten minutes")
+		end := time.Now().Sub(start)
+		assert.GreaterOrEqual(t, end, 30000*PacketDuration, "Play returns once the last packet has played out")
+		assert.Less(t, end, 30000*PacketDuration+maxLate)
+		t.Logf("worst lateness %v, final %v", worst, lastLate)
+	})
 }
 
 func TestPlayerPlayInterrupted(t *testing.T) {
-	clock := newFakeClock()
-	clock.stallAfter = 10
-	pl, err := NewPlayer(tonePrompt(t, 440, 1000, time.Second), PlayerConfig{})
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	w := &capture{clock: clock}
-	w.hook = func(p *rtp.Packet) {
-		if p.SequenceNumber == 10 {
-			cancel()
+	synctest.Test(t, func(t *testing.T) {
+		pl, err := NewPlayer(tonePrompt(t, 440, 1000, time.Second), PlayerConfig{})
+		require.NoError(t, err)
+		ctx, cancel := context.WithCancel(context.Background())
+		w := &capture{}
+		w.hook = func(p *rtp.Packet) {
+			if p.SequenceNumber == 10 {
+				cancel()
+			}
 		}
-	}
-	err = pl.Play(ctx, w, clock)
-	require.ErrorIs(t, err, ErrInterrupted)
-	require.ErrorIs(t, err, context.Canceled)
-	assert.Equal(t, 11, pl.Sent())
+		err = pl.Play(ctx, w)
+		require.ErrorIs(t, err, ErrInterrupted)
+		require.ErrorIs(t, err, context.Canceled)
+		assert.Equal(t, 11, pl.Sent())
+	})
 }
 
 func TestPlayerPlayWriteError(t *testing.T) {
-	clock := newFakeClock()
-	pl, err := NewPlayer(tonePrompt(t, 440, 1000, time.Second), PlayerConfig{SequenceNumber: 1})
-	require.NoError(t, err)
-	boom := errors.New("socket closed")
-	err = pl.Play(context.Background(), WriterFunc(func(p *rtp.Packet) error {
-		if p.SequenceNumber == 5 {
-			return boom
-		}
-		return nil
-	}), clock)
-	require.ErrorIs(t, err, boom)
-	assert.Equal(t, 5, pl.Sent())
+	synctest.Test(t, func(t *testing.T) {
+		pl, err := NewPlayer(tonePrompt(t, 440, 1000, time.Second), PlayerConfig{SequenceNumber: 1})
+		require.NoError(t, err)
+		boom := errors.New("socket closed")
+		err = pl.Play(context.Background(), WriterFunc(func(p *rtp.Packet) error {
+			if p.SequenceNumber == 5 {
+				return boom
+			}
+			return nil
+		}))
+		require.ErrorIs(t, err, boom)
+		assert.Equal(t, 5, pl.Sent())
+	})
 }
 
 func TestPlayerPlaySystemClock(t *testing.T) {
 	pl, err := NewPlayer(tonePrompt(t, 440, 1000, 60*time.Millisecond), PlayerConfig{})
 	require.NoError(t, err)
 	n := 0
-	require.NoError(t, pl.Play(context.Background(), WriterFunc(func(*rtp.Packet) error { n++; return nil }), nil))
+	require.NoError(t, pl.Play(context.Background(), WriterFunc(func(*rtp.Packet) error { n++; return nil })))
 	assert.Equal(t, 3, n)
 }
 
@@ -221,7 +224,8 @@ func BenchmarkPlayer(b *testing.B) {
 }
 
 // BenchmarkPlayerPaced measures packetising, pacing and writing through the
-// pacing loop on a fake clock that never sleeps: one op is one packet.
+// pacing loop with every packet already due (its start an hour ago), so that
+// it never sleeps: one op is one packet.
 func BenchmarkPlayerPaced(b *testing.B) {
 	b.ReportAllocs()
 	prompt := &Prompt{samples: make([]int16, MaxPromptDuration/time.Second*SampleRate)}
@@ -230,10 +234,9 @@ func BenchmarkPlayerPaced(b *testing.B) {
 		b.Fatal(err)
 	}
 	w := WriterFunc(func(*rtp.Packet) error { return nil })
-	clock := newFakeClock()
 	for sent := 0; sent < b.N; sent += pl.Packets() {
 		pl.next = max(0, pl.Packets()-(b.N-sent))
-		if err := pl.Play(context.Background(), w, clock); err != nil {
+		if err := pl.playFrom(context.Background(), w, time.Now().Add(-24*time.Hour)); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -25,9 +25,6 @@ type StreamConfig struct {
 	// party. When zero the stream keeps the SSRC of the first packet it
 	// relays, or picks a random one if guidance comes first.
 	SSRC uint32
-	// Clock times the splices between relayed and injected audio; nil means
-	// SystemClock. Use the same clock as the Announcer.
-	Clock Clock
 	// Logger receives debug records of splices; nil discards.
 	Logger *slog.Logger
 	// Name labels the stream in log records, e.g. "to-caller".
@@ -60,7 +57,6 @@ type Stream struct {
 	codec Codec
 	pt    uint8
 	w     Writer
-	clock Clock
 	log   *slog.Logger
 
 	mu       sync.Mutex
@@ -96,6 +92,7 @@ func NewStream(cfg StreamConfig) (*Stream, error) {
 	if cfg.Writer == nil {
 		return nil, fmt.Errorf("%w: StreamConfig.Writer: nil", ErrInvalidConfig)
 	}
+	cfg.Codec = cfg.Codec.orPCMU()
 	pt, err := cfg.Codec.payloadType(cfg.PayloadType, "StreamConfig.PayloadType")
 	if err != nil {
 		return nil, fmt.Errorf("StreamConfig.%w", err)
@@ -108,7 +105,6 @@ func NewStream(cfg StreamConfig) (*Stream, error) {
 		codec:    cfg.Codec,
 		pt:       pt,
 		w:        cfg.Writer,
-		clock:    clockOrSystem(cfg.Clock),
 		log:      log.With("component", "guidance", "stream", cfg.Name),
 		ssrc:     cfg.SSRC,
 		haveSSRC: cfg.SSRC != 0,
@@ -156,7 +152,7 @@ func (s *Stream) relayLocked(p *rtp.Packet) (relay, record, spliced bool) {
 		s.stats.Dropped++
 		return false, false, false
 	}
-	now := s.clock.Now()
+	now := time.Now()
 	anchor := !s.anchored || p.SSRC != s.srcSSRC
 	if anchor {
 		spliced = s.anchorTo(p, now)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/pion/rtp"
@@ -39,10 +40,10 @@ type direction struct {
 	recorded []*rtp.Packet
 }
 
-func newDirection(t *testing.T, clock Clock, codec Codec, ssrc uint32) *direction {
+func newDirection(t *testing.T, codec Codec, ssrc uint32) *direction {
 	t.Helper()
-	d := &direction{out: &capture{clock: clock}}
-	s, err := NewStream(StreamConfig{Codec: codec, Writer: d.out, Clock: clock, SSRC: ssrc})
+	d := &direction{out: &capture{}}
+	s, err := NewStream(StreamConfig{Codec: codec, Writer: d.out, SSRC: ssrc})
 	require.NoError(t, err)
 	d.s = s
 	return d
@@ -108,63 +109,64 @@ func TestContinuityAcrossGuidance(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			clock := newFakeClock()
-			toCaller := newDirection(t, clock, tc.codecCaller, tc.fixedSSRC)
-			toCallee := newDirection(t, clock, tc.codecCallee, tc.fixedSSRC)
-			// The callee's source goes toward the caller and vice versa.
-			callee := &party{ssrc: 0xCA11EE, pt: tc.codecCaller.PayloadType(), seq: tc.seqCaller, ts: tc.tsCaller, code: 0x5A}
-			caller := &party{ssrc: 0xCA11E4, pt: tc.codecCallee.PayloadType(), seq: tc.seqCallee, ts: tc.tsCallee, code: 0x3C}
+			synctest.Test(t, func(t *testing.T) {
+				toCaller := newDirection(t, tc.codecCaller, tc.fixedSSRC)
+				toCallee := newDirection(t, tc.codecCallee, tc.fixedSSRC)
+				// The callee's source goes toward the caller and vice versa.
+				callee := &party{ssrc: 0xCA11EE, pt: tc.codecCaller.PayloadType(), seq: tc.seqCaller, ts: tc.tsCaller, code: 0x5A}
+				caller := &party{ssrc: 0xCA11E4, pt: tc.codecCallee.PayloadType(), seq: tc.seqCallee, ts: tc.tsCallee, code: 0x3C}
 
-			for range early {
-				require.True(t, toCaller.forward(callee.next()))
-				require.True(t, toCallee.forward(caller.next()))
-				clock.Advance(PacketDuration)
-			}
-			var during int
-			toCaller.out.hook = func(*rtp.Packet) { // runs at each injected tick
-				if tc.talkDuringGuidance {
-					during++
-					assert.False(t, toCaller.forward(callee.next()), "callee audio relayed during guidance")
-					assert.False(t, toCallee.forward(caller.next()), "caller audio relayed during guidance")
+				for range early {
+					require.True(t, toCaller.forward(callee.next()))
+					require.True(t, toCallee.forward(caller.next()))
+					time.Sleep(PacketDuration)
 				}
-			}
-			a, err := NewAnnouncer(Config{Clock: clock, Prompts: map[int]*Prompt{2: prompt}})
-			require.NoError(t, err)
-			res, err := a.Play(context.Background(), 2, toCaller.s, toCallee.s)
-			require.NoError(t, err)
-			require.Equal(t, n, res.Packets)
-			assert.Equal(t, time.Duration(n)*PacketDuration, res.Ended.Sub(res.Started))
-			toCaller.out.hook = nil
-
-			for range after {
-				require.True(t, toCaller.forward(callee.next()))
-				require.True(t, toCallee.forward(caller.next()))
-				clock.Advance(PacketDuration)
-			}
-			for _, d := range []*direction{toCaller, toCallee} {
-				pkts := d.out.packets()
-				require.Len(t, pkts, early+n+after)
-				checkContinuity(t, pkts, tc.fixedSSRC)
-				if tc.fixedSSRC == 0 {
-					assert.NotEqual(t, uint32(0), pkts[0].pkt.SSRC)
-				}
-				injected := pkts[early : early+n]
-				for _, sp := range injected {
-					require.Equal(t, "injected", sp.kind)
-				}
-				got := decodePayloads(d.s.Codec(), injected)
-				for i, w := range prompt.samples {
-					if diff := int(got[i]) - int(w); max(diff, -diff) > g711Tolerance(w) {
-						t.Fatalf("sample %d: got %d want %d", i, got[i], w)
+				var during int
+				toCaller.out.hook = func(*rtp.Packet) { // runs at each injected tick
+					if tc.talkDuringGuidance {
+						during++
+						assert.False(t, toCaller.forward(callee.next()), "callee audio relayed during guidance")
+						assert.False(t, toCallee.forward(caller.next()), "caller audio relayed during guidance")
 					}
 				}
-				require.Len(t, d.recorded, after, "recorded: the packets after the guidance")
-				assert.Equal(t, pkts[early+n].pkt.SequenceNumber, d.recorded[0].SequenceNumber)
-				stats := d.s.Stats()
-				assert.Equal(t, uint64(n), stats.Injected)
-				assert.Equal(t, uint64(early+after), stats.Relayed)
-				assert.Equal(t, uint64(during), stats.Dropped)
-			}
+				a, err := NewAnnouncer(Config{Prompts: map[int]*Prompt{2: prompt}})
+				require.NoError(t, err)
+				res, err := a.Play(context.Background(), 2, toCaller.s, toCallee.s)
+				require.NoError(t, err)
+				require.Equal(t, n, res.Packets)
+				assert.Equal(t, time.Duration(n)*PacketDuration, res.Ended.Sub(res.Started))
+				toCaller.out.hook = nil
+
+				for range after {
+					require.True(t, toCaller.forward(callee.next()))
+					require.True(t, toCallee.forward(caller.next()))
+					time.Sleep(PacketDuration)
+				}
+				for _, d := range []*direction{toCaller, toCallee} {
+					pkts := d.out.packets()
+					require.Len(t, pkts, early+n+after)
+					checkContinuity(t, pkts, tc.fixedSSRC)
+					if tc.fixedSSRC == 0 {
+						assert.NotEqual(t, uint32(0), pkts[0].pkt.SSRC)
+					}
+					injected := pkts[early : early+n]
+					for _, sp := range injected {
+						require.Equal(t, "injected", sp.kind)
+					}
+					got := decodePayloads(d.s.Codec(), injected)
+					for i, w := range prompt.samples {
+						if diff := int(got[i]) - int(w); max(diff, -diff) > g711Tolerance(w) {
+							t.Fatalf("sample %d: got %d want %d", i, got[i], w)
+						}
+					}
+					require.Len(t, d.recorded, after, "recorded: the packets after the guidance")
+					assert.Equal(t, pkts[early+n].pkt.SequenceNumber, d.recorded[0].SequenceNumber)
+					stats := d.s.Stats()
+					assert.Equal(t, uint64(n), stats.Injected)
+					assert.Equal(t, uint64(early+after), stats.Relayed)
+					assert.Equal(t, uint64(during), stats.Dropped)
+				}
+			})
 		})
 	}
 }
@@ -172,77 +174,81 @@ func TestContinuityAcrossGuidance(t *testing.T) {
 // TestRelayBeforeAnything checks that a stream is transparent until it
 // has to splice: no offset, the source's own SSRC.
 func TestRelayBeforeAnything(t *testing.T) {
-	clock := newFakeClock()
-	d := newDirection(t, clock, PCMU, 0)
-	src := &party{ssrc: 77, seq: 100, ts: 1000, code: 1}
-	for range 3 {
-		p := src.next()
-		want := p.Header
-		require.True(t, d.forward(p))
-		assert.Equal(t, want, p.Header)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		d := newDirection(t, PCMU, 0)
+		src := &party{ssrc: 77, seq: 100, ts: 1000, code: 1}
+		for range 3 {
+			p := src.next()
+			want := p.Header
+			require.True(t, d.forward(p))
+			assert.Equal(t, want, p.Header)
+		}
+	})
 }
 
 // TestRelaySourceChange splices a new source SSRC (e.g. the far end
 // restarted its stream) without a jump.
 func TestRelaySourceChange(t *testing.T) {
-	clock := newFakeClock()
-	d := newDirection(t, clock, PCMA, 0)
-	a := &party{ssrc: 1, pt: 8, seq: 65534, ts: 0xFFFFFFF0, code: 1}
-	b := &party{ssrc: 2, pt: 8, seq: 7, ts: 99, code: 2}
-	for range 4 {
-		require.True(t, d.forward(a.next()))
-		clock.Advance(PacketDuration)
-	}
-	for range 4 {
-		require.True(t, d.forward(b.next()))
-		clock.Advance(PacketDuration)
-	}
-	pkts := d.out.packets()
-	// The marker sits on the first packet of the new source.
-	for i := range pkts {
-		pkts[i].kind = map[bool]string{true: "a", false: "b"}[i < 4]
-	}
-	checkContinuity(t, pkts, 1)
+	synctest.Test(t, func(t *testing.T) {
+		d := newDirection(t, PCMA, 0)
+		a := &party{ssrc: 1, pt: 8, seq: 65534, ts: 0xFFFFFFF0, code: 1}
+		b := &party{ssrc: 2, pt: 8, seq: 7, ts: 99, code: 2}
+		for range 4 {
+			require.True(t, d.forward(a.next()))
+			time.Sleep(PacketDuration)
+		}
+		for range 4 {
+			require.True(t, d.forward(b.next()))
+			time.Sleep(PacketDuration)
+		}
+		pkts := d.out.packets()
+		// The marker sits on the first packet of the new source.
+		for i := range pkts {
+			pkts[i].kind = map[bool]string{true: "a", false: "b"}[i < 4]
+		}
+		checkContinuity(t, pkts, 1)
+	})
 }
 
 // TestRelayGapAdvancesTimestamp: after a silent period the timestamp
 // advances by the elapsed time, as RTP requires, not by one packet.
 func TestRelayGapAdvancesTimestamp(t *testing.T) {
-	clock := newFakeClock()
-	d := newDirection(t, clock, PCMU, 0)
-	a := &party{ssrc: 1, seq: 10, ts: 500, code: 1}
-	b := &party{ssrc: 2, seq: 900, ts: 4, code: 2}
-	require.True(t, d.forward(a.next()))
-	clock.Advance(time.Second)
-	p := b.next()
-	require.True(t, d.forward(p))
-	assert.Equal(t, uint16(11), p.SequenceNumber)
-	assert.Equal(t, uint32(500+8000), p.Timestamp)
+	synctest.Test(t, func(t *testing.T) {
+		d := newDirection(t, PCMU, 0)
+		a := &party{ssrc: 1, seq: 10, ts: 500, code: 1}
+		b := &party{ssrc: 2, seq: 900, ts: 4, code: 2}
+		require.True(t, d.forward(a.next()))
+		time.Sleep(time.Second)
+		p := b.next()
+		require.True(t, d.forward(p))
+		assert.Equal(t, uint16(11), p.SequenceNumber)
+		assert.Equal(t, uint32(500+8000), p.Timestamp)
+	})
 }
 
 // TestRelayStaleAfterSplice drops a late packet from before the splice,
 // whose rewritten sequence number would collide with the guidance, while
 // reordering after the first packet of the splice is relayed.
 func TestRelayStaleAfterSplice(t *testing.T) {
-	clock := newFakeClock()
-	d := newDirection(t, clock, PCMU, 0)
-	a, err := NewAnnouncer(Config{Mode: ModeCalleeOnly, Clock: clock, Prompts: map[int]*Prompt{1: tonePrompt(t, 440, 1000, 100*time.Millisecond)}})
-	require.NoError(t, err)
-	other := newDirection(t, clock, PCMU, 0)
-	src := &party{ssrc: 5, seq: 100, ts: 0, code: 1}
-	require.True(t, d.forward(src.next()))
-	late := src.next() // delayed in the network
-	_, err = a.Play(context.Background(), 1, d.s, other.s)
-	require.NoError(t, err)
-	p1, p2, p3 := src.next(), src.next(), src.next()
-	require.True(t, d.forward(p1)) // anchors the splice
-	require.True(t, d.forward(p3)) // reordered: p3 before p2
-	require.True(t, d.forward(p2))
-	assert.Equal(t, p1.SequenceNumber+1, p2.SequenceNumber)
-	assert.Equal(t, p2.SequenceNumber+1, p3.SequenceNumber)
-	assert.False(t, d.forward(late), "packet older than the splice")
-	assert.Equal(t, uint64(1), d.s.Stats().Stale)
+	synctest.Test(t, func(t *testing.T) {
+		d := newDirection(t, PCMU, 0)
+		a, err := NewAnnouncer(Config{Mode: ModeCalleeOnly, Prompts: map[int]*Prompt{1: tonePrompt(t, 440, 1000, 100*time.Millisecond)}})
+		require.NoError(t, err)
+		other := newDirection(t, PCMU, 0)
+		src := &party{ssrc: 5, seq: 100, ts: 0, code: 1}
+		require.True(t, d.forward(src.next()))
+		late := src.next() // delayed in the network
+		_, err = a.Play(context.Background(), 1, d.s, other.s)
+		require.NoError(t, err)
+		p1, p2, p3 := src.next(), src.next(), src.next()
+		require.True(t, d.forward(p1)) // anchors the splice
+		require.True(t, d.forward(p3)) // reordered: p3 before p2
+		require.True(t, d.forward(p2))
+		assert.Equal(t, p1.SequenceNumber+1, p2.SequenceNumber)
+		assert.Equal(t, p2.SequenceNumber+1, p3.SequenceNumber)
+		assert.False(t, d.forward(late), "packet older than the splice")
+		assert.Equal(t, uint64(1), d.s.Stats().Stale)
+	})
 }
 
 func TestNewStreamErrors(t *testing.T) {
@@ -262,10 +268,9 @@ func TestNewStreamErrors(t *testing.T) {
 }
 
 func TestRelayAllocatesNothing(t *testing.T) {
-	clock := newFakeClock()
 	tone, err := newBeepTone(Beep{Interval: time.Second})
 	require.NoError(t, err)
-	s, err := NewStream(StreamConfig{Writer: WriterFunc(func(*rtp.Packet) error { return nil }), Clock: clock})
+	s, err := NewStream(StreamConfig{Writer: WriterFunc(func(*rtp.Packet) error { return nil })})
 	require.NoError(t, err)
 	s.pass(tone)
 	src := &party{ssrc: 1, code: 0xFF}
@@ -319,57 +324,58 @@ func FuzzRelay(f *testing.F) {
 		if len(ops) > 2000 {
 			ops = ops[:2000]
 		}
-		clock := newFakeClock()
-		d := newDirection(t, clock, PCMU, 0)
-		a, err := NewAnnouncer(Config{Clock: clock, Mode: ModeCallerOnly, Carrier: "FuzzTel", Prompts: map[int]*Prompt{1: {samples: make([]int16, 3*SamplesPerPacket)}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		src := &party{ssrc: 1, seq: 65000, ts: 0xFFFF0000}
-		type key struct {
-			ssrc uint32
-			seq  uint16
-		}
-		seen := map[key]bool{} // input packets relayed so far
-		used := map[uint16]bool{}
-		for _, op := range ops {
-			switch {
-			case op == 0x80: // guidance splice
-				if _, err := a.Play(context.Background(), 1, d.s, nil); err != nil {
-					t.Fatal(err)
-				}
-				for _, sp := range d.out.packets() {
-					if sp.kind == "injected" {
-						used[sp.pkt.SequenceNumber] = true
+		synctest.Test(t, func(t *testing.T) {
+			d := newDirection(t, PCMU, 0)
+			a, err := NewAnnouncer(Config{Mode: ModeCallerOnly, Carrier: "FuzzTel", Prompts: map[int]*Prompt{1: {samples: make([]int16, 3*SamplesPerPacket)}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			src := &party{ssrc: 1, seq: 65000, ts: 0xFFFF0000}
+			type key struct {
+				ssrc uint32
+				seq  uint16
+			}
+			seen := map[key]bool{} // input packets relayed so far
+			used := map[uint16]bool{}
+			for _, op := range ops {
+				switch {
+				case op == 0x80: // guidance splice
+					if _, err := a.Play(context.Background(), 1, d.s, nil); err != nil {
+						t.Fatal(err)
 					}
+					for _, sp := range d.out.packets() {
+						if sp.kind == "injected" {
+							used[sp.pkt.SequenceNumber] = true
+						}
+					}
+					continue
+				case op == 0x81: // new source
+					src.ssrc++
+					src.seq += 3000
+				case op >= 0xF0: // reorder: step back
+					src.seq -= uint16(op & 0x0F)
+				default: // forward jump (0 = duplicate)
+					src.seq += uint16(op & 0x0F)
 				}
-				continue
-			case op == 0x81: // new source
-				src.ssrc++
-				src.seq += 3000
-			case op >= 0xF0: // reorder: step back
-				src.seq -= uint16(op & 0x0F)
-			default: // forward jump (0 = duplicate)
-				src.seq += uint16(op & 0x0F)
+				src.ts = uint32(src.seq) * SamplesPerPacket
+				p := src.next()
+				in := key{p.SSRC, p.SequenceNumber}
+				time.Sleep(PacketDuration)
+				if !d.forward(p) {
+					continue
+				}
+				if used[p.SequenceNumber] && !seen[in] {
+					t.Fatalf("output sequence %d reused", p.SequenceNumber)
+				}
+				seen[in] = true
+				used[p.SequenceNumber] = true
 			}
-			src.ts = uint32(src.seq) * SamplesPerPacket
-			p := src.next()
-			in := key{p.SSRC, p.SequenceNumber}
-			clock.Advance(PacketDuration)
-			if !d.forward(p) {
-				continue
+			pkts := d.out.packets()
+			for _, sp := range pkts {
+				if sp.pkt.SSRC != pkts[0].pkt.SSRC {
+					t.Fatalf("SSRC changed from %d to %d", pkts[0].pkt.SSRC, sp.pkt.SSRC)
+				}
 			}
-			if used[p.SequenceNumber] && !seen[in] {
-				t.Fatalf("output sequence %d reused", p.SequenceNumber)
-			}
-			seen[in] = true
-			used[p.SequenceNumber] = true
-		}
-		pkts := d.out.packets()
-		for _, sp := range pkts {
-			if sp.pkt.SSRC != pkts[0].pkt.SSRC {
-				t.Fatalf("SSRC changed from %d to %d", pkts[0].pkt.SSRC, sp.pkt.SSRC)
-			}
-		}
+		})
 	})
 }

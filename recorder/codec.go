@@ -8,17 +8,21 @@ import (
 )
 
 // Codec is what the recorder does with the payload of an RTP payload type.
-// Every codec it knows runs at 8000 Hz.
+// Every codec it knows runs at 8000 Hz. The numbering is the SDK's one codec
+// numbering: guidance.Codec gives PCMU and PCMA the same values, so a codec
+// read from an SDP here converts as guidance.Codec(c). The RTP payload type
+// that carries a codec on a leg is the field's own number, kept apart in
+// [PayloadTypes].
 type Codec uint8
 
 // Codecs. A payload type not in a leg's [PayloadTypes] is [CodecUnknown]:
 // its packets are counted in [Stats.Skipped] and never written as audio.
 const (
-	CodecUnknown        Codec = iota // not recorded; counted as skipped
-	CodecPCMU                        // G.711 µ-law (static payload type 0)
-	CodecPCMA                        // G.711 A-law (static payload type 8)
-	CodecComfortNoise                // RFC 3389 comfort noise (static 13), recorded as silence
-	CodecTelephoneEvent              // RFC 4733 telephone-event, reported as DTMF events
+	CodecUnknown        Codec = 0 // not recorded; counted as skipped
+	CodecPCMU           Codec = 1 // G.711 µ-law (static payload type 0)
+	CodecPCMA           Codec = 2 // G.711 A-law (static payload type 8)
+	CodecComfortNoise   Codec = 3 // RFC 3389 comfort noise (static 13), recorded as silence
+	CodecTelephoneEvent Codec = 4 // RFC 4733 telephone-event, reported as DTMF events
 )
 
 // String returns the codec's SDP encoding name, e.g. "PCMU".

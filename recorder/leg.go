@@ -9,14 +9,17 @@ import (
 	"github.com/pion/rtp"
 )
 
-// Side names a direction of the call by the party that sends it.
+// Side names a direction of the call by the party that sends it. It is the
+// SDK's one party numbering and text: sipadapter/relay.Party has the same
+// values (0 caller, 1 callee) and the same text ("caller", "callee"), so a
+// relay party converts as recorder.Side(p) (see [Recording.Leg]).
 type Side uint8
 
 // Sides. In stereo recordings the caller is the left channel and the callee
 // the right one.
 const (
-	SideCaller Side = iota // packets the caller sends
-	SideCallee             // packets the callee sends
+	SideCaller Side = 0 // packets the caller sends
+	SideCallee Side = 1 // packets the callee sends
 )
 
 // String returns "caller" or "callee".

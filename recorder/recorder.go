@@ -126,7 +126,11 @@ type Config struct {
 	Start time.Time
 
 	// Clock tells the time for Start, Pause, Resume, Close and packets
-	// written with a zero arrival; default time.Now.
+	// written with a zero arrival; default time.Now. It must be the clock
+	// of the arrival times given to Write: the caller's, such as the
+	// relay's (sipadapter passes its one Config.Clock's Now) or a packet
+	// capture's timeline (examples/pcap2wav). It is the only time the
+	// recorder reads; it sets no timers.
 	Clock func() time.Time
 
 	// Logger receives debug records of re-anchors and SSRC changes and
@@ -326,6 +330,17 @@ func (r *Recording) Caller() *Leg { return &r.legs[SideCaller] }
 
 // Callee returns the leg of the packets the callee sends.
 func (r *Recording) Callee() *Leg { return &r.legs[SideCallee] }
+
+// Leg returns the leg of side s: [Recording.Caller] for [SideCaller],
+// [Recording.Callee] for [SideCallee]. It lets a media plane that numbers
+// the parties as [Side] does (sipadapter/relay.Party) pick a leg without a
+// mapping.
+func (r *Recording) Leg(s Side) *Leg {
+	if s == SideCallee {
+		return r.Callee()
+	}
+	return r.Caller()
+}
 
 // Start returns the instant of the file's first frame.
 func (r *Recording) Start() time.Time { return r.start }

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/callrec/callrec/delivery"
 	"github.com/callrec/callrec/dialplan"
 	"github.com/callrec/callrec/recorder"
 	"github.com/callrec/callrec/sipadapter/relay"
@@ -887,11 +888,11 @@ func (c *call) finish() {
 }
 
 // direction is "outgoing" for a call from the inside, "incoming" otherwise.
-func (c *call) direction() string {
+func (c *call) direction() delivery.Direction {
 	if c.in.which == Inside {
-		return dialplan.Outgoing.String()
+		return delivery.Outgoing
 	}
-	return dialplan.Incoming.String()
+	return delivery.Incoming
 }
 
 func (c *call) waitMedia() <-chan struct{} {

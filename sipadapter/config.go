@@ -127,10 +127,6 @@ type Config struct {
 	// the embedded prompts to both parties (guidance.NewAnnouncer with a
 	// zero Config).
 	Announcer *guidance.Announcer
-	// GuidanceClock is the clock the Announcer paces with; the per-call
-	// streams splice on it, so it must be the Announcer's. Default
-	// guidance.SystemClock.
-	GuidanceClock guidance.Clock
 	// JitterWindow is the recorder's reordering window; zero means the
 	// recorder's default.
 	JitterWindow time.Duration
@@ -205,7 +201,12 @@ type Config struct {
 	// CDR, when set, receives one JSON line per call when it ends.
 	CDR io.Writer
 
-	// Clock times calls, RTP arrivals and timeouts. Default: system clock.
+	// Clock is the B2BUA's one clock: it times calls, RTP arrivals (and so
+	// the recording's timeline) and timeouts, and is the relay's clock.
+	// Default: relay.SystemClock. The guidance paces on package time, which
+	// relay.SystemClock reads, so billing and recording start share one
+	// clock; a fake Clock (tests of timeouts) moves only the B2BUA's own
+	// timers and stamps.
 	Clock relay.Clock
 	// Logger receives the B2BUA's logs; nil discards.
 	Logger *slog.Logger
@@ -273,9 +274,6 @@ func (c Config) withDefaults() (Config, error) {
 			return c, fmt.Errorf("%w: Announcer: %w", ErrInvalidConfig, err)
 		}
 		c.Announcer = a
-	}
-	if c.GuidanceClock == nil {
-		c.GuidanceClock = guidance.SystemClock{}
 	}
 	if !c.MediaAddr.IsValid() {
 		ap, _ := netip.ParseAddrPort(c.Inside.Listen)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/callrec/callrec/delivery"
 	"github.com/callrec/callrec/dialplan"
 )
 
@@ -62,7 +63,11 @@ func (k EventKind) String() string {
 // MarshalText encodes the kind as its name.
 func (k EventKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
 
-// Party names who did something, in [Event.HungUp].
+// Party names who ended a call, in [Event.HungUp] and [CDR].HungUp: one of
+// the call's parties, with the text of relay.Party and recorder.Side
+// ("caller", "callee"), or the B2BUA itself. It is text, unlike
+// relay.Party, because "b2bua" is a third value and the empty string means
+// nobody (omitted from JSON).
 type Party string
 
 // Parties that can end a call.
@@ -125,19 +130,26 @@ type Event struct {
 }
 
 // CDR is the call detail record written as one JSON line per call to
-// [Config.CDR].
+// [Config.CDR]. It describes every call, recorded or not; a recorded call's
+// delivery.Metadata describes its recording. Where the two say the same
+// thing they use the same field name, JSON key and type (CallID, Direction,
+// Caller, Destination, LineNumber, DivertedFrom, DiversionReason, Start,
+// Answer, End, TruncatedReason); CDR.RecordingID is the Metadata's ID.
+// Called is the number as signalled (Metadata keeps the normalised Dialled
+// and Destination instead), and BillingStart is Metadata.GuidanceStart for
+// a recorded call.
 type CDR struct {
-	CallID      string `json:"call_id"`
-	Direction   string `json:"direction"`
-	Side        string `json:"side"`
-	Caller      string `json:"caller,omitempty"`
-	Called      string `json:"called,omitempty"`
-	Verdict     string `json:"verdict,omitempty"`
-	Reason      string `json:"reason,omitempty"`
-	Destination string `json:"destination,omitempty"`
-	LineNumber  string `json:"line_number,omitempty"`
-	Recorded    bool   `json:"recorded"`
-	Priority    bool   `json:"priority,omitempty"`
+	CallID      string             `json:"call_id"`
+	Direction   delivery.Direction `json:"direction"`
+	Side        string             `json:"side"`
+	Caller      string             `json:"caller,omitempty"`
+	Called      string             `json:"called,omitempty"`
+	Verdict     string             `json:"verdict,omitempty"`
+	Reason      string             `json:"reason,omitempty"`
+	Destination string             `json:"destination,omitempty"`
+	LineNumber  string             `json:"line_number,omitempty"`
+	Recorded    bool               `json:"recorded"`
+	Priority    bool               `json:"priority,omitempty"`
 	// DivertedFrom and DiversionReason are the original target of a
 	// forwarded incoming call and why it was forwarded (History-Info cause
 	// or Diversion reason), from a trusted network only.

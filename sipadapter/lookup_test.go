@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callrec/callrec/delivery"
 	"github.com/emiago/sipgo/sip"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -93,5 +94,5 @@ func TestLineLookupOutage(t *testing.T) {
 	e.events.wait(t, EventDelivered, 1, 10*time.Second)
 	cdr := e.lastCDR(t, 4)
 	assert.True(t, cdr.Recorded)
-	assert.Equal(t, "incoming", cdr.Direction)
+	assert.Equal(t, delivery.Incoming, cdr.Direction)
 }

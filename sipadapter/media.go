@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/callrec/callrec/delivery"
-	"github.com/callrec/callrec/dialplan"
 	"github.com/callrec/callrec/guidance"
 	"github.com/callrec/callrec/internal/durable"
 	"github.com/callrec/callrec/recorder"
@@ -121,7 +120,7 @@ func (c *call) guidanceGates() (*[2]guidanceGate, error) {
 	var gates [2]guidanceGate
 	for _, p := range []relay.Party{relay.Caller, relay.Callee} {
 		s, err := guidance.NewStream(guidance.StreamConfig{
-			Codec: codec, PayloadType: pt, Writer: c.media.Writer(p), Clock: b.cfg.GuidanceClock,
+			Codec: codec, PayloadType: pt, Writer: c.media.Writer(p),
 			Logger: b.log, Name: "to-" + p.String(),
 		})
 		if err != nil {
@@ -182,7 +181,8 @@ func (c *call) playGuidance(gates *[2]guidanceGate, answerAt time.Time) (billing
 }
 
 // negotiatedCodec returns the first voice codec of the answer, which both
-// parties send.
+// parties send, with its payload type. recorder.Codec and guidance.Codec
+// number PCMU and PCMA alike, so the recorder's reading of the SDP converts.
 func negotiatedCodec(sd *sdp.SessionDescription) (guidance.Codec, uint8) {
 	pts, err := recorder.PayloadTypesFromSDP(sd)
 	if err == nil {
@@ -195,11 +195,8 @@ func negotiatedCodec(sd *sdp.SessionDescription) (guidance.Codec, uint8) {
 				if err != nil || pt < 0 || pt > 127 {
 					continue
 				}
-				switch pts[uint8(pt)] {
-				case recorder.CodecPCMU:
-					return guidance.PCMU, uint8(pt)
-				case recorder.CodecPCMA:
-					return guidance.PCMA, uint8(pt)
+				if c := pts[uint8(pt)]; c == recorder.CodecPCMU || c == recorder.CodecPCMA {
+					return guidance.Codec(c), uint8(pt)
 				}
 			}
 		}
@@ -286,16 +283,12 @@ func (c *call) startRecording(billingStart, recStart time.Time, held *heldRecord
 func (c *call) metadata(billingStart time.Time) delivery.Metadata {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	dir := delivery.Outgoing
-	if c.decision.Direction == dialplan.Incoming {
-		dir = delivery.Incoming
-	}
 	channels := 2
 	if c.line.Mono {
 		channels = 1
 	}
 	return delivery.Metadata{
-		ID: c.id, CallID: c.callID, Instance: c.b.cfg.InstanceID, Direction: dir, Caller: c.caller, Callee: c.decision.Destination,
+		ID: c.id, CallID: c.callID, Instance: c.b.cfg.InstanceID, Direction: delivery.Direction(c.decision.Direction.String()), Caller: c.caller, Callee: c.decision.Destination,
 		Line: c.line.Kind.String(), LineNumber: c.line.Number, Dialled: c.decision.Dialled,
 		Destination: c.decision.Destination, DivertedFrom: c.decision.ForwardedFrom, DiversionReason: c.div.reason,
 		Start: c.start, Answer: c.answerAt, GuidanceStart: billingStart,

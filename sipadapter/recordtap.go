@@ -78,11 +78,10 @@ func (t heldTap) WriteRTP(p *rtp.Packet, arrival time.Time) error {
 	return nil
 }
 
+// recLeg returns the recording's leg for the packets party p sends:
+// relay.Party and recorder.Side share one numbering.
 func recLeg(rec *recorder.Recording, p relay.Party) *recorder.Leg {
-	if p == relay.Caller {
-		return rec.Caller()
-	}
-	return rec.Callee()
+	return rec.Leg(recorder.Side(p))
 }
 
 // first returns the arrival of the earliest packet held, or zero.

@@ -265,7 +265,7 @@ func TestSIPpIncoming(t *testing.T) {
 			e.uac(t, bin, dir, Outside, "uac_call.xml", tc.called, "0120123456", "-d", "2000").requireOK(t, 30*time.Second)
 			uas.requireOK(t, 30*time.Second)
 			cdr := e.lastCDR(t, 1)
-			assert.Equal(t, "incoming", cdr.Direction)
+			assert.Equal(t, delivery.Incoming, cdr.Direction)
 			assert.Equal(t, tc.recorded, cdr.Recorded)
 			assert.Equal(t, CauseBye, cdr.Cause)
 			assert.NotZero(t, cdr.CallerPackets)

@@ -15,7 +15,6 @@ import (
 
 	"github.com/callrec/callrec/delivery"
 	"github.com/callrec/callrec/delivery/archive"
-	"github.com/callrec/callrec/dialplan"
 	"github.com/callrec/callrec/internal/sipua"
 	"github.com/callrec/callrec/internal/waveform"
 	"github.com/callrec/callrec/sipadapter"
@@ -124,10 +123,7 @@ func (d *demo) verify(r *result) {
 	if d.opts.mono {
 		wantCh = 1
 	}
-	wantDir := delivery.Outgoing
-	if sc.direction == dialplan.Incoming {
-		wantDir = delivery.Incoming
-	}
+	wantDir := delivery.Direction(sc.direction.String())
 	add("metadata", rec.meta.CallID == r.callID && rec.meta.Direction == wantDir &&
 		rec.meta.Channels == wantCh && len(rec.audio.Channels) == wantCh && rec.audio.SampleRate == sipua.SampleRate &&
 		rec.meta.AnnouncementID == fmt.Sprint(d.opts.announcement) &&

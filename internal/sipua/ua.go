@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/callrec/callrec/guidance"
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/pion/rtp"
@@ -56,7 +55,7 @@ type Config struct {
 	// counted but not kept. Default 10 min.
 	MaxReceive time.Duration
 	// Clock paces the RTP sent, times RingTime and HangUpAfter, and stamps
-	// calls. Default: guidance.SystemClock.
+	// calls. Default: SystemClock.
 	Clock Clock
 	// Logger receives the UA's logs. Default: discard.
 	Logger *slog.Logger
@@ -129,7 +128,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.MaxReceive = DefaultMaxReceive
 	}
 	if c.Clock == nil {
-		c.Clock = guidance.SystemClock{}
+		c.Clock = SystemClock{}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
