@@ -282,7 +282,7 @@ func (c *Call) finish(by Party, reason string) {
 		c.media.close()
 		c.ua.unregister(c)
 		c.mu.Lock()
-		c.end = End{By: by, Time: c.ua.cfg.Clock.Now(), Reason: reason}
+		c.end = End{By: by, Time: time.Now(), Reason: reason}
 		c.mu.Unlock()
 		close(c.done)
 	})
@@ -319,7 +319,7 @@ func (c *Call) onProgress(res *sip.Response) error {
 	}
 	c.mu.Lock()
 	if c.ringing.IsZero() {
-		c.ringing = c.ua.cfg.Clock.Now()
+		c.ringing = time.Now()
 	}
 	c.mu.Unlock()
 	return nil
@@ -329,7 +329,7 @@ func (c *Call) onProgress(res *sip.Response) error {
 // acknowledges and starts sending.
 func (c *Call) established(ctx context.Context, answer []byte) error {
 	c.mu.Lock()
-	c.answered = c.ua.cfg.Clock.Now() // the 200's arrival, before the ACK
+	c.answered = time.Now() // the 200's arrival, before the ACK
 	c.mu.Unlock()
 	oa, err := parseSDP(answer)
 	if err == nil && len(oa.codecs) == 0 {
@@ -371,13 +371,13 @@ func (c *Call) answer(oa offerAnswer, codec Codec) error {
 		return err
 	}
 	c.mu.Lock()
-	c.ringing = u.cfg.Clock.Now()
+	c.ringing = time.Now()
 	c.mu.Unlock()
 	if u.cfg.RingTime > 0 {
-		t := u.cfg.Clock.NewTimer(u.cfg.RingTime)
+		t := time.NewTimer(u.cfg.RingTime)
 		defer t.Stop()
 		select {
-		case <-t.C():
+		case <-t.C:
 		case <-c.server.Context().Done():
 			return context.Cause(c.server.Context()) // cancelled
 		case <-u.ctx.Done():
@@ -387,7 +387,7 @@ func (c *Call) answer(oa offerAnswer, codec Codec) error {
 	}
 	c.mu.Lock()
 	c.codec = codec
-	c.answered = u.cfg.Clock.Now()
+	c.answered = time.Now()
 	c.mu.Unlock()
 	c.media.start(oa.addr, codec, sends(dir))
 	// RespondSDP retransmits the 200 until the ACK arrives (RFC 6026).

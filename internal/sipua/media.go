@@ -47,7 +47,6 @@ type media struct {
 	conn    *net.UDPConn
 	addr    netip.AddrPort
 	sdpAddr netip.AddrPort // what the session descriptions name: addr, or another port behind NAT
-	clock   Clock
 	src     Source
 	maxBuf  int
 	onRTP   func(*rtp.Packet, time.Time)
@@ -77,7 +76,7 @@ func newMedia(ip netip.Addr, cfg *Config) (*media, error) {
 		return nil, err
 	}
 	m := &media{
-		conn: conn, addr: conn.LocalAddr().(*net.UDPAddr).AddrPort(), clock: cfg.Clock, src: cfg.Source,
+		conn: conn, addr: conn.LocalAddr().(*net.UDPAddr).AddrPort(), src: cfg.Source,
 		maxBuf: int(cfg.MaxReceive * SampleRate / time.Second), onRTP: cfg.OnRTP, muted: cfg.Mute,
 		stop: make(chan struct{}),
 	}
@@ -125,14 +124,14 @@ func (m *media) send() {
 	// does: an answering call starts its media just before its 200 goes
 	// out, and a packet ahead of the 200 reaches a B2BUA that does not
 	// yet expect it.
-	start := m.clock.Now().Add(frameDuration)
-	t := m.clock.NewTimer(frameDuration)
+	start := time.Now().Add(frameDuration)
+	t := time.NewTimer(frameDuration)
 	defer t.Stop()
 	for n := int64(0); ; n++ {
 		select {
 		case <-m.stop:
 			return
-		case <-t.C():
+		case <-t.C:
 		}
 		if f, ok := m.src.(Filler); ok {
 			f.Fill(pcm, n*frameSamples)
@@ -162,7 +161,7 @@ func (m *media) send() {
 			}
 			pkt.Marker = false
 		}
-		t.Reset(start.Add(time.Duration(n+1) * frameDuration).Sub(m.clock.Now()))
+		t.Reset(start.Add(time.Duration(n+1) * frameDuration).Sub(time.Now()))
 	}
 }
 
@@ -183,7 +182,7 @@ func (m *media) receive() {
 				continue
 			}
 		}
-		now := m.clock.Now()
+		now := time.Now()
 		if err := pkt.Unmarshal(buf[:n]); err != nil || pkt.Version != 2 {
 			m.mu.Lock()
 			m.stats.Malformed++

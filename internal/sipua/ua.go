@@ -54,9 +54,6 @@ type Config struct {
 	// MaxReceive bounds the received audio kept per call; later audio is
 	// counted but not kept. Default 10 min.
 	MaxReceive time.Duration
-	// Clock paces the RTP sent, times RingTime and HangUpAfter, and stamps
-	// calls. Default: SystemClock.
-	Clock Clock
 	// Logger receives the UA's logs. Default: discard.
 	Logger *slog.Logger
 
@@ -126,9 +123,6 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxReceive == 0 {
 		c.MaxReceive = DefaultMaxReceive
-	}
-	if c.Clock == nil {
-		c.Clock = SystemClock{}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -463,10 +457,10 @@ func (u *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if u.cfg.HangUpAfter > 0 && u.begin() {
 		go func() {
 			defer u.wg.Done()
-			t := u.cfg.Clock.NewTimer(u.cfg.HangUpAfter)
+			t := time.NewTimer(u.cfg.HangUpAfter)
 			defer t.Stop()
 			select {
-			case <-t.C():
+			case <-t.C:
 				ctx, cancel := context.WithTimeout(u.ctx, 5*time.Second)
 				defer cancel()
 				_ = c.Hangup(ctx)
