@@ -25,9 +25,7 @@ type B2BUA struct {
 	anchor *relay.Anchor
 	sides  [2]*side
 	// recBufs holds the packet copies of every call's recording queue.
-	recBufs *recordBufs
-	// recWriters writes every call's recording queue to its recording.
-	recWriters *recordWriters
+	recBufs *sync.Pool
 	// wavBufs lends every call's recording its output buffers, so that a
 	// recording keeps one 8 KiB buffer instead of two while it is active.
 	wavBufs recorder.BufferPool
@@ -95,7 +93,7 @@ func New(cfg Config) (*B2BUA, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &B2BUA{
 		cfg: cfg, log: cfg.Logger.With("component", "sipadapter"), anchor: anchor,
-		ctx: ctx, cancel: cancel, calls: make(map[string]*call), served: make(chan struct{}), recBufs: newRecordBufs(), recWriters: newRecordWriters(),
+		ctx: ctx, cancel: cancel, calls: make(map[string]*call), served: make(chan struct{}), recBufs: newRecordBufs(),
 		ready: make(chan struct{}), mediaCap: mediaCapacity(cfg),
 	}
 	// Never the whole range: ordinary calls keep at least one session.

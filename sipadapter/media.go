@@ -263,7 +263,7 @@ func (c *call) startRecording(billingStart, recStart time.Time, held *heldRecord
 		_ = os.Remove(filepath.Join(b.cfg.RecordDir, c.id+partialExt))
 		return err
 	}
-	q := newRecordQueue(rec, b.recBufs, b.recWriters)
+	q := newRecordQueue(rec, b.recBufs)
 	c.mu.Lock()
 	c.rec, c.recPath, c.recQ, c.recFile = rec, path, q, f
 	c.mu.Unlock()

@@ -161,7 +161,7 @@ func TestHeldRecordingBoundedAndReplayedInOrder(t *testing.T) {
 	clock := func() time.Time { return start.Add(10 * time.Second) }
 	rec, err := recorder.New(recorder.Config{Path: filepath.Join(t.TempDir(), "r.wav"), Start: start, Clock: clock})
 	require.NoError(t, err)
-	q := newRecordQueue(rec, newRecordBufs(), newRecordWriters())
+	q := newRecordQueue(rec, newRecordBufs())
 	replayed, dropped, err := h.attach(rec, q)
 	require.NoError(t, err)
 	assert.Equal(t, maxHeldPackets, replayed)

@@ -115,7 +115,7 @@ func (h *heldRecording) attach(rec *recorder.Recording, q *recordQueue) (replaye
 			dropped, h.done = h.dropped, true
 			h.q.Store(q)
 			h.mu.Unlock()
-			q.start()
+			go q.run()
 			return replayed, dropped, errors.Join(errs...)
 		}
 		h.mu.Unlock()

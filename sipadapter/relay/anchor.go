@@ -4,9 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -41,31 +39,16 @@ type Config struct {
 	Clock Clock
 	// Logger receives debug records; nil discards.
 	Logger *slog.Logger
-	// Reactors is how many goroutines relay the media of all sessions,
-	// each serving its share of them through one epoll instance. Zero
-	// means runtime.GOMAXPROCS(0) at [New].
-	Reactors int
 }
 
-// Anchor allocates media sessions from a port range. Each [Session] owns
-// its sockets and releases its ports when closed. The media of all
-// sessions is relayed by [Config.Reactors] goroutines, which the Anchor
-// starts with the first open session and stops when the last one closes:
-// an Anchor without sessions holds no goroutines or descriptors. An Anchor
-// is safe for concurrent use.
+// Anchor allocates media sessions from a port range. It holds no goroutines
+// or sockets itself; each [Session] owns its own and releases its ports when
+// closed. An Anchor is safe for concurrent use.
 type Anchor struct {
 	cfg   Config
 	ports *ports
 	log   *slog.Logger
 	bufs  sync.Pool // *[]byte of maxPacket, for every session's Writer
-
-	// slots finds a socket from its epoll event: indexed by port - PortMin.
-	slots []atomic.Pointer[sock]
-	gen   atomic.Uint32 // generation of the last socket registered
-
-	rmu      sync.Mutex
-	reactors []*reactor // running while sessions > 0
-	sessions int
 }
 
 // New validates cfg and returns an Anchor.
@@ -91,12 +74,6 @@ func New(cfg Config) (*Anchor, error) {
 	if cfg.LearningWindow == 0 {
 		cfg.LearningWindow = DefaultLearningWindow
 	}
-	if cfg.Reactors < 0 {
-		return nil, fmt.Errorf("%w: Reactors %d is negative", ErrInvalidConfig, cfg.Reactors)
-	}
-	if cfg.Reactors == 0 {
-		cfg.Reactors = runtime.GOMAXPROCS(0)
-	}
 	if cfg.Clock == nil {
 		cfg.Clock = SystemClock{}
 	}
@@ -107,7 +84,6 @@ func New(cfg Config) (*Anchor, error) {
 		cfg:   cfg,
 		ports: newPorts(cfg.Addr, cfg.PortMin, cfg.PortMax),
 		log:   cfg.Logger.With("component", "relay"),
-		slots: make([]atomic.Pointer[sock], cfg.PortMax-cfg.PortMin+2),
 	}
 	a.bufs.New = func() any { b := make([]byte, maxPacket); return &b }
 	return a, nil
@@ -126,64 +102,7 @@ func (a *Anchor) Open() (*Session, error) {
 		a.closePair(callerPair)
 		return nil, err
 	}
-	r, err := a.acquireReactor()
-	if err != nil {
-		a.closePair(callerPair)
-		a.closePair(calleePair)
-		return nil, err
-	}
-	s := newSession(a, r, callerPair, calleePair)
-	if err := s.register(); err != nil {
-		_ = s.Close()
-		return nil, err
-	}
-	return s, nil
-}
-
-// acquireReactor returns the reactor with the fewest sessions for a new
-// one, starting the reactors if no session is open.
-func (a *Anchor) acquireReactor() (*reactor, error) {
-	a.rmu.Lock()
-	defer a.rmu.Unlock()
-	if a.sessions == 0 {
-		for range a.cfg.Reactors {
-			r, err := newReactor(a)
-			if err != nil {
-				a.stopReactors()
-				return nil, err
-			}
-			a.reactors = append(a.reactors, r)
-			go r.run()
-		}
-	}
-	best := a.reactors[0]
-	for _, r := range a.reactors[1:] {
-		if r.sessions < best.sessions {
-			best = r
-		}
-	}
-	best.sessions++
-	a.sessions++
-	return best, nil
-}
-
-// releaseReactor is called by a closed session, after its sockets are
-// closed; the last one stops the reactors.
-func (a *Anchor) releaseReactor(r *reactor) {
-	a.rmu.Lock()
-	defer a.rmu.Unlock()
-	r.sessions--
-	a.sessions--
-	if a.sessions == 0 {
-		a.stopReactors()
-	}
-}
-
-func (a *Anchor) stopReactors() {
-	for _, r := range a.reactors {
-		r.stop()
-	}
-	a.reactors = nil
+	return newSession(a, callerPair, calleePair), nil
 }
 
 // PairsInUse reports how many RTP/RTCP port pairs open sessions hold (two per
@@ -191,8 +110,8 @@ func (a *Anchor) stopReactors() {
 func (a *Anchor) PairsInUse() int { return a.ports.count() }
 
 func (a *Anchor) closePair(p pair) error {
-	err1 := p.rtp.close()
-	err2 := p.rtcp.close()
+	err1 := p.rtp.Close()
+	err2 := p.rtcp.Close()
 	a.ports.release(p.port)
 	if err1 != nil {
 		return err1

@@ -8,23 +8,8 @@
 // ports: each session owns one RTP socket on an even port and one RTCP socket
 // on the odd port above for each party, four sockets in all. When the range
 // is used up, [Anchor.Open] returns an error wrapping [ErrPortsExhausted];
-// [Session.Close] closes the sockets, once no packet of the session is being
-// handled, and returns the ports.
-//
-// # Reactors
-//
-// Sessions have no goroutines of their own. An Anchor relays the media of
-// all its sessions with a few reactor goroutines ([Config.Reactors],
-// GOMAXPROCS by default), each owning an epoll instance on which the
-// sockets of its share of the sessions are registered: it reads each
-// ready socket's datagram into its own buffer with recvfrom(2), does the
-// per-packet work inline (source check, latching, taps, filters, RTCP
-// rewriting) and sends with sendto(2), all on non-blocking sockets. That
-// saves four blocked reader goroutines per call, their stacks and read
-// buffers, and a goroutine wake-up per packet. The reactors start with the
-// Anchor's first open session and stop when its last one closes, so an
-// idle Anchor holds no goroutines. Because of epoll the package builds on
-// Linux only.
+// [Session.Close] closes the sockets, waits for the session's goroutines and
+// returns the ports.
 //
 // Legs are told apart only by the socket a packet arrives on, never by SSRC:
 // two SIPp instances send with the same SSRC in both directions.
@@ -71,7 +56,7 @@
 //     timeout, measured on the injected [Clock].
 //   - [Session.Stats] returns packet and byte counters per party.
 //
-// Relaying a packet allocates nothing: buffers are per reactor, the packet
+// Relaying a packet allocates nothing: buffers are per goroutine, the packet
 // is parsed only when a tap or filter is installed, and hooks are read
 // through atomic pointers, so they can be swapped while media flows.
 //

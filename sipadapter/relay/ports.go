@@ -3,6 +3,7 @@ package relay
 import (
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/netip"
 	"sync"
 )
@@ -32,13 +33,12 @@ func newPorts(addr netip.Addr, min, max int) *ports {
 
 // pair is an RTP socket on an even port and its RTCP socket on port+1.
 type pair struct {
-	rtp, rtcp *sock
+	rtp, rtcp *net.UDPConn
 	port      int
 }
 
 // allocate binds a free pair. It tries every index of the range at most once.
 func (p *ports) allocate() (pair, error) {
-	var last error
 	for tries := 0; tries < len(p.inUse); tries++ {
 		idx, ok := p.reserve()
 		if !ok {
@@ -49,11 +49,7 @@ func (p *ports) allocate() (pair, error) {
 		if err == nil {
 			return pr, nil
 		}
-		last = err
 		p.release(port) // bound by someone else: try the next one
-	}
-	if last != nil {
-		return pair{}, fmt.Errorf("%w: %s ports %d-%d (last: %v)", ErrPortsExhausted, p.addr, p.min, p.max+1, last)
 	}
 	return pair{}, fmt.Errorf("%w: %s ports %d-%d", ErrPortsExhausted, p.addr, p.min, p.max+1)
 }
@@ -74,16 +70,15 @@ func (p *ports) reserve() (int, bool) {
 }
 
 func (p *ports) bind(port int) (pair, error) {
-	rtp, err := openUDP(p.addr, port)
+	rtp, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.addr, uint16(port))))
 	if err != nil {
 		return pair{}, err
 	}
-	rtcp, err := openUDP(p.addr, port+1)
+	rtcp, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.addr, uint16(port+1))))
 	if err != nil {
-		_ = rtp.close()
+		_ = rtp.Close()
 		return pair{}, err
 	}
-	rtp.slot, rtcp.slot = port-p.min, port+1-p.min
 	return pair{rtp: rtp, rtcp: rtcp, port: port}, nil
 }
 

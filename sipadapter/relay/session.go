@@ -2,13 +2,13 @@ package relay
 
 import (
 	"errors"
+	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtp"
-	"golang.org/x/sys/unix"
 )
 
 // Tap receives the RTP packets a party sends, as the party sent them, with
@@ -17,10 +17,8 @@ import (
 // the other party is a [RecordFilter]: then it receives exactly the packets
 // that filter relays and reports for recording. The packet and its payload
 // point into the relay's buffers and are only valid during the call: copy
-// what must outlive it, and return quickly: the goroutine that calls
-// WriteRTP relays other sessions' media too. A session's taps are called
-// from one goroutine at a time; an error is counted in
-// [LegStats].TapErrors and does not stop the relay.
+// what must outlive it. WriteRTP is called from one goroutine per party; an
+// error is counted in [LegStats].TapErrors and does not stop the relay.
 type Tap interface {
 	WriteRTP(p *rtp.Packet, arrival time.Time) error
 }
@@ -29,7 +27,7 @@ type Tap interface {
 // returns false to drop the packet, or true to forward it, possibly after
 // rewriting its header in place (SSRC, sequence number, timestamp) or its
 // payload. The guidance stream plugs in here. Relay is called from one
-// goroutine at a time, which relays other sessions' media too.
+// goroutine.
 type Filter interface {
 	Relay(p *rtp.Packet) bool
 }
@@ -81,14 +79,13 @@ type Stats struct {
 }
 
 // Session relays one call's media between the caller and the callee. It
-// owns four sockets, served by one of its Anchor's reactor goroutines.
-// Every method is safe for concurrent use.
+// owns four sockets and four reader goroutines. Every method is safe for
+// concurrent use.
 type Session struct {
 	anchor  *Anchor
 	clock   Clock
 	legs    [2]*leg
-	r       *reactor
-	fds     fdGuard // held while a socket is used; Close waits for it to close them
+	wg      sync.WaitGroup
 	closed  atomic.Bool
 	once    sync.Once
 	lastRTP atomic.Int64 // clock unix nanos of the last RTP packet from either party
@@ -123,36 +120,26 @@ type leg struct {
 	rewrite rewrite // how the Filter toward this party rewrites its RTP
 }
 
-func newSession(a *Anchor, r *reactor, callerPair, calleePair pair) *Session {
-	s := &Session{anchor: a, clock: a.cfg.Clock, r: r, inactive: make(chan struct{})}
+func newSession(a *Anchor, callerPair, calleePair pair) *Session {
+	s := &Session{anchor: a, clock: a.cfg.Clock, inactive: make(chan struct{})}
 	for i, pr := range [2]pair{callerPair, calleePair} {
 		l := &leg{s: s, party: Party(i), pair: pr}
-		l.local = netip.AddrPortFrom(a.cfg.Addr, uint16(pr.port))
+		l.local = pr.rtp.LocalAddr().(*net.UDPAddr).AddrPort()
 		l.writer = Writer{l: l}
-		pr.rtp.l, pr.rtcp.l, pr.rtcp.rtcp = l, l, true
 		s.legs[i] = l
 	}
 	s.lastRTP.Store(s.clock.Now().UnixNano())
+	for _, l := range s.legs {
+		s.wg.Add(2)
+		go l.readRTP()
+		go l.readRTCP()
+	}
 	if a.cfg.InactivityTimeout > 0 {
 		s.timerMu.Lock()
 		s.timer = s.clock.AfterFunc(a.cfg.InactivityTimeout, s.checkIdle)
 		s.timerMu.Unlock()
 	}
 	return s
-}
-
-// register puts the session's sockets on its reactor.
-func (s *Session) register() error {
-	for _, l := range s.legs {
-		for _, sk := range [2]*sock{l.pair.rtp, l.pair.rtcp} {
-			sk.gen = s.anchor.gen.Add(1)
-			s.anchor.slots[sk.slot].Store(sk)
-			if err := s.r.add(sk); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 // maxPacket is the largest datagram read: an Ethernet MTU. RTP for voice
@@ -208,7 +195,7 @@ func (s *Session) Relearn(p Party) {
 	l.rtcpEnd.relearn(now, window)
 }
 
-// OnReject sets f to be called, from the relaying goroutine, for the first
+// OnReject sets f to be called, from a reader goroutine, for the first
 // packet of the session dropped because of its source, so that the B2BUA
 // can log it with the call's identity; without it the Anchor's logger
 // records it. Later rejects are only counted.
@@ -310,10 +297,8 @@ func (s *Session) Stats() Stats {
 	return Stats{Caller: s.legs[Caller].stats(), Callee: s.legs[Callee].stats()}
 }
 
-// Close stops relaying, closes the sockets once no packet of the session
-// is being handled, and releases the ports; the last session of an Anchor
-// to close stops its reactor goroutines. It is idempotent and returns the
-// first call's result. It must not be called from a [Tap] or [Filter].
+// Close stops relaying, closes the sockets, waits for the goroutines and
+// releases the ports. It is idempotent and returns the first call's result.
 func (s *Session) Close() error {
 	s.once.Do(func() {
 		s.closed.Store(true)
@@ -323,20 +308,18 @@ func (s *Session) Close() error {
 		}
 		s.timerMu.Unlock()
 		var errs []error
-		s.fds.closeAndWait()
 		for _, l := range s.legs {
-			for _, sk := range [2]*sock{l.pair.rtp, l.pair.rtcp} {
-				s.r.remove(sk)
-				s.anchor.slots[sk.slot].CompareAndSwap(sk, nil)
-				if err := sk.close(); err != nil {
-					errs = append(errs, err)
-				}
+			if err := l.pair.rtp.Close(); err != nil {
+				errs = append(errs, err)
+			}
+			if err := l.pair.rtcp.Close(); err != nil {
+				errs = append(errs, err)
 			}
 		}
+		s.wg.Wait()
 		for _, l := range s.legs {
 			s.anchor.ports.release(l.pair.port)
 		}
-		s.anchor.releaseReactor(s.r)
 		s.closeErr = errors.Join(errs...)
 	})
 	return s.closeErr
@@ -344,105 +327,133 @@ func (s *Session) Close() error {
 
 func (l *leg) other() *leg { return l.s.legs[l.party.Other()] }
 
-// relayRTP checks, taps, filters and forwards the RTP datagram of n bytes
-// the reactor read from the party into r.in.
-func (l *leg) relayRTP(r *reactor, n int, src netip.AddrPort) {
-	in := r.in
-	pkt, sent := &r.pkt, &r.sent
-	now := l.s.clock.Now()
-	if !l.rtpEnd.accept(src, now) {
-		l.reject(src, false)
-		return
-	}
-	l.s.lastRTP.Store(now.UnixNano())
-	l.c.received.Add(1)
-	l.c.receivedBytes.Add(uint64(n))
-	dst := l.other()
-	buf := in[:n]
-	tap, filter := l.tap.Load(), dst.filter.Load()
-	if tap != nil || filter != nil {
-		if err := pkt.Unmarshal(buf); err != nil {
-			l.c.malformed.Add(1)
-			return
+// read returns the next datagram on conn; ok is false once the session is
+// closing. Other read errors are transient and skipped.
+func (l *leg) read(conn *net.UDPConn, buf []byte) (n int, src netip.AddrPort, ok bool) {
+	for {
+		n, src, err := conn.ReadFromUDPAddrPort(buf)
+		if err == nil {
+			return n, src, true
 		}
-		var gate RecordFilter
-		if filter != nil {
-			gate, _ = (*filter).(RecordFilter)
+		if l.s.closed.Load() || errors.Is(err, net.ErrClosed) {
+			return 0, netip.AddrPort{}, false
 		}
-		if tap != nil && gate == nil {
-			if err := (*tap).WriteRTP(pkt, now); err != nil {
-				l.c.tapErrors.Add(1)
-			}
-		}
-		if filter != nil {
-			inSSRC, inSeq, inTS := pkt.SSRC, pkt.SequenceNumber, pkt.Timestamp
-			wireHdr, wireCSRC := n-len(pkt.Payload)-int(pkt.Header.PaddingSize), len(pkt.CSRC)
-			var forward bool
-			if gate == nil {
-				forward = (*filter).Relay(pkt)
-			} else {
-				if tap != nil {
-					// The gate may rewrite the header and the payload (a
-					// beep); the tap gets what the party sent. orig grows
-					// to the largest payload seen, not to an MTU.
-					sent.Header = pkt.Header
-					r.orig = append(r.orig[:0], pkt.Payload...)
-					sent.Payload = r.orig
-				}
-				var record bool
-				forward, record = gate.RelayRecord(pkt)
-				if record && tap != nil {
-					if err := (*tap).WriteRTP(sent, now); err != nil {
-						l.c.tapErrors.Add(1)
-					}
-				}
-			}
-			if !forward {
-				l.c.filtered.Add(1)
-				return
-			}
-			dst.rewrite.note(inSSRC, inSeq, inTS, &pkt.Header)
-			to := in // rewritten in place when the header layout is unchanged
-			if !sameLayout(pkt, wireHdr, wireCSRC) {
-				if r.out == nil {
-					r.out = make([]byte, maxPacket)
-				}
-				to = r.out
-			}
-			m, err := pkt.MarshalTo(to)
-			if err != nil {
-				l.c.malformed.Add(1)
-				return
-			}
-			buf = to[:m]
-		}
-	}
-	target := dst.rtpEnd.target.Load()
-	if target == nil {
-		l.c.noTarget.Add(1)
-		return
-	}
-	if err := dst.pair.rtp.sendto(buf, *target, &r.sa); err == nil {
-		l.c.forwarded.Add(1)
-		l.c.forwardedOctets.Add(uint64(payloadLen(buf)))
 	}
 }
 
-// relayRTCP checks the RTCP datagram of n bytes in r.in and forwards it,
-// rewritten to agree with the RTP the other party receives.
-func (l *leg) relayRTCP(r *reactor, n int, src netip.AddrPort) {
-	if !l.rtcpEnd.accept(src, l.s.clock.Now()) {
-		l.reject(src, true)
-		return
+func (l *leg) readRTP() {
+	defer l.s.wg.Done()
+	in := make([]byte, maxPacket)
+	var out, orig []byte // made on first use: a rewritten packet whose header grew, and the payload as sent for a gated tap
+	var pkt, sent rtp.Packet
+	conn := l.pair.rtp
+	for {
+		n, src, ok := l.read(conn, in)
+		if !ok {
+			return
+		}
+		now := l.s.clock.Now()
+		if !l.rtpEnd.accept(src, now) {
+			l.reject(src, false)
+			continue
+		}
+		l.s.lastRTP.Store(now.UnixNano())
+		l.c.received.Add(1)
+		l.c.receivedBytes.Add(uint64(n))
+		dst := l.other()
+		buf := in[:n]
+		tap, filter := l.tap.Load(), dst.filter.Load()
+		if tap != nil || filter != nil {
+			if err := pkt.Unmarshal(buf); err != nil {
+				l.c.malformed.Add(1)
+				continue
+			}
+			var gate RecordFilter
+			if filter != nil {
+				gate, _ = (*filter).(RecordFilter)
+			}
+			if tap != nil && gate == nil {
+				if err := (*tap).WriteRTP(&pkt, now); err != nil {
+					l.c.tapErrors.Add(1)
+				}
+			}
+			if filter != nil {
+				inSSRC, inSeq, inTS := pkt.SSRC, pkt.SequenceNumber, pkt.Timestamp
+				wireHdr, wireCSRC := n-len(pkt.Payload)-int(pkt.Header.PaddingSize), len(pkt.CSRC)
+				var forward bool
+				if gate == nil {
+					forward = (*filter).Relay(&pkt)
+				} else {
+					if tap != nil {
+						// The gate may rewrite the header and the payload (a
+						// beep); the tap gets what the party sent. orig grows
+						// to the largest payload seen, not to an MTU.
+						sent.Header = pkt.Header
+						orig = append(orig[:0], pkt.Payload...)
+						sent.Payload = orig
+					}
+					var record bool
+					forward, record = gate.RelayRecord(&pkt)
+					if record && tap != nil {
+						if err := (*tap).WriteRTP(&sent, now); err != nil {
+							l.c.tapErrors.Add(1)
+						}
+					}
+				}
+				if !forward {
+					l.c.filtered.Add(1)
+					continue
+				}
+				dst.rewrite.note(inSSRC, inSeq, inTS, &pkt.Header)
+				to := in // rewritten in place when the header layout is unchanged
+				if !sameLayout(&pkt, wireHdr, wireCSRC) {
+					if out == nil {
+						out = make([]byte, maxPacket)
+					}
+					to = out
+				}
+				m, err := pkt.MarshalTo(to)
+				if err != nil {
+					l.c.malformed.Add(1)
+					continue
+				}
+				buf = to[:m]
+			}
+		}
+		target := dst.rtpEnd.target.Load()
+		if target == nil {
+			l.c.noTarget.Add(1)
+			continue
+		}
+		if _, err := dst.pair.rtp.WriteToUDPAddrPort(buf, *target); err == nil {
+			l.c.forwarded.Add(1)
+			l.c.forwardedOctets.Add(uint64(payloadLen(buf)))
+		}
 	}
-	l.c.rtcpReceived.Add(1)
-	dst := l.other()
-	target := dst.rtcpEnd.target.Load()
-	if target == nil {
-		return
-	}
-	if err := dst.pair.rtcp.sendto(rewriteRTCP(r.in[:n], l, dst), *target, &r.sa); err == nil {
-		l.c.rtcpForwarded.Add(1)
+}
+
+func (l *leg) readRTCP() {
+	defer l.s.wg.Done()
+	in := make([]byte, maxPacket)
+	conn := l.pair.rtcp
+	for {
+		n, src, ok := l.read(conn, in)
+		if !ok {
+			return
+		}
+		if !l.rtcpEnd.accept(src, l.s.clock.Now()) {
+			l.reject(src, true)
+			continue
+		}
+		l.c.rtcpReceived.Add(1)
+		dst := l.other()
+		target := dst.rtcpEnd.target.Load()
+		if target == nil {
+			continue
+		}
+		if _, err := dst.pair.rtcp.WriteToUDPAddrPort(rewriteRTCP(in[:n], l, dst), *target); err == nil {
+			l.c.rtcpForwarded.Add(1)
+		}
 	}
 }
 
@@ -472,10 +483,9 @@ type Writer struct {
 // address is not known yet.
 func (w *Writer) WriteRTP(p *rtp.Packet) error {
 	l := w.l
-	if !l.s.fds.acquire() {
+	if l.s.closed.Load() {
 		return ErrClosed
 	}
-	defer l.s.fds.release()
 	target := l.rtpEnd.target.Load()
 	if target == nil {
 		return ErrNoTarget
@@ -487,15 +497,10 @@ func (w *Writer) WriteRTP(p *rtp.Packet) error {
 	if err != nil {
 		return err
 	}
-	var sa unix.RawSockaddrInet6
-	err = l.pair.rtp.sendto((*bp)[:n], *target, &sa)
-	if isAgain(err) {
-		// The socket is non-blocking for the reactor; a prompt may wait
-		// a little for room, as a blocking socket would.
-		l.pair.rtp.waitWritable(100)
-		err = l.pair.rtp.sendto((*bp)[:n], *target, &sa)
-	}
-	if err != nil {
+	if _, err := l.pair.rtp.WriteToUDPAddrPort((*bp)[:n], *target); err != nil {
+		if l.s.closed.Load() {
+			return ErrClosed
+		}
 		return err
 	}
 	l.c.injected.Add(1)
