@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/callrec/callrec/delivery"
 	"github.com/callrec/callrec/recorder"
 )
 
@@ -116,19 +115,10 @@ func (c *call) closeAnnounced(end time.Time) string {
 	md.End, md.EndedDuringAnnouncement = end, true
 	sum := sha256.Sum256(emptyWAV(md.Channels))
 	md.SHA256 = hex.EncodeToString(sum[:])
-	sidecar := filepath.Join(b.cfg.RecordDir, c.id+partialExt)
-	if err := writeSidecar(sidecar, md); err != nil {
-		b.log.Warn("updating sidecar", "call_id", c.callID, "error", err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
-	if err := b.cfg.Delivery.Enqueue(ctx, delivery.Recording{AudioPath: path, Metadata: md}); err != nil {
-		b.log.Error("enqueueing recording: left in RecordDir and retried", "call_id", c.callID, "path", path, "error", err)
-		b.strandMetadata(c.id, err, md)
+	if !c.enqueue(ctx, path, md) {
 		return ""
-	}
-	if err := os.Remove(sidecar); err != nil && !errors.Is(err, os.ErrNotExist) {
-		b.log.Warn("removing sidecar", "path", sidecar, "error", err)
 	}
 	b.log.Info("the call ended during its announcement: its empty recording is enqueued", "call_id", c.callID, "recording_id", md.ID)
 	return md.ID

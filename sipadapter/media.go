@@ -350,6 +350,21 @@ func (c *call) closeRecording(end time.Time) string {
 	if raw, err := json.Marshal(stats); err == nil {
 		md.RecorderStats = raw
 	}
+	if !c.enqueue(ctx, path, md) {
+		return ""
+	}
+	c.mu.Lock()
+	c.recStats = stats
+	c.mu.Unlock()
+	return md.ID
+}
+
+// enqueue brings the call's sidecar up to date with md, hands the
+// recording at path to delivery and removes the sidecar. When Enqueue
+// fails the recording stays in RecordDir, is retried, and enqueue reports
+// false.
+func (c *call) enqueue(ctx context.Context, path string, md delivery.Metadata) bool {
+	b := c.b
 	sidecar := filepath.Join(b.cfg.RecordDir, c.id+partialExt)
 	if err := writeSidecar(sidecar, md); err != nil {
 		b.log.Warn("updating sidecar", "call_id", c.callID, "error", err)
@@ -357,15 +372,12 @@ func (c *call) closeRecording(end time.Time) string {
 	if err := b.cfg.Delivery.Enqueue(ctx, delivery.Recording{AudioPath: path, Metadata: md}); err != nil {
 		b.log.Error("enqueueing recording: left in RecordDir and retried", "call_id", c.callID, "path", path, "error", err)
 		b.strandMetadata(c.id, err, md)
-		return ""
+		return false
 	}
 	if err := os.Remove(sidecar); err != nil && !errors.Is(err, os.ErrNotExist) {
 		b.log.Warn("removing sidecar", "path", sidecar, "error", err)
 	}
-	c.mu.Lock()
-	c.recStats = stats
-	c.mu.Unlock()
-	return md.ID
+	return true
 }
 
 func writeSidecar(path string, md delivery.Metadata) error {
