@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/callrec/callrec/internal/ctxio"
 	"github.com/callrec/callrec/internal/durable"
 )
 
@@ -79,10 +80,10 @@ func (s *DirSink) Deliver(ctx context.Context, item Item) error {
 		return Retryable(fmt.Errorf("dir sink: open audio: %w", err), 0)
 	}
 	defer audio.Close()
-	if err := writeLocalAtomic(dir, base+md.AudioExt, ctxReader{ctx, audio}); err != nil {
+	if err := writeLocalAtomic(dir, base+md.AudioExt, ctxio.Reader(ctx, audio)); err != nil {
 		return classify("dir sink: ", err)
 	}
-	if err := writeLocalAtomic(dir, base+".json", ctxReader{ctx, bytes.NewReader(meta)}); err != nil {
+	if err := writeLocalAtomic(dir, base+".json", ctxio.Reader(ctx, bytes.NewReader(meta))); err != nil {
 		return classify("dir sink: ", err)
 	}
 	return nil
@@ -140,17 +141,4 @@ func readSmall(f io.ReadCloser, err error) ([]byte, error) {
 	}
 	defer f.Close()
 	return io.ReadAll(io.LimitReader(f, 1<<20))
-}
-
-// ctxReader fails reads once its context is done, so a copy stops promptly.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

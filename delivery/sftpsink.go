@@ -19,6 +19,8 @@ import (
 
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/callrec/callrec/internal/ctxio"
 )
 
 // SFTPSinkConfig configures an [SFTPSink].
@@ -273,10 +275,10 @@ func (s *SFTPSink) upload(ctx context.Context, client *sftp.Client, item Item) e
 		return err
 	}
 	defer audio.Close()
-	if err := putRemote(client, dir, base+md.AudioExt, ctxReader{ctx, audio}, md.Size); err != nil {
+	if err := putRemote(client, dir, base+md.AudioExt, ctxio.Reader(ctx, audio), md.Size); err != nil {
 		return err
 	}
-	return putRemote(client, dir, base+".json", ctxReader{ctx, bytes.NewReader(meta)}, int64(len(meta)))
+	return putRemote(client, dir, base+".json", ctxio.Reader(ctx, bytes.NewReader(meta)), int64(len(meta)))
 }
 
 // remoteDir returns the directory md is stored in on the server.

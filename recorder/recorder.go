@@ -15,6 +15,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/callrec/callrec/internal/ctxio"
 )
 
 // Mode chooses how the two directions of a call share the file.
@@ -552,23 +554,10 @@ func (r *Recording) hash(ctx context.Context, buf []byte) (string, error) {
 		return "", fmt.Errorf("recorder: hash: %w", err)
 	}
 	h := sha256.New()
-	if _, err := io.CopyBuffer(h, ctxReader{ctx, rd}, buf); err != nil {
+	if _, err := io.CopyBuffer(h, ctxio.Reader(ctx, rd), buf); err != nil {
 		return "", fmt.Errorf("recorder: hash: %w", err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// ctxReader stops reading when its context ends.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // accept records a packet with a valid header on leg l.
