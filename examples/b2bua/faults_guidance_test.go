@@ -8,9 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -91,13 +89,8 @@ func TestFaultSIGKILLDuringGuidance(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the SIGKILL suite with guidance runs for about 30 s")
 	}
-	sipp := testenv.LookPath(t, "sipp", "sip-tester")
-	bin := buildService(t)
-	sippDir := faultSIPpDir(t)
-	uasPort := faultPort(t)
-	uas := startFaultProc(t, sippCmd(sipp, sippDir, "-sf", "fault_uas.xml", "-p", strconv.Itoa(uasPort),
-		"-mp", strconv.Itoa(faultMediaBase(t, 20000))))
-	s := newFaultService(t, bin, uasPort)
+	rig := newFaultRig(t)
+	s, sippDir := rig.s, rig.sippDir
 	prompt := filepath.Join(s.dir, "prompt.wav")
 	writePrompt(t, prompt, guidedPrompt)
 	raw, err := os.ReadFile(s.cfg)
@@ -106,8 +99,7 @@ func TestFaultSIGKILLDuringGuidance(t *testing.T) {
 		fmt.Sprintf("  guidance:\n    mode: both\n    prompts:\n      1: %s\n", prompt), 1)
 	require.NotEqual(t, string(raw), guided, "guidance section replaced")
 	require.NoError(t, os.WriteFile(s.cfg, []byte(guided), 0o600))
-	s.start()
-	time.Sleep(200 * time.Millisecond) // let the callee bind
+	rig.start()
 
 	uptimes := make([]time.Duration, guidedKills)
 	var total time.Duration
@@ -118,33 +110,18 @@ func TestFaultSIGKILLDuringGuidance(t *testing.T) {
 	}
 	// And two seconds of calls after the last kill, which complete.
 	calls := int((total + 2*time.Second).Seconds() * faultRate)
-	uac := startFaultProc(t, sippCmd(sipp, sippDir, s.inside(), "-sf", "fault_uac.xml",
-		"-s", "0077270312345678", "-key", "caller", "0312340000",
-		"-p", strconv.Itoa(faultPort(t)), "-mp", strconv.Itoa(faultMediaBase(t, 25000)),
-		"-r", strconv.Itoa(faultRate), "-m", strconv.Itoa(calls), "-l", "200", "-d", strconv.Itoa(guidedHoldMS),
-		"-max_retrans", "3", "-timeout", "60s", "-timeout_error", "-trace_logs"))
+	uac := rig.placeCalls(calls, guidedHoldMS, "60s")
 	t.Cleanup(func() {
 		if !t.Failed() {
 			return
 		}
 		errs, _ := exec.Command("sh", "-c", "cat "+sippDir+"/*errors.log 2>/dev/null | head -40").CombinedOutput()
 		t.Logf("SIPp caller (last 2000 bytes):\n%s\nSIPp callee (last 2000 bytes):\n%s\nSIPp error logs:\n%s",
-			tailString(uac.out.String(), 2000), tailString(uas.out.String(), 2000), errs)
+			tailString(uac.out.String(), 2000), tailString(rig.uas.out.String(), 2000), errs)
 	})
 
-	var kills []time.Time
-	for _, up := range uptimes {
-		time.Sleep(up)
-		kills = append(kills, s.kill())
-		s.start()
-	}
-	select {
-	case err := <-uac.done:
-		uac.done <- err
-	case <-time.After(guidedSIPpWait):
-		require.NoError(t, uac.cmd.Process.Signal(syscall.SIGINT))
-		_ = uac.wait(t, 20*time.Second)
-	}
+	kills := rig.killAfter(uptimes)
+	awaitCaller(t, uac, guidedSIPpWait)
 
 	s.finish(30 * time.Second)
 

@@ -243,6 +243,71 @@ func (s *faultService) kill() time.Time {
 	return at
 }
 
+// faultRig is what both SIGKILL suites drive: SIPp as the callee, the
+// b2bua service (created, not started, so that a suite can change its
+// file first) and SIPp as the caller, once placeCalls starts it.
+type faultRig struct {
+	t       *testing.T
+	sipp    string
+	sippDir string
+	uas     *faultProc
+	s       *faultService
+}
+
+func newFaultRig(t *testing.T) *faultRig {
+	t.Helper()
+	sipp := testenv.LookPath(t, "sipp", "sip-tester")
+	bin := buildService(t)
+	sippDir := faultSIPpDir(t)
+	uasPort := faultPort(t)
+	uas := startFaultProc(t, sippCmd(sipp, sippDir, "-sf", "fault_uas.xml", "-p", strconv.Itoa(uasPort),
+		"-mp", strconv.Itoa(faultMediaBase(t, 20000))))
+	return &faultRig{t: t, sipp: sipp, sippDir: sippDir, uas: uas, s: newFaultService(t, bin, uasPort)}
+}
+
+// start starts the service and lets the callee bind.
+func (r *faultRig) start() {
+	r.s.start()
+	time.Sleep(200 * time.Millisecond)
+}
+
+// placeCalls starts the SIPp caller: calls recorded calls at faultRate,
+// each held holdMS, with SIPp's -timeout and any further arguments.
+func (r *faultRig) placeCalls(calls, holdMS int, timeout string, extra ...string) *faultProc {
+	args := []string{r.s.inside(), "-sf", "fault_uac.xml",
+		"-s", "0077270312345678", "-key", "caller", "0312340000",
+		"-p", strconv.Itoa(faultPort(r.t)), "-mp", strconv.Itoa(faultMediaBase(r.t, 25000)),
+		"-r", strconv.Itoa(faultRate), "-m", strconv.Itoa(calls), "-l", "200", "-d", strconv.Itoa(holdMS),
+		"-max_retrans", "3", "-timeout", timeout, "-timeout_error", "-trace_logs"}
+	return startFaultProc(r.t, sippCmd(r.sipp, r.sippDir, append(args, extra...)...))
+}
+
+// killAfter kills the service after each uptime in turn, starting it again
+// at once, and returns the times of the kills.
+func (r *faultRig) killAfter(uptimes []time.Duration) []time.Time {
+	var kills []time.Time
+	for _, up := range uptimes {
+		time.Sleep(up)
+		kills = append(kills, r.s.kill())
+		r.s.start()
+	}
+	return kills
+}
+
+// awaitCaller waits up to wait for the SIPp caller to end once its last
+// call ends (exit 1: the calls the kills broke); the few calls it keeps
+// waiting on end with SIGINT, which still writes its logs.
+func awaitCaller(t *testing.T, uac *faultProc, wait time.Duration) {
+	t.Helper()
+	select {
+	case err := <-uac.done:
+		uac.done <- err
+	case <-time.After(wait):
+		require.NoError(t, uac.cmd.Process.Signal(syscall.SIGINT))
+		_ = uac.wait(t, 20*time.Second)
+	}
+}
+
 // faultSIPpDir prepares SIPp's working directory: the scenarios and the
 // callee's tone.
 // finish stops the last run with SIGTERM (it ends the calls SIPp left
@@ -430,15 +495,9 @@ func TestFaultSIGKILLUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the SIGKILL suite runs for about a minute")
 	}
-	sipp := testenv.LookPath(t, "sipp", "sip-tester")
-	bin := buildService(t)
-	sippDir := faultSIPpDir(t)
-	uasPort := faultPort(t)
-	uas := startFaultProc(t, sippCmd(sipp, sippDir, "-sf", "fault_uas.xml", "-p", strconv.Itoa(uasPort),
-		"-mp", strconv.Itoa(faultMediaBase(t, 20000))))
-	s := newFaultService(t, bin, uasPort)
-	s.start()
-	time.Sleep(200 * time.Millisecond) // let the callee bind
+	rig := newFaultRig(t)
+	s, sippDir := rig.s, rig.sippDir
+	rig.start()
 
 	uptimes := make([]time.Duration, faultKills)
 	var total time.Duration
@@ -447,11 +506,7 @@ func TestFaultSIGKILLUnderLoad(t *testing.T) {
 		total += uptimes[i] + 300*time.Millisecond // and the restart
 	}
 	calls := int((total + faultMaxUptime).Seconds() * faultRate)
-	uac := startFaultProc(t, sippCmd(sipp, sippDir, s.inside(), "-sf", "fault_uac.xml",
-		"-s", "0077270312345678", "-key", "caller", "0312340000",
-		"-p", strconv.Itoa(faultPort(t)), "-mp", strconv.Itoa(faultMediaBase(t, 25000)),
-		"-r", strconv.Itoa(faultRate), "-m", strconv.Itoa(calls), "-l", "200", "-d", strconv.Itoa(faultHoldMS),
-		"-max_retrans", "3", "-timeout", "180s", "-timeout_error", "-trace_logs", "-trace_stat", "-fd", "1", "-trace_screen"))
+	uac := rig.placeCalls(calls, faultHoldMS, "180s", "-trace_stat", "-fd", "1", "-trace_screen")
 	t.Cleanup(func() {
 		if !t.Failed() {
 			return
@@ -460,23 +515,8 @@ func TestFaultSIGKILLUnderLoad(t *testing.T) {
 		t.Logf("SIPp:\n%s", out)
 	})
 
-	var kills []time.Time
-	for _, up := range uptimes {
-		time.Sleep(up)
-		kills = append(kills, s.kill())
-		s.start()
-	}
-	// SIPp ends once its last call ends (exit 1: the calls the kills
-	// broke); a few calls it keeps waiting on end with SIGINT, which
-	// still writes its logs.
-	select {
-	case err := <-uac.done:
-		uac.done <- err
-	case <-time.After(40 * time.Second):
-		require.NoError(t, uac.cmd.Process.Signal(syscall.SIGINT))
-		_ = uac.wait(t, 20*time.Second)
-	}
-	_ = uas
+	kills := rig.killAfter(uptimes)
+	awaitCaller(t, uac, 40*time.Second)
 
 	s.finish(60 * time.Second)
 
