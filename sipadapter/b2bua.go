@@ -119,6 +119,11 @@ func (b *B2BUA) newSide(w Side, sc SideConfig) (*side, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sipadapter: %s listen %s: %w", w, sc.Listen, err)
 	}
+	if err := b.sizeReceiveBuffer(w, udp); err != nil {
+		_ = udp.Close()
+		_ = tcp.Close()
+		return nil, err
+	}
 	addr := udp.LocalAddr().(*net.UDPAddr).AddrPort()
 	log := b.log.With("side", w.String())
 	tcp = newLimitListener(tcp, b.cfg.TCP, log)

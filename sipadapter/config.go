@@ -180,6 +180,14 @@ type Config struct {
 	OnDemand OnDemandConfig
 	// MaxMessageSize bounds a SIP message in bytes. Default 16 KiB.
 	MaxMessageSize int
+	// SIPReceiveBuffer is the receive buffer, in bytes, asked for each
+	// side's SIP UDP socket (SO_RCVBUF): it holds the signalling of every
+	// call that arrives while the process is busy, which the kernel's
+	// default (about 160 datagrams) does not at hundreds of calls. Default
+	// 4 MiB; the kernel caps it at net.core.rmem_max on Linux, and [New]
+	// logs a warning when it granted less. Negative keeps the system's
+	// default.
+	SIPReceiveBuffer int
 	// TCP bounds the SIP-over-TCP connections each side accepts: idle
 	// timeout, total and per-source counts.
 	TCP TCPLimits
@@ -309,6 +317,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxMessageSize == 0 {
 		c.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if c.SIPReceiveBuffer == 0 {
+		c.SIPReceiveBuffer = DefaultSIPReceiveBuffer
 	}
 	var err error
 	if c.TCP, err = c.TCP.withDefaults(); err != nil {
