@@ -131,7 +131,8 @@ func (b *B2BUA) newSide(w Side, sc SideConfig) (*side, error) {
 	host := addr.Addr().String()
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent("callrec"), sipgo.WithUserAgentHostname(host), sipgo.WithUserAgentParser(parser),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(log)),
-		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(log)))
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(log),
+			sip.WithTransactionLayerUnhandledResponseHandler(func(res *sip.Response) { strayResponse(log, res) })))
 	if err != nil {
 		_ = udp.Close()
 		_ = tcp.Close()
