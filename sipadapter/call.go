@@ -371,10 +371,27 @@ func (c *call) ring(ringCtx context.Context, breq *sip.Request) (*sipgo.DialogCl
 		OnResponse: c.provisional, Username: c.out.cfg.Username, Password: c.out.cfg.Password,
 	})
 	if err != nil {
+		c.dropLateAnswer(bdlg)
 		c.unanswered(err)
 		return nil, false
 	}
 	return bdlg, true
+}
+
+// dropLateAnswer ends the callee's dialog when its 2xx came after the
+// B2BUA gave up on the INVITE: a 200 that crossed the CANCEL of a caller
+// who hung up (or of the ring timeout). The callee is connected all the
+// same, so it gets its ACK and then a BYE (RFC 3261 §15); without them it
+// would retransmit the 200 for 32 s and hold a call nobody is on.
+func (c *call) dropLateAnswer(bdlg *sipgo.DialogClientSession) {
+	if res := bdlg.InviteResponse; res == nil || !res.IsSuccess() {
+		return
+	}
+	if err := bdlg.Ack(context.Background()); err != nil {
+		c.b.log.Warn("ACK to a callee that answered too late failed", "call_id", c.callID, "error", err)
+		return
+	}
+	c.byeCallee()
 }
 
 // takeAnswer reads the callee's SDP answer, points the callee's side of

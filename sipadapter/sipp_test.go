@@ -202,6 +202,23 @@ func TestSIPpCancelBeforeAnswer(t *testing.T) {
 	assert.Zero(t, e.events.count(EventAnswered))
 }
 
+// TestSIPpAnswerCrossesCancel has the callee answer 200 just as the
+// caller's CANCEL reaches it: the caller gets 487, and the callee, which
+// is connected all the same, gets an ACK and a BYE (RFC 3261 §15) instead
+// of retransmitting its 200 for 32 s to nobody.
+func TestSIPpAnswerCrossesCancel(t *testing.T) {
+	bin := testenv.LookPath(t, "sipp", "sip-tester")
+	e := newEnv(t, nil)
+	dir := sippDir(t, nil)
+	uas := e.uas(t, bin, dir, "uas_cancel_race.xml", e.outsideHop)
+	e.uac(t, bin, dir, Inside, "uac_cancel.xml", "0077270312345678", lineFixed).requireOK(t, 30*time.Second)
+	uas.requireOK(t, 20*time.Second)
+	cdr := e.lastCDR(t, 1)
+	assert.Equal(t, CauseCancelled, cdr.Cause)
+	assert.Equal(t, PartyCaller, cdr.HungUp)
+	assert.Zero(t, e.events.count(EventAnswered))
+}
+
 func TestSIPpBusyPassedBack(t *testing.T) {
 	bin := testenv.LookPath(t, "sipp", "sip-tester")
 	e := newEnv(t, nil)
