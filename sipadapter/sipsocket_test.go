@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -24,6 +25,17 @@ func rmemMax(t *testing.T) int {
 	return n
 }
 
+// waitServing waits until e's B2BUA serves, so that closing it at the end
+// of a test that sends nothing finds Serve running.
+func waitServing(t *testing.T, e *env) {
+	t.Helper()
+	select {
+	case <-e.b.ready:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the B2BUA did not start serving")
+	}
+}
+
 // TestSIPReceiveBuffer checks that each side's SIP UDP socket gets the
 // configured receive buffer (as much of it as net.core.rmem_max allows),
 // not the kernel's default of about 160 datagrams, which a busy B2BUA
@@ -36,6 +48,7 @@ func TestSIPReceiveBuffer(t *testing.T) {
 	}{{"default", 0}, {"configured", 1 << 20}} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, func(c *Config) { c.SIPReceiveBuffer = tc.size })
+			waitServing(t, e)
 			want := tc.size
 			if want == 0 {
 				want = DefaultSIPReceiveBuffer
@@ -56,6 +69,7 @@ func TestSIPReceiveBuffer(t *testing.T) {
 		sysDefault, ok := receiveBuffer(plain)
 		require.True(t, ok)
 		e := newEnv(t, func(c *Config) { c.SIPReceiveBuffer = -1 })
+		waitServing(t, e)
 		got, ok := receiveBuffer(e.b.sides[Inside].udp.(*net.UDPConn))
 		require.True(t, ok)
 		assert.Equal(t, sysDefault, got)
