@@ -217,6 +217,8 @@ func TestSIPpAnswerCrossesCancel(t *testing.T) {
 	assert.Equal(t, CauseCancelled, cdr.Cause)
 	assert.Equal(t, PartyCaller, cdr.HungUp)
 	assert.Zero(t, e.events.count(EventAnswered))
+	assert.Eventually(t, func() bool { return callTableLen(e.b) == 0 }, 5*time.Second, 10*time.Millisecond,
+		"both legs leave the call table")
 }
 
 func TestSIPpBusyPassedBack(t *testing.T) {

@@ -94,4 +94,13 @@ func TestCalleeSlowerThanT1(t *testing.T) {
 	assert.Equal(t, PartyCaller, cdrs[0].HungUp)
 	assert.True(t, cdrs[0].Recorded)
 	assert.Positive(t, cdrs[0].CalleePackets, "the callee's RTP started, so it got its ACK")
+	assert.Eventually(t, func() bool { return callTableLen(e.b) == 0 }, 5*time.Second, 10*time.Millisecond,
+		"both legs leave the call table")
+}
+
+// callTableLen is the number of legs in b's call table.
+func callTableLen(b *B2BUA) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.calls)
 }
