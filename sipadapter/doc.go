@@ -17,7 +17,11 @@
 // forwarded to the outside's next hop; from the outside an incoming call,
 // forwarded to the inside's. The inside accepts requests only from
 // [SideConfig].Networks. The callee leg is a new dialog (its own Call-ID and
-// tags), so nothing of one side's dialog leaks into the other.
+// tags), so nothing of one side's dialog leaks into the other. Each side's
+// UDP socket carries every call's signalling, so it asks for a large
+// receive buffer ([Config].SIPReceiveBuffer, 4 MiB): a busy process then
+// answers late instead of losing INVITEs and 200s. Linux caps it at
+// net.core.rmem_max; raise that where [New] warns.
 //
 // # Decisions and refusals
 //
@@ -118,7 +122,8 @@
 //
 // BYE from either party ends the call with BYE to the other, carrying the
 // party's Reason headers (its disconnect cause, RFC 3326); CANCEL before
-// the answer is passed on; every failure response of the callee is passed
+// the answer is passed on (a callee whose 200 crosses it is ACKed and sent
+// BYE); every failure response of the callee is passed
 // back to the caller with its code and Reason headers (a Reason is added
 // when the callee sent none), but for a digest challenge (see
 // Authentication toward the next hop). Re-INVITEs are forwarded with their
