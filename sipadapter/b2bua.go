@@ -371,11 +371,19 @@ func (b *B2BUA) closeSides() {
 //
 // Drain returns nil once no call is left, or ctx's error when ctx ends
 // first; [B2BUA.Close] then ends the remaining calls. Draining cannot be
-// undone.
+// undone. The first call logs "draining: new calls are refused" at Info
+// once new calls are refused.
 func (b *B2BUA) Drain(ctx context.Context) error {
 	b.mu.Lock()
+	first := !b.draining
 	b.draining = true
+	calls := b.active
 	b.mu.Unlock()
+	if first {
+		// Logged after the flag is set, so that this line's time bounds
+		// from above the setup time of every call the instance admitted.
+		b.log.Info("draining: new calls are refused", "calls", calls)
+	}
 	tick := time.NewTicker(drainPoll)
 	defer tick.Stop()
 	for {
