@@ -125,7 +125,7 @@ func (b *B2BUA) newSide(w Side, sc SideConfig) (*side, error) {
 	parser := newSIPParser(b.cfg.MaxMessageSize)
 	host := addr.Addr().String()
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent("callrec"), sipgo.WithUserAgentHostname(host), sipgo.WithUserAgentParser(parser),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(log)),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(log), sip.WithTransportLayerReadFilter(novelSchemeFilter)),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(log)))
 	if err != nil {
 		_ = udp.Close()
