@@ -117,7 +117,8 @@
 // (delivery.Metadata.EndedDuringAnnouncement), in the CDR
 // ([CDR].EndedDuringAnnouncement, with Recorded set) and on
 // [EventEnqueued]; after a crash during the announcement the next start
-// enqueues it the same way.
+// enqueues it the same way, creating it empty if the crash came between
+// the sidecar and the WAV file (a marked sidecar without an end time).
 //
 // # Dialog life
 //
