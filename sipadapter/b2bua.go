@@ -130,7 +130,7 @@ func (b *B2BUA) newSide(w Side, sc SideConfig) (*side, error) {
 	parser := newSIPParser(b.cfg.MaxMessageSize)
 	host := addr.Addr().String()
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent("callrec"), sipgo.WithUserAgentHostname(host), sipgo.WithUserAgentParser(parser),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(log)),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(log), sip.WithTransportLayerReadFilter(novelSchemeFilter)),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(log),
 			sip.WithTransactionLayerUnhandledResponseHandler(func(res *sip.Response) { strayResponse(log, res) })))
 	if err != nil {
@@ -377,11 +377,19 @@ func (b *B2BUA) closeSides() {
 //
 // Drain returns nil once no call is left, or ctx's error when ctx ends
 // first; [B2BUA.Close] then ends the remaining calls. Draining cannot be
-// undone.
+// undone. The first call logs "draining: new calls are refused" at Info
+// once new calls are refused.
 func (b *B2BUA) Drain(ctx context.Context) error {
 	b.mu.Lock()
+	first := !b.draining
 	b.draining = true
+	calls := b.active
 	b.mu.Unlock()
+	if first {
+		// Logged after the flag is set, so that this line's time bounds
+		// from above the setup time of every call the instance admitted.
+		b.log.Info("draining: new calls are refused", "calls", calls)
+	}
 	tick := time.NewTicker(drainPoll)
 	defer tick.Stop()
 	for {

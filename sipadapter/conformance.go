@@ -196,8 +196,12 @@ func (b *B2BUA) conform(s *side, req *sip.Request, tx sip.ServerTransaction) boo
 	}
 	switch strings.ToLower(req.Recipient.Scheme) {
 	case "sip", "sips", "tel":
-	default: // RFC 3261 section 8.2.2.1; RFC 4475 unkscm
-		return refuse(416, "Unsupported URI Scheme", "Request-URI scheme "+req.Recipient.Scheme+" not supported")
+	default: // RFC 3261 section 8.2.2.1; RFC 4475 unkscm, novelsc
+		scheme := req.Recipient.Scheme
+		if novel, ok := novelSchemeOf(req.Recipient); ok {
+			scheme = novel
+		}
+		return refuse(416, "Unsupported URI Scheme", "Request-URI scheme "+scheme+" not supported")
 	}
 	if req.Recipient.Headers != nil && req.Recipient.Headers.Length() > 0 { // RFC 3261 section 19.1.5; RFC 4475 escruri
 		return refuse(sip.StatusBadRequest, "Bad Request", "headers in the Request-URI")

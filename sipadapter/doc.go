@@ -52,13 +52,18 @@
 // checks: 505 for a SIP version other than 2.0; 400 for a repeated From,
 // To, Call-ID, CSeq, Max-Forwards or Content-Length, for a CSeq method that
 // is not the request's, and for headers in the Request-URI; 416 for a
-// Request-URI scheme other than sip, sips or tel; 420 with Unsupported for
+// Request-URI scheme other than sip, sips or tel (over UDP also for a
+// scheme with digits, "+", "-" or ".", which sipgo cannot parse and which
+// a transport read filter passes on marked); 420 with Unsupported for
 // any Require (no extension is supported); and on an INVITE 415 with Accept
 // for a body that is not application/sdp, 406 for an Accept without
 // application/sdp. Whitespace around ";", "=", "/" and "," in From, To,
-// Contact and Via is allowed (RFC 4475's corpus is in testdata/rfc4475). A
-// caller may answer a failure with a new INVITE of the same
-// Call-ID (overlap dialling after 484, RFC 3578): that is a new call.
+// Contact and Via is allowed (RFC 4475's corpus is in testdata/rfc4475).
+// An answer over UDP may be as long as a datagram: the package raises
+// sipgo's sip.UDPMTUSize, which refuses UDP messages over 1,300 bytes, at
+// init (unless something else changed it), since RFC 3261 bounds only
+// requests so. A caller may answer a failure with a new INVITE of the
+// same Call-ID (overlap dialling after 484, RFC 3578): that is a new call.
 //
 // # Authentication toward the next hop
 //
@@ -116,7 +121,8 @@
 // (delivery.Metadata.EndedDuringAnnouncement), in the CDR
 // ([CDR].EndedDuringAnnouncement, with Recorded set) and on
 // [EventEnqueued]; after a crash during the announcement the next start
-// enqueues it the same way.
+// enqueues it the same way, creating it empty if the crash came between
+// the sidecar and the WAV file (a marked sidecar without an end time).
 //
 // # Dialog life
 //

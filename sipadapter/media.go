@@ -391,7 +391,8 @@ func writeSidecar(path string, md delivery.Metadata) error {
 // recover enqueues the recordings a previous run left in RecordDir: each
 // sidecar whose audio file is still there is repaired with recorder.RepairAs
 // and enqueued; a sidecar without audio (enqueued just before a crash) is
-// removed.
+// removed, but for an announced recording never created (unopenedAnnounced),
+// which is created empty and enqueued.
 func (b *B2BUA) recover(ctx context.Context) error {
 	entries, err := os.ReadDir(b.cfg.RecordDir)
 	if err != nil {
@@ -449,6 +450,9 @@ func (b *B2BUA) recoverOne(ctx context.Context, sidecar, audio string, known *de
 		}
 	}
 	st, err := os.Stat(audio)
+	if errors.Is(err, os.ErrNotExist) && unopenedAnnounced(md) {
+		st, err = createUnopened(sidecar, audio)
+	}
 	if errors.Is(err, os.ErrNotExist) {
 		return os.Remove(sidecar)
 	}
@@ -466,6 +470,9 @@ func (b *B2BUA) recoverOne(ctx context.Context, sidecar, audio string, known *de
 		md.End = st.ModTime()
 	}
 	md.SHA256, md.Size = "", 0 // the repaired file differs from any recorded sum
+	if err := announcedSidecar(sidecar, md); err != nil {
+		b.log.Warn("updating sidecar", "call_id", md.CallID, "error", err)
+	}
 	if err := b.cfg.Delivery.Enqueue(ctx, delivery.Recording{AudioPath: audio, Metadata: md}); err != nil {
 		return err
 	}

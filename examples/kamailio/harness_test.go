@@ -278,6 +278,33 @@ func (in *instance) signal(t *testing.T, sig syscall.Signal) {
 	require.NoError(t, in.proc.cmd.Process.Signal(sig))
 }
 
+// drainedAt waits for the instance's "draining: new calls are refused"
+// line and returns the time the instance logged in it. sipadapter logs it
+// after it set its draining flag, and every call it admitted was set up
+// (metadata Start) before its admission check saw that flag clear, so
+// every call the instance admitted started before this time, whenever the
+// signal that triggered the drain was sent.
+func (in *instance) drainedAt(t *testing.T, timeout time.Duration) time.Time {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		for _, ln := range in.proc.log.snapshot() {
+			var m struct {
+				Time time.Time `json:"time"`
+				Msg  string    `json:"msg"`
+			}
+			if json.Unmarshal([]byte(ln.text), &m) == nil && m.Msg == "draining: new calls are refused" {
+				require.False(t, m.Time.IsZero(), "time of %q", ln.text)
+				return m.Time
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("b2bua %s: no draining line within %v", in.name, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // activeCalls reads callrec_calls_active from the instance's metrics.
 func (in *instance) activeCalls(t *testing.T) int {
 	t.Helper()

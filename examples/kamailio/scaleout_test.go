@@ -62,6 +62,12 @@ func TestScaleOut(t *testing.T) {
 		}, 5*time.Second, 50*time.Millisecond, "a draining instance answers OPTIONS with 503")
 		require.NoError(t, a.proc.wait(t, shutdownWait), "a drains and exits cleanly")
 		drainedIn := time.Since(termAt)
+		// The instance refuses calls from the moment it logs that it
+		// drains, not from the test's kill(2): Go delivers the signal
+		// and the service reacts to it a little later, and an INVITE in
+		// between is rightly admitted.
+		refusingAt := a.drainedAt(t, time.Second)
+		require.False(t, refusingAt.Before(termAt), "a logged draining at %v, before SIGTERM at %v", refusingAt, termAt)
 
 		ok, failed := l.result(t)
 		assert.Equal(t, calls, ok, "successful calls")
@@ -71,12 +77,13 @@ func TestScaleOut(t *testing.T) {
 		counts := c.perInstance(mds)
 		for _, md := range mds {
 			if c.instanceOf(md) == a {
-				assert.True(t, md.Start.Before(termAt), "call %s started on a at %v, after SIGTERM at %v", md.CallID, md.Start, termAt)
+				assert.True(t, md.Start.Before(refusingAt), "call %s started on a at %v, after a refused new calls at %v (SIGTERM sent at %v)",
+					md.CallID, md.Start, refusingAt, termAt)
 			}
 		}
 		d := c.dispatchLog()
-		t.Logf("%d calls active on a at SIGTERM; a drained and exited in %v; recordings per instance %v; %d INVITEs failed over to b",
-			active, drainedIn.Round(time.Millisecond), counts, len(d.failover[b.uri()]))
+		t.Logf("%d calls active on a at SIGTERM; a refused new calls %v after it, drained and exited in %v; recordings per instance %v; %d INVITEs failed over to b",
+			active, refusingAt.Sub(termAt), drainedIn.Round(time.Millisecond), counts, len(d.failover[b.uri()]))
 		assert.GreaterOrEqual(t, counts[a.name], active)
 	})
 
