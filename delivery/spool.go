@@ -236,11 +236,32 @@ func (s *spool) fill(dir, src string, md *Metadata) error {
 	if err != nil {
 		return fmt.Errorf("%w: encode metadata: %w", ErrInvalidRecording, err)
 	}
-	if err := s.replaceDurable(filepath.Join(dir, fileMeta), meta); err != nil {
+	// The staging directory is private and emptied on start: the metadata
+	// needs no temporary name, and one directory fsync covers both names.
+	if err := s.writeNew(filepath.Join(dir, fileMeta), meta); err != nil {
 		return err
 	}
 	if err := durable.SyncDir(dir); err != nil {
 		return spoolError("sync "+dir, err)
+	}
+	return nil
+}
+
+// writeNew creates name, which must not exist, with data and fsyncs it.
+func (s *spool) writeNew(name string, data []byte) error {
+	f, err := s.hooks.create(name)
+	if err != nil {
+		return spoolError("write "+filepath.Base(name), err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return spoolError("write "+filepath.Base(name), err)
 	}
 	return nil
 }
