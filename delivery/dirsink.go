@@ -77,16 +77,23 @@ func (s *DirSink) Deliver(ctx context.Context, item Item) error {
 	if err != nil {
 		return Permanent(err)
 	}
+	// The audio is renamed into place before its sidecar, and one
+	// directory fsync then makes both names durable before Deliver
+	// reports success, as the archive files recordings.
 	if err := s.placeAudio(ctx, item, dir, base+md.AudioExt); err != nil {
 		return classify("dir sink: ", err)
 	}
 	if err := writeLocalAtomic(dir, base+".json", ctxio.Reader(ctx, bytes.NewReader(meta))); err != nil {
 		return classify("dir sink: ", err)
 	}
+	if err := durable.SyncDir(dir); err != nil {
+		return classify("dir sink: ", err)
+	}
 	return nil
 }
 
-// placeAudio stores the item's audio durably at dir/name: hard-linked to
+// placeAudio stores the item's audio at dir/name, durable once dir is
+// fsynced: hard-linked to
 // the spool's file when the queue gave its path and both are on the same
 // file system (see linkAudio), copied otherwise.
 func (s *DirSink) placeAudio(ctx context.Context, item Item, dir, name string) error {
@@ -123,7 +130,7 @@ func linkAudio(ctx context.Context, item Item, name string) error {
 	if err != nil {
 		return err
 	}
-	err = durable.Link(item.path, name)
+	err = durable.LinkNoSyncDir(item.path, name)
 	var le *os.LinkError
 	if errors.As(err, &le) {
 		// Only the link itself failed (EXDEV, EPERM, EMLINK, ...): the
@@ -142,8 +149,9 @@ func classify(prefix string, err error) error {
 	return Retryable(fmt.Errorf("%s%w", prefix, err), 0)
 }
 
-// writeLocalAtomic writes r to dir/name durably through a hidden
-// temporary file (see internal/durable).
+// writeLocalAtomic writes r to dir/name through a hidden temporary file,
+// fsynced and renamed into place (see internal/durable); the name is
+// durable once the caller has fsynced dir.
 func writeLocalAtomic(dir, name string, r io.Reader) error {
 	f, err := durable.Create(filepath.Join(dir, name), 0o640)
 	if err != nil {
@@ -153,7 +161,7 @@ func writeLocalAtomic(dir, name string, r io.Reader) error {
 	if _, err := io.Copy(f, r); err != nil {
 		return err
 	}
-	return f.Commit()
+	return f.CommitNoSyncDir()
 }
 
 // destBase returns the base name under which md is stored at a destination

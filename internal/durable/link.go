@@ -18,6 +18,17 @@ import (
 // than rewrites. Linking instead of copying saves writing and flushing the
 // whole file again. On error name is unchanged.
 func Link(oldname, name string) error {
+	if err := LinkNoSyncDir(oldname, name); err != nil {
+		return err
+	}
+	return SyncDir(filepath.Dir(name))
+}
+
+// LinkNoSyncDir is [Link] without the directory fsync: the name survives
+// a power cut only once the caller has fsynced name's directory, which it
+// may share with other files committed there (see
+// [Pending.CommitNoSyncDir]).
+func LinkNoSyncDir(oldname, name string) error {
 	dir, base := filepath.Split(name)
 	for range 10000 {
 		tmp := filepath.Join(dir, "."+base+tempInfix+randomSuffix())
@@ -37,7 +48,7 @@ func Link(oldname, name string) error {
 		if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
-		return SyncDir(filepath.Dir(name))
+		return nil
 	}
 	return &fs.PathError{Op: "linktemp", Path: name, Err: fs.ErrExist}
 }
