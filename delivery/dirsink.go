@@ -29,7 +29,9 @@ type DirSinkConfig struct {
 // Dir/2026/11/23/<call-id>.wav with <call-id>.json beside it. Each file is
 // written to a hidden temporary name, fsynced and renamed into place, the
 // audio before its sidecar, so a reader that waits for the .json always
-// finds complete audio. Redelivering a recording replaces its files; a
+// finds complete audio. When Dir is on the spool's file system, the audio
+// is a hard link to the spooled file (checked against its digest first)
+// rather than a copy: the same durable blocks under a second name. Redelivering a recording replaces its files; a
 // different recording with the same Call-ID is stored as
 // <call-id>~<id>.wav rather than overwriting it, even when both are
 // delivered at the same moment. DirSink is safe for concurrent use.
@@ -75,18 +77,67 @@ func (s *DirSink) Deliver(ctx context.Context, item Item) error {
 	if err != nil {
 		return Permanent(err)
 	}
-	audio, err := item.OpenVerified()
-	if err != nil {
-		return Retryable(fmt.Errorf("dir sink: open audio: %w", err), 0)
-	}
-	defer audio.Close()
-	if err := writeLocalAtomic(dir, base+md.AudioExt, ctxio.Reader(ctx, audio)); err != nil {
+	// The audio is renamed into place before its sidecar, and one
+	// directory fsync then makes both names durable before Deliver
+	// reports success, as the archive files recordings.
+	if err := s.placeAudio(ctx, item, dir, base+md.AudioExt); err != nil {
 		return classify("dir sink: ", err)
 	}
 	if err := writeLocalAtomic(dir, base+".json", ctxio.Reader(ctx, bytes.NewReader(meta))); err != nil {
 		return classify("dir sink: ", err)
 	}
+	if err := durable.SyncDir(dir); err != nil {
+		return classify("dir sink: ", err)
+	}
 	return nil
+}
+
+// placeAudio stores the item's audio at dir/name, durable once dir is
+// fsynced: hard-linked to
+// the spool's file when the queue gave its path and both are on the same
+// file system (see linkAudio), copied otherwise.
+func (s *DirSink) placeAudio(ctx context.Context, item Item, dir, name string) error {
+	if item.path != "" {
+		if err := linkAudio(ctx, item, filepath.Join(dir, name)); !errors.Is(err, errNoLink) {
+			return err
+		}
+	}
+	audio, err := item.OpenVerified()
+	if err != nil {
+		return fmt.Errorf("open audio: %w", err)
+	}
+	defer audio.Close()
+	return writeLocalAtomic(dir, name, ctxio.Reader(ctx, audio))
+}
+
+// errNoLink is linkAudio's report that the audio could not be linked (the
+// destination is another file system, or forbids links): copy it.
+var errNoLink = errors.New("dir sink: cannot link")
+
+// linkAudio checks the spooled audio against its digest and size, as a
+// copy through Item.OpenVerified does, then links it at name: the
+// destination shares the spool's blocks, which the spool made durable when
+// it committed the entry, instead of writing and flushing them again
+// (BenchmarkDirSinkDeliver). The spool removes only its own name once the
+// delivery succeeds.
+func linkAudio(ctx context.Context, item Item, name string) error {
+	audio, err := item.OpenVerified()
+	if err != nil {
+		return fmt.Errorf("open audio: %w", err)
+	}
+	_, err = io.Copy(io.Discard, ctxio.Reader(ctx, audio))
+	audio.Close()
+	if err != nil {
+		return err
+	}
+	err = durable.LinkNoSyncDir(item.path, name)
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		// Only the link itself failed (EXDEV, EPERM, EMLINK, ...): the
+		// destination is unchanged and a copy may succeed.
+		return fmt.Errorf("%w: %w", errNoLink, err)
+	}
+	return err
 }
 
 // classify keeps a Permanent error permanent and makes any other error
@@ -98,8 +149,9 @@ func classify(prefix string, err error) error {
 	return Retryable(fmt.Errorf("%s%w", prefix, err), 0)
 }
 
-// writeLocalAtomic writes r to dir/name durably through a hidden
-// temporary file (see internal/durable).
+// writeLocalAtomic writes r to dir/name through a hidden temporary file,
+// fsynced and renamed into place (see internal/durable); the name is
+// durable once the caller has fsynced dir.
 func writeLocalAtomic(dir, name string, r io.Reader) error {
 	f, err := durable.Create(filepath.Join(dir, name), 0o640)
 	if err != nil {
@@ -109,7 +161,7 @@ func writeLocalAtomic(dir, name string, r io.Reader) error {
 	if _, err := io.Copy(f, r); err != nil {
 		return err
 	}
-	return f.Commit()
+	return f.CommitNoSyncDir()
 }
 
 // destBase returns the base name under which md is stored at a destination

@@ -511,8 +511,9 @@ func (q *Queue) work() {
 // scheduled again. All file-system work happens outside the mutex.
 func (q *Queue) attempt(e *entry) {
 	md := e.md
-	item := Item{Metadata: md, Attempt: e.state.Attempts + 1, open: func() (io.ReadCloser, error) {
-		return os.Open(q.spool.audioPath(&md))
+	audio := q.spool.audioPath(&md)
+	item := Item{Metadata: md, Attempt: e.state.Attempts + 1, path: audio, open: func() (io.ReadCloser, error) {
+		return os.Open(audio)
 	}}
 	ctx, cancel := context.WithTimeout(q.attemptCtx, q.cfg.AttemptTimeout)
 	err := q.cfg.Sink.Deliver(ctx, item)

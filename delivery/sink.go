@@ -40,6 +40,10 @@ type Item struct {
 	Attempt int
 
 	open func() (io.ReadCloser, error)
+	// path is the audio's file in the spool, for a sink on the same file
+	// system to link rather than copy (see DirSink); "" for items built
+	// with NewItem.
+	path string
 }
 
 // NewItem returns an Item whose audio is read from the readers open returns.

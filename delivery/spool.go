@@ -224,7 +224,8 @@ func (s *spool) stage(src string, md *Metadata) (string, error) {
 
 // fill writes the entry's files into the staging directory dir.
 func (s *spool) fill(dir, src string, md *Metadata) error {
-	sum, size, err := s.stageAudio(src, filepath.Join(dir, audioBase+md.AudioExt))
+	audio := filepath.Join(dir, audioBase+md.AudioExt)
+	sum, size, linked, err := s.stageAudio(src, audio)
 	if err != nil {
 		return err
 	}
@@ -236,11 +237,40 @@ func (s *spool) fill(dir, src string, md *Metadata) error {
 	if err != nil {
 		return fmt.Errorf("%w: encode metadata: %w", ErrInvalidRecording, err)
 	}
-	if err := s.replaceDurable(filepath.Join(dir, fileMeta), meta); err != nil {
+	// The staging directory is private and emptied on start: the metadata
+	// needs no temporary name, and one directory fsync covers both names.
+	if err := s.writeNew(filepath.Join(dir, fileMeta), meta); err != nil {
 		return err
+	}
+	if linked {
+		// Only now: the metadata's fsync has committed the link with it
+		// (one journal commit on most file systems), and this one then
+		// flushes whatever of the caller's data was not yet on disk.
+		if err := syncFile(audio); err != nil {
+			return spoolError("sync staged audio", err)
+		}
 	}
 	if err := durable.SyncDir(dir); err != nil {
 		return spoolError("sync "+dir, err)
+	}
+	return nil
+}
+
+// writeNew creates name, which must not exist, with data and fsyncs it.
+func (s *spool) writeNew(name string, data []byte) error {
+	f, err := s.hooks.create(name)
+	if err != nil {
+		return spoolError("write "+filepath.Base(name), err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return spoolError("write "+filepath.Base(name), err)
 	}
 	return nil
 }
@@ -312,43 +342,54 @@ func fileSHA256(name string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// syncFile fsyncs the file name.
+func syncFile(name string) error {
+	f, err := os.Open(name)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // stageAudio places src at dst, by hard link when src is on the spool's file
-// system and by copy otherwise, makes dst durable, and returns its digest and
-// size.
-func (s *spool) stageAudio(src, dst string) (sum string, size int64, err error) {
+// system and by copy otherwise, and returns its digest and size. A copy's
+// data is durable on return; a link's (linked) is for the caller to fsync.
+// Either way the caller fsyncs the staging directory.
+func (s *spool) stageAudio(src, dst string) (sum string, size int64, linked bool, err error) {
 	h := sha256.New()
 	if s.hooks.link(src, dst) == nil {
 		f, err := os.Open(dst)
 		if err != nil {
-			return "", 0, spoolError("open staged audio", err)
+			return "", 0, false, spoolError("open staged audio", err)
 		}
 		defer f.Close()
 		if size, err = io.Copy(h, f); err != nil {
-			return "", 0, fmt.Errorf("delivery: read %s: %w", src, err)
+			return "", 0, false, fmt.Errorf("delivery: read %s: %w", src, err)
 		}
-		if err := f.Sync(); err != nil {
-			return "", 0, spoolError("sync staged audio", err)
-		}
-		return hex.EncodeToString(h.Sum(nil)), size, nil
+		return hex.EncodeToString(h.Sum(nil)), size, true, nil
 	}
 	in, err := os.Open(src)
 	if err != nil {
-		return "", 0, fmt.Errorf("%w: %w", ErrInvalidRecording, err)
+		return "", 0, false, fmt.Errorf("%w: %w", ErrInvalidRecording, err)
 	}
 	defer in.Close()
 	out, err := s.durable().Create(dst, 0o640)
 	if err != nil {
-		return "", 0, spoolError("create staged audio", err)
+		return "", 0, false, spoolError("create staged audio", err)
 	}
 	defer out.Abort()
 	size, err = io.Copy(io.MultiWriter(out, h), in)
 	if err == nil {
-		err = out.Commit()
+		err = out.CommitNoSyncDir() // fill fsyncs the directory
 	}
 	if err != nil {
-		return "", 0, spoolError("copy audio into spool", err)
+		return "", 0, false, spoolError("copy audio into spool", err)
 	}
-	return hex.EncodeToString(h.Sum(nil)), size, nil
+	return hex.EncodeToString(h.Sum(nil)), size, false, nil
 }
 
 // durable returns the writer of the spool's files: data fsync, rename,

@@ -222,20 +222,29 @@ func (c *call) startRecording(billingStart, recStart time.Time, held *heldRecord
 	if b.cfg.beforeSidecar != nil {
 		b.cfg.beforeSidecar()
 	}
-	if err := writeSidecar(filepath.Join(b.cfg.RecordDir, c.id+partialExt), md); err != nil {
+	c.mu.Lock()
+	replace := c.announced != nil // openAnnounced's sidecar is on stable storage
+	c.mu.Unlock()
+	if err := updateSidecar(filepath.Join(b.cfg.RecordDir, c.id+partialExt), md, replace); err != nil {
 		return err
 	}
+	// The file created at the announcement's start, if any, is the one
+	// recorded into (announced.go); the recorder writes its header anew.
+	f := c.takeAnnounced()
 	mode := recorder.Stereo
 	if c.line.Mono {
 		mode = recorder.Mono
 	}
 	start := earliest(recStart, held.first())
+	if f == nil && b.cfg.recordWriter == nil {
+		if f, err = createRecording(path); err != nil {
+			_ = os.Remove(filepath.Join(b.cfg.RecordDir, c.id+partialExt))
+			return err
+		}
+	}
 	var w io.WriteSeeker
-	// The file created at the announcement's start, if any, is the one
-	// recorded into (announced.go); the recorder writes its header anew.
-	f := c.takeAnnounced()
 	if f != nil {
-		w = f
+		w = unhashed{f}
 	}
 	if b.cfg.recordWriter != nil {
 		if f != nil { // the test's writer creates the file itself
@@ -366,11 +375,22 @@ func (c *call) closeRecording(end time.Time) string {
 func (c *call) enqueue(ctx context.Context, path string, md delivery.Metadata) bool {
 	b := c.b
 	sidecar := filepath.Join(b.cfg.RecordDir, c.id+partialExt)
-	if err := writeSidecar(sidecar, md); err != nil {
-		b.log.Warn("updating sidecar", "call_id", c.callID, "error", err)
+	if md.Truncated {
+		// The one mark a crash during Enqueue must not lose, which the
+		// sidecar written at the start lacks (sidecar.go).
+		if err := writeSidecar(sidecar, md); err != nil {
+			b.log.Warn("updating sidecar", "call_id", c.callID, "error", err)
+		}
 	}
 	if err := b.cfg.Delivery.Enqueue(ctx, delivery.Recording{AudioPath: path, Metadata: md}); err != nil {
 		b.log.Error("enqueueing recording: left in RecordDir and retried", "call_id", c.callID, "path", path, "error", err)
+		if !md.Truncated {
+			// For the next start's recovery, should this process end
+			// before the retries succeed.
+			if err := writeSidecar(sidecar, md); err != nil {
+				b.log.Warn("updating sidecar", "call_id", c.callID, "error", err)
+			}
+		}
 		b.strandMetadata(c.id, err, md)
 		return false
 	}
@@ -378,14 +398,6 @@ func (c *call) enqueue(ctx context.Context, path string, md delivery.Metadata) b
 		b.log.Warn("removing sidecar", "path", sidecar, "error", err)
 	}
 	return true
-}
-
-func writeSidecar(path string, md delivery.Metadata) error {
-	raw, err := json.Marshal(md)
-	if err != nil {
-		return err
-	}
-	return durable.WriteFile(path, raw, 0o640)
 }
 
 // recover enqueues the recordings a previous run left in RecordDir: each

@@ -2,8 +2,11 @@ package sipadapter
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -50,6 +53,13 @@ func TestStrandedRecordingRetriedWhileRunning(t *testing.T) {
 	require.NoError(t, d.Hangup(ctx))
 	e.events.wait(t, EventEnded, 1, 5*time.Second)
 	require.Eventually(t, func() bool { n, _ := e.b.Stranded(); return n == 1 }, 5*time.Second, 5*time.Millisecond)
+	// The sidecar a restart would recover from has the final metadata,
+	// written when Enqueue failed (the first retry is 300 ms away).
+	side := sidecarsIn(t, e.recordDir)
+	require.Len(t, side, 1)
+	assert.False(t, side[0].End.IsZero(), "end of call")
+	assert.NotEmpty(t, side[0].RecorderStats, "recorder statistics")
+	assert.False(t, side[0].EndedDuringAnnouncement)
 	e.events.wait(t, EventDelivered, 1, 10*time.Second)
 	n, age := e.b.Stranded()
 	assert.Zero(t, n)
@@ -60,4 +70,23 @@ func TestStrandedRecordingRetriedWhileRunning(t *testing.T) {
 	assert.Empty(t, left, "RecordDir empties without a restart")
 	_, metas := e.delivered(t)
 	require.Len(t, metas, 1)
+}
+
+// sidecarsIn returns the metadata of the sidecars in dir.
+func sidecarsIn(t *testing.T, dir string) []delivery.Metadata {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var mds []delivery.Metadata
+	for _, e := range ents {
+		if filepath.Ext(e.Name()) != partialExt || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		raw, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		require.NoError(t, err)
+		var md delivery.Metadata
+		require.NoError(t, json.Unmarshal(raw, &md))
+		mds = append(mds, md)
+	}
+	return mds
 }

@@ -308,3 +308,27 @@ func TestMkdirAll(t *testing.T) {
 	_, err = durable.MkdirAll(root, "file/sub")
 	assert.ErrorIs(t, err, syscall.ENOTDIR, "a file in the way")
 }
+
+func TestLink(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	require.NoError(t, durable.WriteFile(src, []byte("audio"), 0o640))
+	dst := filepath.Join(dir, "dst")
+	require.NoError(t, os.WriteFile(dst, []byte("older"), 0o640))
+	// Replacing another file, then relinking the same file (a redelivery):
+	// no temporary name is left either time.
+	for range 2 {
+		require.NoError(t, durable.Link(src, dst))
+		sfi, err := os.Stat(src)
+		require.NoError(t, err)
+		dfi, err := os.Stat(dst)
+		require.NoError(t, err)
+		assert.True(t, os.SameFile(sfi, dfi))
+		assertOnly(t, dir, "dst", "src")
+	}
+	err := durable.Link(filepath.Join(dir, "missing"), dst)
+	require.ErrorIs(t, err, fs.ErrNotExist)
+	var le *os.LinkError
+	assert.ErrorAs(t, err, &le, "a failed link is an *os.LinkError, which a caller falls back to a copy on")
+	assertOnly(t, dir, "dst", "src")
+}
