@@ -375,16 +375,20 @@ func (c *call) closeRecording(end time.Time) string {
 func (c *call) enqueue(ctx context.Context, path string, md delivery.Metadata) bool {
 	b := c.b
 	sidecar := filepath.Join(b.cfg.RecordDir, c.id+partialExt)
-	if md.Truncated {
-		// The one mark a crash during Enqueue must not lose, which the
-		// sidecar written at the start lacks (sidecar.go).
+	// The marks a crash during Enqueue must not lose: truncated, which
+	// the sidecar written at the start lacks (sidecar.go), and the End of
+	// a recording ended during its announcement, without which recovery
+	// would take its sidecar for one never created and deliver it again
+	// (recoverannounced.go).
+	writtenBefore := md.Truncated || md.EndedDuringAnnouncement
+	if writtenBefore {
 		if err := writeSidecar(sidecar, md); err != nil {
 			b.log.Warn("updating sidecar", "call_id", c.callID, "error", err)
 		}
 	}
 	if err := b.cfg.Delivery.Enqueue(ctx, delivery.Recording{AudioPath: path, Metadata: md}); err != nil {
 		b.log.Error("enqueueing recording: left in RecordDir and retried", "call_id", c.callID, "path", path, "error", err)
-		if !md.Truncated {
+		if !writtenBefore {
 			// For the next start's recovery, should this process end
 			// before the retries succeed.
 			if err := writeSidecar(sidecar, md); err != nil {
