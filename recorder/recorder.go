@@ -66,17 +66,22 @@ const (
 	DefaultJitterWindow   = 60 * time.Millisecond
 	DefaultHeaderInterval = time.Second
 	// MaxJitterWindow bounds Config.JitterWindow; memory per recording grows
-	// with the window (32 KiB per second of window).
+	// with the window (64 KB per second of window: 2 bytes per sample, two
+	// parties, the window behind the newest arrival and as much ahead).
 	MaxJitterWindow = 5 * time.Second
 )
 
-// writeBuffer is the size of each of a recording's two output buffers.
-const writeBuffer = 8 << 10
+// writeBuffer is the size of each of a recording's two output buffers:
+// 128 ms of stereo, 256 ms of mono. Every live recording holds one, so it
+// is kept small; halving it from 8 KiB added about four 4 KiB writes per
+// second per call, next to the relay's 200 packets.
+const writeBuffer = 4 << 10
 
-// maxPacketFrames is the longest packet (128 ms) the ring holds without
-// making frames final early. A longer packet is still written whole, but
-// may make the other leg's packets for the same span arrive too late.
-const maxPacketFrames = 1024
+// maxPacketFrames is the longest packet (60 ms, the longest ptime in
+// common use) the ring holds without making frames final early. A longer
+// packet is still written whole, but may make the other leg's packets for
+// the same span arrive too late.
+const maxPacketFrames = 480
 
 // Config configures a [Recording]. The zero value of every field but the
 // output means its default; exactly one of Path and Writer must be set.
@@ -140,9 +145,9 @@ type Config struct {
 	Logger *slog.Logger
 
 	// Buffers, when set, lends the recording its output buffers: it then
-	// keeps one 8 KiB buffer instead of two for its lifetime, borrowing the
+	// keeps one 4 KiB buffer instead of two for its lifetime, borrowing the
 	// second only while a full one is being written. A process with many
-	// concurrent recordings saves 8 KiB per recording by sharing one pool.
+	// concurrent recordings saves 4 KiB per recording by sharing one pool.
 	// Nil means the recording allocates both buffers itself.
 	Buffers *BufferPool
 }
@@ -193,6 +198,10 @@ type Result struct {
 //
 // All methods are safe for concurrent use.
 type Recording struct {
+	// log is Config.Logger as given: each record names the component
+	// itself, since a Logger.With kept for the call's life would cost
+	// every live recording a copy of the handler for records that are
+	// rare (errors, and debug ones mostly filtered out).
 	log        *slog.Logger
 	clock      func() time.Time
 	start      time.Time
@@ -227,7 +236,9 @@ type Recording struct {
 	headerAt int64 // data bytes described by the header on out
 	full     bool  // the file reached its size limit
 	err      error // sticky output error
-	result   Result
+	// result is set by Close before done; a pointer, so that live
+	// recordings do not carry a Result each.
+	result   *Result
 	closeErr error
 }
 
@@ -270,7 +281,7 @@ func New(cfg Config) (*Recording, error) {
 		return nil, err
 	}
 	r := &Recording{
-		log:        cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)).With("component", "recorder"),
+		log:        cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
 		clock:      cfg.Clock,
 		mode:       cfg.Mode,
 		pauseMode:  cfg.PauseMode,
@@ -442,7 +453,7 @@ func (r *Recording) Close(ctx context.Context) (Result, error) {
 	if r.pool != nil {
 		r.pool.put(buf)
 	}
-	r.result, r.closeErr = res, err
+	r.result, r.closeErr = &res, err
 	close(r.done)
 	return res, err
 }
@@ -452,7 +463,7 @@ func (r *Recording) Close(ctx context.Context) (Result, error) {
 func (r *Recording) awaitClose(ctx context.Context) (Result, error) {
 	select {
 	case <-r.done:
-		return r.result, r.closeErr
+		return *r.result, r.closeErr
 	case <-ctx.Done():
 		return Result{}, ctx.Err()
 	}
@@ -766,7 +777,7 @@ func (r *Recording) emit(caller, callee []int16) {
 		n = limit - r.frames
 		caller = caller[:n]
 		r.full = true
-		r.log.Error("wav size limit reached: discarding audio")
+		r.log.Error("wav size limit reached: discarding audio", "component", "recorder")
 	}
 	callee = callee[:len(caller)]
 	le := binary.LittleEndian
@@ -828,7 +839,7 @@ func (r *Recording) drainLocked(force bool) {
 	r.cond.Broadcast()
 	if err != nil {
 		r.err = err
-		r.log.Error("output failed: discarding audio", "error", err)
+		r.log.Error("output failed: discarding audio", "component", "recorder", "error", err)
 		return
 	}
 	r.written = dataEnd
