@@ -29,6 +29,9 @@ type fileRuntime struct {
 // grow to 1.5 times its live size instead of 2.
 const defaultGCPercent = 50
 
+// minMemoryLimit is the smallest runtime.memory_limit accepted.
+const minMemoryLimit = 64 << 20
+
 // runtimeSettings is the validated runtime section.
 type runtimeSettings struct {
 	memoryLimit int64 // bytes; 0 leaves it alone
@@ -38,15 +41,21 @@ type runtimeSettings struct {
 func (r fileRuntime) check(c *checker) runtimeSettings {
 	var s runtimeSettings
 	if n := c.size("runtime.memory_limit", r.MemoryLimit); n > 0 {
-		if n > math.MaxInt64 {
+		switch {
+		case n > math.MaxInt64:
 			c.addf("runtime.memory_limit", "%q is too large", r.MemoryLimit)
-		} else {
+		case n < minMemoryLimit:
+			c.addf("runtime.memory_limit", "%q is below %dMiB: the idle service alone takes about 20MiB, and near the limit the collector runs almost continuously", r.MemoryLimit, minMemoryLimit>>20)
+		default:
 			s.memoryLimit = int64(n)
 		}
 	}
 	switch {
 	case r.GCPercent != nil && *r.GCPercent < -1:
 		c.addf("runtime.gc_percent", "%d is below -1 (off)", *r.GCPercent)
+	case r.GCPercent != nil && *r.GCPercent == -1 && r.MemoryLimit == "" && !c.envSet("GOMEMLIMIT"):
+		// Without a limit the heap would grow until the process is killed.
+		c.addf("runtime.gc_percent", "-1 turns the collector off: set runtime.memory_limit (or GOMEMLIMIT) too")
 	case r.GCPercent != nil:
 		s.gcPercent = r.GCPercent
 	case !c.envSet("GOGC"):
