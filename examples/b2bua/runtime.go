@@ -26,7 +26,7 @@ type fileRuntime struct {
 // cheap: at 400 calls in the shared bench, the collector took about 2 % of
 // the service's CPU with GOGC 50. The heap may grow to 1+GOGC/100 times
 // its live size (stacks included) before a collection, and the resident
-// memory per call follows it. Measured with compare.sh 400 20 (06:50-07:00
+// memory per call follows it. Measured with compare.sh 400 20 (06:49-06:52
 // UTC, load 1-4), GOGC 25 instead of 50: 115.6 instead of 132.8 KB per
 // call; 34 instead of 20 collections in the first 34 s, with the mark
 // workers at 1.5 % of the CPU samples instead of 1.4 % and the process's
