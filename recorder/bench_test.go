@@ -129,7 +129,7 @@ func feed(t testing.TB, rec *recorder.Recording, raw [2][]byte, n int) {
 }
 
 // BenchmarkStereoG711File is BenchmarkStereoG711 writing to a file on disk,
-// as a switch does: the 4 KiB buffer writes and the header update every
+// as a switch does: the 8 KiB buffer writes and the header update every
 // second of audio reach the file system. One op is one 20 ms packet.
 func BenchmarkStereoG711File(b *testing.B) {
 	benchmarkG711File(b, recorder.Config{})

@@ -126,7 +126,7 @@ const maxEvents = 4096
 //
 // Write and WriteRTP may be called from one goroutine per leg, concurrently
 // with the other leg and with the Recording's methods. They do no I/O but
-// when an output buffer fills (every 4 KiB of audio) or the header is due
+// when an output buffer fills (every 8 KiB of audio) or the header is due
 // (every Config.HeaderInterval of audio, with a flush when Config.Sync is
 // set), and then write to the output without holding the recording's lock
 // (see [Recording]); meanwhile the other leg goes on filling the other

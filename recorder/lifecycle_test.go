@@ -385,7 +385,7 @@ func (f *blockingSyncFile) Sync() error {
 func TestSlowHeaderUpdateDoesNotStallTheOtherLeg(t *testing.T) {
 	const (
 		interval = 100 * time.Millisecond // the header is due every 3,200 bytes
-		ahead    = 6                      // callee packets sent during the flush: 120 ms, 3,840 bytes < 4 KiB
+		ahead    = 8                      // callee packets sent during the flush: 160 ms, 5,120 bytes < 8 KiB
 	)
 	f := &blockingSyncFile{entered: make(chan struct{}), release: make(chan struct{})}
 	c := newCall(t, func(cfg *recorder.Config) {

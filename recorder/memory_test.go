@@ -21,12 +21,12 @@ import (
 )
 
 // maxPerRecording is the memory budget of one active recording with its
-// own buffers: the 60 ms jitter ring (5,760 B), two 4 KiB output buffers
-// and the Recording (15.8 KB measured); maxPerPooledRecording is one
-// sharing a BufferPool, which keeps one output buffer (11.8 KB measured).
+// own buffers: the 60 ms jitter ring (5,760 B), two 8 KiB output buffers
+// and the Recording (24.0 KB measured); maxPerPooledRecording is one
+// sharing a BufferPool, which keeps one output buffer (15.9 KB measured).
 const (
-	maxPerRecording       = 18 << 10
-	maxPerPooledRecording = 13 << 10
+	maxPerRecording       = 26 << 10
+	maxPerPooledRecording = 17 << 10
 )
 
 func heapAlloc() uint64 {

@@ -71,11 +71,12 @@ const (
 	MaxJitterWindow = 5 * time.Second
 )
 
-// writeBuffer is the size of each of a recording's two output buffers:
-// 128 ms of stereo, 256 ms of mono. Every live recording holds one, so it
-// is kept small; halving it from 8 KiB added about four 4 KiB writes per
-// second per call, next to the relay's 200 packets.
-const writeBuffer = 4 << 10
+// writeBuffer is the size of each of a recording's two output buffers.
+// 4 KiB would save 4 KiB per live recording, but it makes the file grow
+// in steps fine enough to use a full disk's last pages, and then the
+// sidecar and spool metadata of a truncated recording no longer fit
+// (sipadapter's TestMidCallDiskFullOnTmpfs).
+const writeBuffer = 8 << 10
 
 // maxPacketFrames is the longest packet (60 ms, the longest ptime in
 // common use) the ring holds without making frames final early. A longer
@@ -145,9 +146,9 @@ type Config struct {
 	Logger *slog.Logger
 
 	// Buffers, when set, lends the recording its output buffers: it then
-	// keeps one 4 KiB buffer instead of two for its lifetime, borrowing the
+	// keeps one 8 KiB buffer instead of two for its lifetime, borrowing the
 	// second only while a full one is being written. A process with many
-	// concurrent recordings saves 4 KiB per recording by sharing one pool.
+	// concurrent recordings saves 8 KiB per recording by sharing one pool.
 	// Nil means the recording allocates both buffers itself.
 	Buffers *BufferPool
 }
