@@ -239,7 +239,9 @@ func (a *Announcer) play(ctx context.Context, id int, p *Prompt, toCaller, toCal
 	if err := ctx.Err(); err != nil {
 		return res, fmt.Errorf("%w: %w", ErrInterrupted, err)
 	}
-	log := a.log.With("announcement", id, "mode", a.mode)
+	// The announcement's attributes go on each record: a Logger.With here
+	// would be built for every call even when Info is filtered out.
+	log := a.log
 	emit := func(t EventType, at time.Time) {
 		if a.onEvent != nil {
 			a.onEvent(Event{Type: t, Time: at, Announcement: id, Mode: a.mode, Interrupted: res.Interrupted, ToCaller: toCaller, ToCallee: toCallee})
@@ -263,7 +265,7 @@ func (a *Announcer) play(ctx context.Context, id int, p *Prompt, toCaller, toCal
 		return res, err
 	}
 	emit(GuidanceStarted, res.Started)
-	log.Info("guidance started", "duration", p.Duration())
+	log.Info("guidance started", "announcement", id, "mode", a.mode, "duration", p.Duration())
 
 	sent, perr := pace(ctx, res.Started, p.Packets(), func(int) bool {
 		for i := range legs {
@@ -274,7 +276,7 @@ func (a *Announcer) play(ctx context.Context, id int, p *Prompt, toCaller, toCal
 			pkt, _ := l.pl.Next()
 			if err := l.s.w.WriteRTP(pkt); err != nil {
 				if res.WriteErrors == 0 {
-					log.Warn("guidance packet write failed", "seq", pkt.SequenceNumber, "error", err)
+					log.Warn("guidance packet write failed", "announcement", id, "mode", a.mode, "seq", pkt.SequenceNumber, "error", err)
 				}
 				res.WriteErrors++
 			}
@@ -294,7 +296,7 @@ func (a *Announcer) play(ctx context.Context, id int, p *Prompt, toCaller, toCal
 		l.s.end(l.cfg, injected, last, a.beep)
 	}
 	emit(GuidanceEnded, res.Ended)
-	log.Info("guidance ended", "packets", sent, "interrupted", res.Interrupted, "write_errors", res.WriteErrors)
+	log.Info("guidance ended", "announcement", id, "mode", a.mode, "packets", sent, "interrupted", res.Interrupted, "write_errors", res.WriteErrors)
 	if perr != nil {
 		return res, fmt.Errorf("%w: %w", ErrInterrupted, perr)
 	}

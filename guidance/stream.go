@@ -57,7 +57,11 @@ type Stream struct {
 	codec Codec
 	pt    uint8
 	w     Writer
-	log   *slog.Logger
+	// log and name make the splice records; the attributes go on each
+	// record rather than into a Logger.With that every live call would
+	// keep two copies of for a debug record.
+	log  *slog.Logger
+	name string
 
 	mu       sync.Mutex
 	guidance bool // Relay withholds packets while true
@@ -105,7 +109,8 @@ func NewStream(cfg StreamConfig) (*Stream, error) {
 		codec:    cfg.Codec,
 		pt:       pt,
 		w:        cfg.Writer,
-		log:      log.With("component", "guidance", "stream", cfg.Name),
+		log:      log,
+		name:     cfg.Name,
 		ssrc:     cfg.SSRC,
 		haveSSRC: cfg.SSRC != 0,
 	}
@@ -141,7 +146,7 @@ func (s *Stream) RelayRecord(p *rtp.Packet) (relay, record bool) {
 	relay, record, spliced := s.relayLocked(p)
 	s.mu.Unlock()
 	if spliced {
-		s.log.Debug("relayed audio spliced", "seq", p.SequenceNumber, "ts", p.Timestamp)
+		s.log.Debug("relayed audio spliced", "component", "guidance", "stream", s.name, "seq", p.SequenceNumber, "ts", p.Timestamp)
 	}
 	return relay, record
 }

@@ -89,6 +89,8 @@ func TestBufferPoolSavesMemory(t *testing.T) {
 	pooled := per(new(recorder.BufferPool))
 	t.Logf("active recording: %d B with its own buffers, %d B with a pool", own, pooled)
 	assert.GreaterOrEqual(t, own-pooled, int64(6<<10))
+	assert.LessOrEqual(t, own, int64(maxPerRecording))
+	assert.LessOrEqual(t, pooled, int64(maxPerPooledRecording))
 }
 
 // feedFrom writes n 20 ms packets on each leg of rec, the first numbered

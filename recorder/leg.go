@@ -407,7 +407,7 @@ func (l *Leg) classify(h header) seqClass {
 	}
 	if l.started {
 		l.stats.SSRCChanges++
-		l.r.log.Debug("ssrc change", "side", l.side, "from", l.ssrc, "to", h.ssrc)
+		l.r.log.Debug("ssrc change", "component", "recorder", "side", l.side, "from", l.ssrc, "to", h.ssrc)
 	}
 	l.seq.reset(h.seq, !l.started)
 	l.started, l.ssrc = true, h.ssrc
@@ -470,7 +470,7 @@ func (l *Leg) place(h header, class seqClass, arrival, lead, n int64) (int64, bo
 func (l *Leg) reanchor(ts uint32, arrival int64, count bool) {
 	if count {
 		l.stats.Reanchors++
-		l.r.log.Debug("re-anchor", "side", l.side, "ts", ts, "from", l.clock.position(ts), "to", arrival)
+		l.r.log.Debug("re-anchor", "component", "recorder", "side", l.side, "ts", ts, "from", l.clock.position(ts), "to", arrival)
 	}
 	l.clock.anchor(ts, arrival)
 	l.lateRun, l.behindRun = 0, 0

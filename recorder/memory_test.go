@@ -20,8 +20,14 @@ import (
 	"github.com/callrec/callrec/recorder/recordertest"
 )
 
-// maxPerRecording is the memory budget of one active recording.
-const maxPerRecording = 64 << 10
+// maxPerRecording is the memory budget of one active recording with its
+// own buffers: the 60 ms jitter ring (5,760 B), two 8 KiB output buffers
+// and the Recording (24.0 KB measured); maxPerPooledRecording is one
+// sharing a BufferPool, which keeps one output buffer (15.9 KB measured).
+const (
+	maxPerRecording       = 26 << 10
+	maxPerPooledRecording = 17 << 10
+)
 
 func heapAlloc() uint64 {
 	runtime.GC()

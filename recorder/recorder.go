@@ -66,17 +66,23 @@ const (
 	DefaultJitterWindow   = 60 * time.Millisecond
 	DefaultHeaderInterval = time.Second
 	// MaxJitterWindow bounds Config.JitterWindow; memory per recording grows
-	// with the window (32 KiB per second of window).
+	// with the window (64 KB per second of window: 2 bytes per sample, two
+	// parties, the window behind the newest arrival and as much ahead).
 	MaxJitterWindow = 5 * time.Second
 )
 
 // writeBuffer is the size of each of a recording's two output buffers.
+// 4 KiB would save 4 KiB per live recording, but it makes the file grow
+// in steps fine enough to use a full disk's last pages, and then the
+// sidecar and spool metadata of a truncated recording no longer fit
+// (sipadapter's TestMidCallDiskFullOnTmpfs).
 const writeBuffer = 8 << 10
 
-// maxPacketFrames is the longest packet (128 ms) the ring holds without
-// making frames final early. A longer packet is still written whole, but
-// may make the other leg's packets for the same span arrive too late.
-const maxPacketFrames = 1024
+// maxPacketFrames is the longest packet (60 ms, the longest ptime in
+// common use) the ring holds without making frames final early. A longer
+// packet is still written whole, but may make the other leg's packets for
+// the same span arrive too late.
+const maxPacketFrames = 480
 
 // Config configures a [Recording]. The zero value of every field but the
 // output means its default; exactly one of Path and Writer must be set.
@@ -193,6 +199,10 @@ type Result struct {
 //
 // All methods are safe for concurrent use.
 type Recording struct {
+	// log is Config.Logger as given: each record names the component
+	// itself, since a Logger.With kept for the call's life would cost
+	// every live recording a copy of the handler for records that are
+	// rare (errors, and debug ones mostly filtered out).
 	log        *slog.Logger
 	clock      func() time.Time
 	start      time.Time
@@ -227,7 +237,9 @@ type Recording struct {
 	headerAt int64 // data bytes described by the header on out
 	full     bool  // the file reached its size limit
 	err      error // sticky output error
-	result   Result
+	// result is set by Close before done; a pointer, so that live
+	// recordings do not carry a Result each.
+	result   *Result
 	closeErr error
 }
 
@@ -270,7 +282,7 @@ func New(cfg Config) (*Recording, error) {
 		return nil, err
 	}
 	r := &Recording{
-		log:        cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)).With("component", "recorder"),
+		log:        cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
 		clock:      cfg.Clock,
 		mode:       cfg.Mode,
 		pauseMode:  cfg.PauseMode,
@@ -442,7 +454,7 @@ func (r *Recording) Close(ctx context.Context) (Result, error) {
 	if r.pool != nil {
 		r.pool.put(buf)
 	}
-	r.result, r.closeErr = res, err
+	r.result, r.closeErr = &res, err
 	close(r.done)
 	return res, err
 }
@@ -452,7 +464,7 @@ func (r *Recording) Close(ctx context.Context) (Result, error) {
 func (r *Recording) awaitClose(ctx context.Context) (Result, error) {
 	select {
 	case <-r.done:
-		return r.result, r.closeErr
+		return *r.result, r.closeErr
 	case <-ctx.Done():
 		return Result{}, ctx.Err()
 	}
@@ -766,7 +778,7 @@ func (r *Recording) emit(caller, callee []int16) {
 		n = limit - r.frames
 		caller = caller[:n]
 		r.full = true
-		r.log.Error("wav size limit reached: discarding audio")
+		r.log.Error("wav size limit reached: discarding audio", "component", "recorder")
 	}
 	callee = callee[:len(caller)]
 	le := binary.LittleEndian
@@ -828,7 +840,7 @@ func (r *Recording) drainLocked(force bool) {
 	r.cond.Broadcast()
 	if err != nil {
 		r.err = err
-		r.log.Error("output failed: discarding audio", "error", err)
+		r.log.Error("output failed: discarding audio", "component", "recorder", "error", err)
 		return
 	}
 	r.written = dataEnd

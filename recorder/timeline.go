@@ -1,9 +1,6 @@
 package recorder
 
-import (
-	"math/bits"
-	"time"
-)
+import "time"
 
 // The timeline of a call counts frames (8 kHz sample instants) from the
 // recording's start. Arrival times map onto it directly; RTP timestamps map
@@ -74,29 +71,37 @@ func (s span) contains(pos int64) bool {
 // mixer holds the frames of the timeline that may still change: one ring
 // of samples per side covering [flushed, flushed+size). Frames before
 // flushed have been emitted to the output and are final.
+//
+// The ring is sized to what the jitter window needs rather than rounded up
+// to a power of two: it is most of a live recording's memory, and the
+// modulo it costs is paid a few times per packet, not per sample.
 type mixer struct {
-	ring    [2][]int16 // per Side
-	mask    int64      // size-1; size is a power of two
+	ring    [2][]int16 // per Side; both halves of one allocation
+	n       int64      // frames in each ring
 	flushed int64      // first frame not yet emitted
 	now     int64      // latest arrival seen, in frames
 	end     int64      // end of the latest audio placed
 }
 
-func newMixer(minFrames int64) mixer {
-	size := int64(1) << bits.Len64(uint64(minFrames-1))
-	return mixer{ring: [2][]int16{make([]int16, size), make([]int16, size)}, mask: size - 1}
+func newMixer(frames int64) mixer {
+	buf := make([]int16, 2*frames)
+	return mixer{ring: [2][]int16{buf[:frames:frames], buf[frames:]}, n: frames}
 }
 
-func (m *mixer) size() int64 { return m.mask + 1 }
+func (m *mixer) size() int64 { return m.n }
+
+// slot returns the ring index of frame pos; frames before 0 are never in
+// the ring (flushed starts at 0), so pos is not negative.
+func (m *mixer) slot(pos int64) int64 { return pos % m.n }
 
 // contiguous returns how many frames from pos onward are contiguous in the
 // ring, at most n.
 func (m *mixer) contiguous(pos, n int64) int64 {
-	return min(n, m.size()-pos&m.mask)
+	return min(n, m.n-m.slot(pos))
 }
 
 // samples returns side's ring slice for n contiguous frames from pos.
 func (m *mixer) samples(side Side, pos, n int64) []int16 {
-	i := pos & m.mask
+	i := m.slot(pos)
 	return m.ring[side][i : i+n]
 }
